@@ -1,0 +1,21 @@
+//! sea-orm entities: one module per table, no logic.
+
+pub mod activity_logs;
+pub mod clients;
+pub mod groups;
+pub mod labels;
+pub mod machine_labels;
+pub mod machines;
+pub mod sites;
+pub mod users;
+
+pub mod prelude {
+    pub use super::activity_logs::Entity as ActivityLogs;
+    pub use super::clients::Entity as Clients;
+    pub use super::groups::Entity as Groups;
+    pub use super::labels::Entity as Labels;
+    pub use super::machine_labels::Entity as MachineLabels;
+    pub use super::machines::Entity as Machines;
+    pub use super::sites::Entity as Sites;
+    pub use super::users::Entity as Users;
+}

@@ -1,0 +1,20 @@
+//! Database schema for both backends (SQLite and PostgreSQL), plus the
+//! TimescaleDB extras applied only where the extension is available.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_core_tables;
+mod m20261122_000002_timescale;
+pub mod timescale;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_core_tables::Migration),
+            Box::new(m20261122_000002_timescale::Migration),
+        ]
+    }
+}

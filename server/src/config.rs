@@ -1,0 +1,336 @@
+//! Environment → typed [`Config`], validated before anything starts.
+//!
+//! Every variable is optional: with none set the server runs on SQLite and
+//! the in-process cache in `./data`. A variable that is set but invalid is an
+//! error naming that variable; `main` prints it on one line and exits 2.
+
+use std::{collections::HashMap, net::IpAddr, path::PathBuf, time::Duration};
+use url::Url;
+
+/// Minimum length of a configured `JWT_SECRET`.
+pub const MIN_JWT_SECRET_LEN: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// The embedded default: a file in the data dir.
+    Sqlite {
+        path: PathBuf,
+    },
+    Postgres {
+        url: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No list configured: any origin, without credentials (Bearer only).
+    Any,
+    /// Exact origins, credentials (cookies) allowed.
+    List(Vec<String>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub bind_addr: IpAddr,
+    pub port: u16,
+    pub database: DatabaseTarget,
+    /// Upper bound of pooled database connections.
+    pub database_max_connections: u32,
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several deployments (or
+    /// test runs) can share one Redis.
+    pub redis_prefix: String,
+    /// `None`: generated once and kept in the data dir.
+    pub jwt_secret: Option<String>,
+    pub cors_origins: CorsOrigins,
+    pub request_timeout: Duration,
+    pub log_json: bool,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads from any variable map (tests pass their own).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let data_dir = PathBuf::from(get("OPTRALIS_DATA_DIR").unwrap_or_else(|| "./data".into()));
+
+        let port = match get("PORT") {
+            None => 3000,
+            Some(raw) => raw
+                .parse::<u16>()
+                .map_err(|_| ConfigError::new("PORT", format!("{raw:?} is not a port number (0-65535)")))?,
+        };
+
+        let bind_addr = match get("BIND_ADDRESS") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| ConfigError::new("BIND_ADDRESS", format!("{raw:?} is not an IP address")))?,
+        };
+
+        let database = match get("DATABASE_URL") {
+            None => DatabaseTarget::Sqlite {
+                path: data_dir.join("optralis.db"),
+            },
+            Some(raw) => parse_database_url(&raw)?,
+        };
+
+        let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
+            None => 25,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "DATABASE_MAX_CONNECTIONS",
+                        "must be an integer between 1 and 1000",
+                    )
+                })?,
+        };
+
+        let redis_url = get("REDIS_URL").map(|raw| validate_redis_url(&raw)).transpose()?;
+        let redis_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "optralis:".into());
+
+        let jwt_secret = match get("JWT_SECRET") {
+            None => None,
+            Some(secret) if secret.chars().count() < MIN_JWT_SECRET_LEN => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!(
+                        "must be at least {MIN_JWT_SECRET_LEN} characters (got {})",
+                        secret.chars().count()
+                    ),
+                ))
+            }
+            Some(secret) => Some(secret),
+        };
+
+        let cors_origins = match get("CORS_ALLOWED_ORIGINS") {
+            None => CorsOrigins::Any,
+            Some(raw) if raw == "*" => CorsOrigins::Any,
+            Some(raw) => CorsOrigins::List(parse_origins(&raw)?),
+        };
+
+        let request_timeout = match get("REQUEST_TIMEOUT_SECONDS") {
+            None => Duration::from_secs(30),
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    ConfigError::new("REQUEST_TIMEOUT_SECONDS", "must be an integer between 1 and 3600")
+                })?,
+        };
+
+        let log_json = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("{other:?} is neither \"text\" nor \"json\""),
+                ))
+            }
+        };
+
+        Ok(Self {
+            data_dir,
+            bind_addr,
+            port,
+            database,
+            database_max_connections,
+            redis_url,
+            redis_prefix,
+            jwt_secret,
+            cors_origins,
+            request_timeout,
+            log_json,
+        })
+    }
+}
+
+fn parse_database_url(raw: &str) -> Result<DatabaseTarget, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new("DATABASE_URL", format!("not a URL ({e})")))?;
+    match url.scheme() {
+        "postgres" | "postgresql" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError::new("DATABASE_URL", "a PostgreSQL URL needs a host"));
+            }
+            Ok(DatabaseTarget::Postgres { url: raw.to_owned() })
+        }
+        "sqlite" => {
+            let path = raw
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if path.is_empty() {
+                return Err(ConfigError::new("DATABASE_URL", "a SQLite URL needs a file path"));
+            }
+            Ok(DatabaseTarget::Sqlite {
+                path: PathBuf::from(path),
+            })
+        }
+        other => Err(ConfigError::new(
+            "DATABASE_URL",
+            format!("unsupported scheme {other:?} (use postgres:// or sqlite://)"),
+        )),
+    }
+}
+
+fn validate_redis_url(raw: &str) -> Result<String, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new("REDIS_URL", format!("not a URL ({e})")))?;
+    match url.scheme() {
+        "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(raw.to_owned()),
+        "redis" | "rediss" => Err(ConfigError::new("REDIS_URL", "a Redis URL needs a host")),
+        other => Err(ConfigError::new(
+            "REDIS_URL",
+            format!("unsupported scheme {other:?} (use redis:// or rediss://)"),
+        )),
+    }
+}
+
+fn parse_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            let url = Url::parse(origin).map_err(|_| {
+                ConfigError::new("CORS_ALLOWED_ORIGINS", format!("{origin:?} is not an origin URL"))
+            })?;
+            let valid = matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.path() == "/"
+                && url.query().is_none();
+            if !valid {
+                return Err(ConfigError::new(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("{origin:?} must be scheme://host[:port] with no path"),
+                ));
+            }
+            Ok(origin.trim_end_matches('/').to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let cfg = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(cfg.port, 3000);
+        assert_eq!(cfg.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            cfg.database,
+            DatabaseTarget::Sqlite {
+                path: PathBuf::from("./data/optralis.db")
+            }
+        );
+        assert!(cfg.redis_url.is_none());
+        assert!(cfg.jwt_secret.is_none());
+        assert_eq!(cfg.cors_origins, CorsOrigins::Any);
+    }
+
+    #[test]
+    fn data_dir_moves_the_sqlite_file() {
+        let cfg = Config::from_vars(&vars(&[("OPTRALIS_DATA_DIR", "/srv/opt")])).unwrap();
+        assert_eq!(
+            cfg.database,
+            DatabaseTarget::Sqlite {
+                path: PathBuf::from("/srv/opt/optralis.db")
+            }
+        );
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused_by_name() {
+        let err = Config::from_vars(&vars(&[("JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        assert!(err
+            .to_string()
+            .starts_with("invalid JWT_SECRET: must be at least 32"));
+        let ok = Config::from_vars(&vars(&[("JWT_SECRET", &"x".repeat(32))])).unwrap();
+        assert_eq!(ok.jwt_secret.as_deref(), Some("x".repeat(32).as_str()));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("DATABASE_URL", "mysql://db/x"),
+            ("DATABASE_URL", "not a url"),
+            ("REDIS_URL", "http://cache"),
+            ("CORS_ALLOWED_ORIGINS", "https://ok.example, ftp://bad"),
+            ("CORS_ALLOWED_ORIGINS", "https://ok.example/path"),
+            ("LOG_FORMAT", "xml"),
+            ("BIND_ADDRESS", "everywhere"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("REQUEST_TIMEOUT_SECONDS", "-1"),
+        ] {
+            let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn postgres_and_origins_parse() {
+        let cfg = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/optralis"),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:5173/",
+            ),
+        ]))
+        .unwrap();
+        assert!(matches!(cfg.database, DatabaseTarget::Postgres { .. }));
+        assert_eq!(cfg.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(
+            cfg.cors_origins,
+            CorsOrigins::List(vec![
+                "https://app.example.com".into(),
+                "http://localhost:5173".into()
+            ])
+        );
+    }
+}

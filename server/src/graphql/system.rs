@@ -1,0 +1,101 @@
+//! serverInfo and the serverTime tick: the smallest end-to-end proof of
+//! both transports.
+
+use super::error::ApiError;
+use crate::{
+    app::Services,
+    infra::{db::Backend, CacheBackend},
+};
+use async_graphql::{Context, Enum, Object, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use std::time::Duration;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum CacheBackendKind {
+    InProcess,
+    Redis,
+}
+
+/// What this server instance runs on.
+#[derive(SimpleObject)]
+pub struct ServerInfo {
+    /// Server version (semver).
+    version: String,
+    database_backend: DatabaseBackend,
+    cache_backend: CacheBackendKind,
+    /// True when PostgreSQL has TimescaleDB (hypertables, compression).
+    timescaledb: bool,
+    /// Newest applied database migration.
+    schema_version: String,
+    started_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct SystemQuery;
+
+#[Object]
+impl SystemQuery {
+    /// Version and backends of the server answering. Public.
+    async fn server_info(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerInfo> {
+        let info = ctx
+            .data_unchecked::<Services>()
+            .status
+            .server_info()
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ServerInfo {
+            version: info.version.to_owned(),
+            database_backend: match info.database_backend {
+                Backend::Sqlite => DatabaseBackend::Sqlite,
+                Backend::Postgres => DatabaseBackend::Postgres,
+            },
+            cache_backend: match info.cache_backend {
+                CacheBackend::InProcess => CacheBackendKind::InProcess,
+                CacheBackend::Redis => CacheBackendKind::Redis,
+            },
+            timescaledb: info.timescaledb,
+            schema_version: info.schema_version,
+            started_at: info.started_at,
+        })
+    }
+}
+
+const MIN_TICK_MS: i32 = 100;
+const MAX_TICK_MS: i32 = 60_000;
+
+#[derive(Default)]
+pub struct SystemSubscription;
+
+#[Subscription]
+impl SystemSubscription {
+    /// The server's clock, every `intervalMs` milliseconds (100-60000).
+    async fn server_time(
+        &self,
+        #[graphql(default = 1000)] interval_ms: i32,
+    ) -> async_graphql::Result<impl Stream<Item = DateTime<Utc>>> {
+        if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&interval_ms) {
+            return Err(ApiError::bad_input(
+                "intervalMs",
+                format!("must be between {MIN_TICK_MS} and {MAX_TICK_MS}"),
+            )
+            .into());
+        }
+        let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms as u64));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Ok(async_stream_ticks(ticker))
+    }
+}
+
+fn async_stream_ticks(ticker: tokio::time::Interval) -> impl Stream<Item = DateTime<Utc>> {
+    futures::stream::unfold(ticker, |mut ticker| async move {
+        ticker.tick().await;
+        Some((Utc::now(), ticker))
+    })
+}

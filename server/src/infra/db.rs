@@ -1,0 +1,114 @@
+//! Connection pool for both backends, migrations and the health ping.
+
+use crate::config::{Config, DatabaseTarget};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    sqlx::{
+        postgres::PgConnectOptions,
+        sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+    },
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait,
+};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pooled connection plus what the server learned about the backend.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub conn: DatabaseConnection,
+    pub backend: Backend,
+}
+
+/// How long a request may wait for a pooled connection before it fails
+/// (instead of queueing forever behind a stuck pool).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// PostgreSQL cancels any statement running longer than this.
+const STATEMENT_TIMEOUT: &str = "30s";
+/// Advisory lock key held while migrating ("OPTRAMIG" as ASCII bytes).
+const MIGRATION_LOCK_KEY: i64 = 0x4F50_5452_414D_4947;
+
+impl Database {
+    pub async fn connect(config: &Config) -> Result<Self, DbErr> {
+        let (url, backend) = match &config.database {
+            DatabaseTarget::Sqlite { path } => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| DbErr::Custom(format!("{}: {e}", parent.display())))?;
+                }
+                (format!("sqlite://{}?mode=rwc", path.display()), Backend::Sqlite)
+            }
+            DatabaseTarget::Postgres { url } => (url.clone(), Backend::Postgres),
+        };
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(match backend {
+            // SQLite serialises writers; a few readers in WAL mode is plenty.
+            Backend::Sqlite => config.database_max_connections.min(8),
+            Backend::Postgres => config.database_max_connections,
+        })
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(600))
+        .max_lifetime(Duration::from_secs(300))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        })
+        .map_sqlx_postgres_opts(|o: PgConnectOptions| {
+            o.options([("statement_timeout", STATEMENT_TIMEOUT)])
+                .application_name("optralis")
+        });
+        let conn = sea_orm::Database::connect(opts).await?;
+        Ok(Self { conn, backend })
+    }
+
+    /// Applies pending migrations. On PostgreSQL several instances may
+    /// start at once: a transaction-scoped advisory lock lets one migrate
+    /// while the others wait, then find nothing left to do.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        match self.backend {
+            Backend::Sqlite => Migrator::up(&self.conn, None).await,
+            Backend::Postgres => {
+                let txn = self.conn.begin().await?;
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
+                    .await?;
+                Migrator::up(&txn, None).await?;
+                txn.commit().await
+            }
+        }
+    }
+
+    /// Whether TimescaleDB is active on this database.
+    pub async fn timescaledb(&self) -> Result<bool, DbErr> {
+        migration::timescale::is_enabled(&self.conn).await
+    }
+
+    /// Round-trip time of a trivial query, bounded so a hung database
+    /// answers "down" instead of hanging the health check.
+    pub async fn ping(&self) -> Result<Duration, DbErr> {
+        let started = Instant::now();
+        match tokio::time::timeout(Duration::from_secs(3), self.conn.ping()).await {
+            Ok(Ok(())) => Ok(started.elapsed()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(DbErr::Custom("ping timed out".into())),
+        }
+    }
+}

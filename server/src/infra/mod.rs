@@ -1,0 +1,77 @@
+//! Adapters to the outside: database pool, cache and event bus (Redis or
+//! in-process), secrets kept in the data dir.
+
+pub mod bus;
+pub mod cache;
+pub mod db;
+mod redis;
+pub mod secrets;
+
+use crate::config::Config;
+use std::sync::Arc;
+
+/// Which cache/bus implementation serves this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheBackend {
+    InProcess,
+    Redis,
+}
+
+impl CacheBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProcess => "in_process",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    #[error("data dir {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+/// Everything a domain service may reach.
+#[derive(Clone)]
+pub struct Infra {
+    pub db: db::Database,
+    pub cache: Arc<dyn cache::Cache>,
+    pub bus: Arc<dyn bus::EventBus>,
+    pub cache_backend: CacheBackend,
+}
+
+impl Infra {
+    /// Connects to the database and, when configured, Redis. Redis being
+    /// unreachable at start is not fatal: clients reconnect in the background
+    /// and callers fall back to local state meanwhile.
+    pub async fn connect(config: &Config) -> Result<Self, InfraError> {
+        let db = db::Database::connect(config).await?;
+        let (cache, bus, cache_backend): (Arc<dyn cache::Cache>, Arc<dyn bus::EventBus>, _) =
+            match &config.redis_url {
+                None => (
+                    Arc::new(cache::MemoryCache::new()),
+                    Arc::new(bus::LocalBus::new()),
+                    CacheBackend::InProcess,
+                ),
+                Some(url) => {
+                    let conn = redis::RedisConnection::connect(url, &config.redis_prefix).await?;
+                    (
+                        Arc::new(cache::RedisCache::new(conn.clone())),
+                        Arc::new(bus::RedisBus::start(conn).await?),
+                        CacheBackend::Redis,
+                    )
+                }
+            };
+        Ok(Self {
+            db,
+            cache,
+            bus,
+            cache_backend,
+        })
+    }
+}

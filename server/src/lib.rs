@@ -1,0 +1,11 @@
+//! Optralis server library: the `optralis` binary is a thin CLI over it,
+//! and integration tests spawn it in-process.
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod infra;
+pub mod serve;
+pub mod telemetry;
