@@ -6,7 +6,7 @@
 use super::error::{ErrorCode, INTERNAL_MESSAGE};
 use async_graphql::{
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
         NextValidation,
     },
     futures_util::stream::BoxStream,
@@ -79,9 +79,17 @@ fn police(mut response: Response, request_id: Option<&str>) -> Response {
 
 #[async_trait::async_trait]
 impl Extension for ErrorPolicyExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+    // Policed at execute: request data (the request id) is only visible
+    // once the request is prepared. Parse and validation errors, which
+    // happen earlier, get their codes in their own hooks.
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
-        police(next.run(ctx).await, request_id.as_deref())
+        police(next.run(ctx, operation_name).await, request_id.as_deref())
     }
 
     fn subscribe<'s>(

@@ -18,6 +18,7 @@ pub enum DatabaseBackend {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "CacheBackend")]
 pub enum CacheBackendKind {
     InProcess,
     Redis,

@@ -1,0 +1,135 @@
+//! The `optralis` binary as a new user runs it.
+
+use serde_json::Value;
+use std::{
+    os::unix::fs::PermissionsExt,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_optralis");
+
+/// A command with none of the caller's configuration leaking in.
+fn optralis(cwd: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn invalid_configuration_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("JWT_SECRET", "too-short"),
+        ("DATABASE_URL", "mysql://localhost/optralis"),
+        ("PORT", "eighty"),
+        ("REDIS_URL", "localhost:6379"),
+    ] {
+        let out = optralis(dir.path())
+            .arg("serve")
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}={value}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(var), "names {var}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn schema_command_prints_the_sdl() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = optralis(dir.path()).arg("schema").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), optralis::graphql::sdl());
+}
+
+#[test]
+fn migrate_creates_the_embedded_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = optralis(dir.path())
+        .arg("migrate")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(dir.path().join("data/optralis.db").exists());
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_then_sigterm_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = optralis(dir.path())
+        .arg("serve")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok(resp) = http.get(format!("{base}/health")).send().await {
+            assert_eq!(resp.status(), 200);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body: Value = http
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": "{ serverInfo { version databaseBackend cacheBackend } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["data"]["serverInfo"]["databaseBackend"], "SQLITE");
+    assert_eq!(body["data"]["serverInfo"]["cacheBackend"], "IN_PROCESS");
+
+    let data = dir.path().join("data");
+    assert!(data.join("optralis.db").exists());
+    let secret_mode = std::fs::metadata(data.join("jwt_secret"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(secret_mode & 0o777, 0o600);
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}

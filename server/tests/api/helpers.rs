@@ -1,0 +1,278 @@
+//! Spawns the real server in-process on a free port against a fresh
+//! database: SQLite in a temp dir by default; with
+//! `OPTRALIS_TEST_DATABASE_URL` a new PostgreSQL database per test (dropped
+//! after), and with `OPTRALIS_TEST_REDIS_URL` Redis under a key prefix of
+//! its own.
+
+use futures::{SinkExt, StreamExt};
+use optralis::{app::AppState, config::Config, http, serve};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use tempfile::TempDir;
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+use uuid::Uuid;
+
+pub fn test_database_url() -> Option<String> {
+    std::env::var("OPTRALIS_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+pub fn test_redis_url() -> Option<String> {
+    std::env::var("OPTRALIS_TEST_REDIS_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A PostgreSQL database created for one test and dropped with it.
+pub struct PgTestDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PgTestDatabase {
+    pub async fn create(admin_url: &str) -> Self {
+        let name = format!("optralis_test_{}", Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url)
+            .await
+            .expect("connect to OPTRALIS_TEST_DATABASE_URL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut url = url::Url::parse(admin_url).expect("OPTRALIS_TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Self {
+            admin_url: admin_url.to_owned(),
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for PgTestDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async cleanup on a
+        // thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Configuration for one isolated test instance. Keep the returned guards
+/// alive as long as the instance runs.
+pub struct TestEnv {
+    pub vars: HashMap<String, String>,
+    pub data_dir: TempDir,
+    pub pg: Option<PgTestDatabase>,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut vars = HashMap::new();
+        vars.insert("OPTRALIS_DATA_DIR".into(), data_dir.path().display().to_string());
+        let pg = match test_database_url() {
+            Some(admin) => Some(PgTestDatabase::create(&admin).await),
+            None => None,
+        };
+        if let Some(pg) = &pg {
+            vars.insert("DATABASE_URL".into(), pg.url.clone());
+        }
+        if let Some(redis) = test_redis_url() {
+            vars.insert("REDIS_URL".into(), redis);
+            vars.insert(
+                "REDIS_KEY_PREFIX".into(),
+                format!("optralis-test:{}:", Uuid::new_v4().simple()),
+            );
+        }
+        Self { vars, data_dir, pg }
+    }
+
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.vars.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn config(&self) -> Config {
+        Config::from_vars(&self.vars).expect("test configuration is valid")
+    }
+
+    pub fn expected_database_backend(&self) -> &'static str {
+        if self.pg.is_some() {
+            "POSTGRES"
+        } else {
+            "SQLITE"
+        }
+    }
+
+    pub fn expected_cache_backend(&self) -> &'static str {
+        if self.vars.contains_key("REDIS_URL") {
+            "REDIS"
+        } else {
+            "IN_PROCESS"
+        }
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub env: TestEnv,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn spawn() -> Self {
+        Self::spawn_env(TestEnv::new().await).await
+    }
+
+    pub async fn spawn_env(env: TestEnv) -> Self {
+        let state = AppState::build(env.config()).await.expect("server starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = http::router(state.clone());
+        let task = tokio::spawn(async move {
+            serve::serve(listener, router, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Self {
+            addr,
+            state,
+            env,
+            http: reqwest::Client::builder().no_gzip().build().unwrap(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/graphql/ws", self.addr)
+    }
+
+    /// POSTs one GraphQL operation; asserts the transport answered 200.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let resp = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "GraphQL transport status");
+        resp.json().await.unwrap()
+    }
+
+    /// Stops accepting and drains, as on SIGTERM.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The first error's `extensions.code`.
+pub fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+/// A graphql-transport-ws client speaking the protocol frame by frame.
+pub struct WsClient {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn connect(url: &str) -> Self {
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket upgrade");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some("graphql-transport-ws")
+        );
+        Self { socket }
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// Next text frame as JSON, or the close frame as `{"close": code}`.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(15), self.socket.next())
+                .await
+                .expect("websocket frame within 15 s");
+            match frame {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                Some(Ok(Message::Close(frame))) => {
+                    return json!({ "close": frame.map(|f| u16::from(f.code)).unwrap_or(1005) })
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return json!({ "error": e.to_string() }),
+                None => return json!({ "close": 1006 }),
+            }
+        }
+    }
+
+    pub async fn init(&mut self) {
+        self.send(json!({ "type": "connection_init", "payload": {} }))
+            .await;
+        assert_eq!(self.recv().await["type"], "connection_ack");
+    }
+}

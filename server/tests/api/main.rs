@@ -1,0 +1,12 @@
+//! Integration tests driving the server through its public interfaces.
+//! Run on SQLite by default; set OPTRALIS_TEST_DATABASE_URL and
+//! OPTRALIS_TEST_REDIS_URL to run the same tests on PostgreSQL and Redis.
+
+mod cli;
+mod graphql_http;
+mod health;
+mod helpers;
+mod infra;
+mod schema;
+mod storage;
+mod subscriptions;
