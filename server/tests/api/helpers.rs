@@ -85,7 +85,7 @@ impl Drop for PgTestDatabase {
 /// alive as long as the instance runs.
 pub struct TestEnv {
     pub vars: HashMap<String, String>,
-    pub data_dir: TempDir,
+    _data_dir: TempDir,
     pub pg: Option<PgTestDatabase>,
 }
 
@@ -108,7 +108,11 @@ impl TestEnv {
                 format!("optralis-test:{}:", Uuid::new_v4().simple()),
             );
         }
-        Self { vars, data_dir, pg }
+        Self {
+            vars,
+            _data_dir: data_dir,
+            pg,
+        }
     }
 
     pub fn set(mut self, key: &str, value: &str) -> Self {

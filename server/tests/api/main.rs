@@ -8,5 +8,6 @@ mod health;
 mod helpers;
 mod infra;
 mod schema;
+mod shutdown;
 mod storage;
 mod subscriptions;

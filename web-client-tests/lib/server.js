@@ -1,0 +1,74 @@
+// Starts the built `optralis` binary with a fresh data dir on a free port,
+// waits for /health, and stops it with SIGTERM.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export function binaryPath() {
+  if (process.env.OPTRALIS_BIN) return process.env.OPTRALIS_BIN;
+  const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(here, '..', '..', 'target');
+  const bin = join(targetDir, 'debug', 'optralis');
+  if (!existsSync(bin)) {
+    throw new Error(`optralis binary not found at ${bin}: run "cargo build -p optralis" or set OPTRALIS_BIN`);
+  }
+  return bin;
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function startServer(extraEnv = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'optralis-web-'));
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    PORT: String(port),
+    BIND_ADDRESS: '127.0.0.1',
+    OPTRALIS_DATA_DIR: dataDir,
+    RUST_LOG: 'warn',
+    ...extraEnv,
+  };
+  const child = spawn(binaryPath(), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`optralis exited early with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('optralis did not become healthy within 30 s');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    graphqlUrl: `${base}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql/ws`,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
