@@ -1,12 +1,18 @@
 //! sea-orm entities: one module per table, no logic.
 
 pub mod activity_logs;
+pub mod api_tokens;
 pub mod clients;
+pub mod email_outbox;
 pub mod groups;
 pub mod labels;
 pub mod machine_labels;
 pub mod machines;
+pub mod mfa_backup_codes;
+pub mod password_reset_tokens;
+pub mod refresh_tokens;
 pub mod sites;
+pub mod token_blacklist;
 pub mod users;
 
 pub mod prelude {

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_core_tables;
 mod m20261122_000002_timescale;
+mod m20261122_000003_identity;
 pub mod timescale;
 
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_core_tables::Migration),
             Box::new(m20261122_000002_timescale::Migration),
+            Box::new(m20261122_000003_identity::Migration),
         ]
     }
 }

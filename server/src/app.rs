@@ -2,9 +2,21 @@
 
 use crate::{
     config::Config,
-    domain::status::StatusService,
+    domain::{
+        activity::ActivityLog,
+        auth::{password::PasswordHasher, AuthService, AuthSettings},
+        notify::outbox::Outbox,
+        status::StatusService,
+        tenancy::{FirstAdmin, TenancyService},
+        users::UserService,
+        DomainError,
+    },
     graphql::{self, AppSchema},
-    infra::{secrets, Infra, InfraError},
+    infra::{
+        mailer::{FileMailer, Mailer, SmtpMailer},
+        secrets, Infra, InfraError,
+    },
+    jobs,
 };
 use std::sync::Arc;
 
@@ -13,6 +25,11 @@ use std::sync::Arc;
 pub struct Services {
     pub infra: Infra,
     pub status: StatusService,
+    pub activity: ActivityLog,
+    pub outbox: Outbox,
+    pub auth: AuthService,
+    pub users: UserService,
+    pub tenancy: TenancyService,
 }
 
 /// What every request handler gets.
@@ -21,8 +38,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub services: Services,
     pub schema: AppSchema,
-    /// Signing key for access/refresh tokens.
-    pub jwt_secret: Arc<str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,15 +46,28 @@ pub enum StartError {
     Infra(#[from] InfraError),
     #[error("database migration failed: {0}")]
     Migration(sea_orm::DbErr),
+    #[error("first administrator: {0}")]
+    FirstAdmin(DomainError),
+    #[error("SMTP configuration: {0}")]
+    Smtp(String),
+}
+
+/// Connects and applies migrations (`optralis migrate`).
+pub async fn migrate(config: &Config) -> Result<Infra, StartError> {
+    secrets::ensure_data_dir(&config.data_dir)?;
+    let infra = Infra::connect(config).await?;
+    infra.db.migrate().await.map_err(StartError::Migration)?;
+    Ok(infra)
 }
 
 impl AppState {
-    /// Prepares the data dir, connects, migrates and builds the schema.
+    /// Prepares the data dir, connects, migrates, makes sure an
+    /// administrator exists, starts background jobs and builds the schema.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         secrets::ensure_data_dir(&config.data_dir)?;
-        let jwt_secret = secrets::jwt_secret(&config.data_dir, config.jwt_secret.as_deref())?;
-        let infra = Infra::connect(&config).await?;
-        infra.db.migrate().await.map_err(StartError::Migration)?;
+        let jwt_secret: Arc<str> =
+            secrets::jwt_secret(&config.data_dir, config.jwt_secret.as_deref())?.into();
+        let infra = migrate(&config).await?;
         let timescaledb = infra.db.timescaledb().await.map_err(InfraError::from)?;
         tracing::info!(
             database = infra.db.backend.as_str(),
@@ -47,15 +75,72 @@ impl AppState {
             cache = infra.cache_backend.as_str(),
             "storage ready"
         );
+        let mailer: Arc<dyn Mailer> = match &config.smtp {
+            Some(smtp) => Arc::new(SmtpMailer::new(smtp).map_err(StartError::Smtp)?),
+            None => Arc::new(FileMailer::new(config.data_dir.join("outbox"))),
+        };
+
+        let hasher = PasswordHasher::new();
+        let activity = ActivityLog::new(infra.db.clone());
+        let outbox = Outbox::new(infra.db.clone());
+        let auth = AuthService::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            hasher.clone(),
+            activity.clone(),
+            outbox.clone(),
+            AuthSettings {
+                jwt_secret,
+                rate_limit_attempts: config.auth_rate_limit_attempts,
+                rate_limit_window: config.auth_rate_limit_window,
+                dashboard_url: config.dashboard_url.clone(),
+            },
+        );
+        let users = UserService::new(
+            infra.db.clone(),
+            hasher.clone(),
+            activity.clone(),
+            outbox.clone(),
+            config.dashboard_url.clone(),
+        );
+        let tenancy = TenancyService::new(infra.db.clone(), users.clone(), hasher, activity.clone());
         let services = Services {
             status: StatusService::new(infra.clone(), timescaledb),
             infra,
+            activity,
+            outbox,
+            auth,
+            users,
+            tenancy,
         };
+
+        match services
+            .tenancy
+            .ensure_first_admin(
+                &config.default_admin_email,
+                config.default_admin_password.as_deref(),
+            )
+            .await
+            .map_err(StartError::FirstAdmin)?
+        {
+            FirstAdmin::AlreadyPresent => {}
+            FirstAdmin::Created {
+                email,
+                generated_password: Some(password),
+            } => {
+                // Shown once, on purpose on stdout and not in the log stream.
+                println!(
+                    "\n  First start: super_admin {email} created.\n  Temporary password (shown once, must be changed at first login): {password}\n"
+                );
+            }
+            FirstAdmin::Created { email, .. } => tracing::info!(%email, "first super_admin created"),
+        }
+
+        jobs::spawn(&services, mailer);
         Ok(Self {
             schema: graphql::build_schema(services.clone()),
             services,
             config: Arc::new(config),
-            jwt_secret: jwt_secret.into(),
         })
     }
 }

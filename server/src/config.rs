@@ -62,6 +62,37 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
     pub request_timeout: Duration,
     pub log_json: bool,
+    /// `production` (default) or `development`: cookies are `Secure`
+    /// outside development.
+    pub development: bool,
+    /// Dashboard base URL, for links in emails.
+    pub dashboard_url: String,
+    /// Take the client IP from `X-Forwarded-For` (behind a reverse proxy).
+    pub trust_proxy_headers: bool,
+    pub default_admin_email: String,
+    /// `None`: a random password is generated and printed once.
+    pub default_admin_password: Option<String>,
+    pub auth_rate_limit_attempts: u64,
+    pub auth_rate_limit_window: Duration,
+    /// `None`: emails are written as files under `<data_dir>/outbox`.
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    None,
+    StartTls,
+    Tls,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
 }
 
 impl Config {
@@ -162,7 +193,99 @@ impl Config {
             }
         };
 
+        let development = match get("OPTRALIS_ENV").as_deref() {
+            None | Some("production") => false,
+            Some("development") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "OPTRALIS_ENV",
+                    format!("{other:?} is neither \"production\" nor \"development\""),
+                ))
+            }
+        };
+        let dashboard_url = match get("DASHBOARD_URL") {
+            None => format!("http://localhost:{port}"),
+            Some(raw) => {
+                let url = Url::parse(&raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| ConfigError::new("DASHBOARD_URL", "must be an http(s) URL"))?;
+                url.as_str().trim_end_matches('/').to_owned()
+            }
+        };
+        let trust_proxy_headers = parse_bool(get("TRUST_PROXY_HEADERS"), "TRUST_PROXY_HEADERS")?;
+        let default_admin_email = get("DEFAULT_ADMIN_EMAIL").unwrap_or_else(|| "admin@optralis.local".into());
+        if !default_admin_email.contains('@') {
+            return Err(ConfigError::new("DEFAULT_ADMIN_EMAIL", "is not an email address"));
+        }
+        let default_admin_password = get("DEFAULT_ADMIN_PASSWORD");
+        if let Some(p) = &default_admin_password {
+            crate::domain::auth::password::check_policy(p)
+                .map_err(|reason| ConfigError::new("DEFAULT_ADMIN_PASSWORD", reason))?;
+        }
+        let auth_rate_limit_attempts =
+            match get("AUTH_RATE_LIMIT_ATTEMPTS") {
+                None => 5,
+                Some(raw) => raw.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ConfigError::new("AUTH_RATE_LIMIT_ATTEMPTS", "must be a positive integer")
+                })?,
+            };
+        let auth_rate_limit_window = match get("AUTH_RATE_LIMIT_WINDOW_SECONDS") {
+            None => Duration::from_secs(15 * 60),
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| ConfigError::new("AUTH_RATE_LIMIT_WINDOW_SECONDS", "must be 1-86400"))?,
+        };
+        let smtp = match get("SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let port = match get("SMTP_PORT") {
+                    None => 587,
+                    Some(raw) => raw
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| ConfigError::new("SMTP_PORT", "must be a port number"))?,
+                };
+                let security = match get("SMTP_TLS").as_deref() {
+                    None if port == 465 => SmtpSecurity::Tls,
+                    None | Some("starttls") => SmtpSecurity::StartTls,
+                    Some("tls") => SmtpSecurity::Tls,
+                    Some("none") => SmtpSecurity::None,
+                    Some(other) => {
+                        return Err(ConfigError::new(
+                            "SMTP_TLS",
+                            format!("{other:?} is not one of starttls, tls, none"),
+                        ))
+                    }
+                };
+                let from = get("SMTP_FROM").unwrap_or_else(|| "Optralis <noreply@optralis.local>".into());
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(ConfigError::new("SMTP_FROM", "is not an email address"));
+                }
+                Some(SmtpConfig {
+                    host,
+                    port,
+                    security,
+                    username: get("SMTP_USER"),
+                    password: get("SMTP_PASS"),
+                    from,
+                })
+            }
+        };
+
         Ok(Self {
+            development,
+            dashboard_url,
+            trust_proxy_headers,
+            default_admin_email,
+            default_admin_password,
+            auth_rate_limit_attempts,
+            auth_rate_limit_window,
+            smtp,
             data_dir,
             bind_addr,
             port,
@@ -175,6 +298,14 @@ impl Config {
             request_timeout,
             log_json,
         })
+    }
+}
+
+fn parse_bool(raw: Option<String>, variable: &'static str) -> Result<bool, ConfigError> {
+    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(_) => Err(ConfigError::new(variable, "must be true or false")),
     }
 }
 
@@ -306,6 +437,10 @@ mod tests {
             ("BIND_ADDRESS", "everywhere"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("REQUEST_TIMEOUT_SECONDS", "-1"),
+            ("DEFAULT_ADMIN_PASSWORD", "weakpassword"),
+            ("OPTRALIS_ENV", "staging"),
+            ("TRUST_PROXY_HEADERS", "perhaps"),
+            ("DASHBOARD_URL", "ftp://x"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

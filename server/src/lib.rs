@@ -7,5 +7,6 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod infra;
+pub mod jobs;
 pub mod serve;
 pub mod telemetry;

@@ -1,5 +1,9 @@
 use clap::{Parser, Subcommand};
-use optralis::{app::AppState, config::Config, graphql, http, serve, telemetry};
+use optralis::{
+    app::{self, AppState},
+    config::Config,
+    graphql, http, serve, telemetry,
+};
 use std::{net::SocketAddr, process::ExitCode};
 
 /// Optralis fleet-monitoring server.
@@ -47,10 +51,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve => run_server(config).await,
-            Command::Migrate => AppState::build(config)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            Command::Migrate => app::migrate(&config).await.map(|_| ()).map_err(|e| e.to_string()),
             Command::Schema => unreachable!("handled before configuration"),
         }
     });

@@ -1,7 +1,13 @@
 //! Business rules. Plain Rust in and out: nothing here knows HTTP or
 //! GraphQL; callers map [`DomainError`] to their transport.
 
+pub mod activity;
+pub mod auth;
+pub mod crypto;
 pub mod error;
+pub mod notify;
 pub mod status;
+pub mod tenancy;
+pub mod users;
 
 pub use error::DomainError;

@@ -1,12 +1,19 @@
 //! The public GraphQL contract: roots merged per area, limits and error
 //! policy set here in one place.
 
+mod activity;
+mod api_tokens;
+pub mod auth;
 pub mod error;
 mod extension;
+mod identity;
 mod system;
+mod tenancy;
+mod types;
+mod users;
 
 use crate::app::Services;
-use async_graphql::{EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use error::{ApiError, ErrorCode};
 pub use extension::RequestId;
@@ -18,22 +25,42 @@ pub const MAX_COMPLEXITY: usize = 2_000;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(system::SystemQuery);
+pub struct QueryRoot(
+    system::SystemQuery,
+    identity::IdentityQuery,
+    users::UserQuery,
+    tenancy::TenancyQuery,
+    api_tokens::ApiTokenQuery,
+    activity::ActivityQuery,
+);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    identity::IdentityMutation,
+    users::UserMutation,
+    tenancy::TenancyMutation,
+    api_tokens::ApiTokenMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(system::SystemSubscription);
 
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder() -> SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
-    Schema::build(QueryRoot::default(), EmptyMutation, SubscriptionRoot::default())
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
-        .limit_directives(8)
-        .disable_suggestions()
-        .extension(extension::ErrorPolicy)
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(8)
+    .disable_suggestions()
+    .extension(extension::ErrorPolicy)
 }
 
 /// The executable schema, with the services resolvers call.

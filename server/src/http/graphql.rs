@@ -4,7 +4,19 @@
 //! preflight), and GET limited to queries.
 
 use super::{errors::json_error, MAX_BODY_BYTES, REQUEST_ID_HEADER};
-use crate::{app::AppState, graphql::RequestId};
+use crate::{
+    app::AppState,
+    domain::{
+        activity::RequestMeta,
+        auth::{AuthFailure, Credential},
+        crypto::constant_time_eq,
+    },
+    graphql::{
+        auth::{RequestAuth, ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE},
+        RequestId,
+    },
+    serve::RemoteAddr,
+};
 use async_graphql::{
     http::{WebSocketProtocols, WsMessage},
     parser::types::{DocumentOperations, OperationType},
@@ -48,12 +60,156 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn execute(state: &AppState, request: async_graphql::Request, id: RequestId) -> Response {
-    let response = state.schema.execute(request.data(id)).await;
-    Json(response).into_response()
+/// Cookies sent with the request, by name.
+fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse(v.to_owned()))
+        .filter_map(Result::ok)
+        .map(|c| (c.name().to_owned(), c.value().to_owned()))
+        .collect()
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+fn cookie_value<'a>(jar: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    jar.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn request_meta(state: &AppState, headers: &HeaderMap, remote: Option<&RemoteAddr>) -> RequestMeta {
+    let forwarded = state
+        .config
+        .trust_proxy_headers
+        .then(|| {
+            headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .split(',')
+                .next()
+                .map(|s| s.trim().to_owned())
+        })
+        .flatten()
+        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+    RequestMeta {
+        ip: forwarded.or_else(|| remote.map(|r| r.0.ip().to_string())),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect()),
+    }
+}
+
+/// Resolves who is calling: a Bearer token (JWT or API token) wins over the
+/// access cookie.
+async fn resolve_auth(
+    state: &AppState,
+    token: Option<Credential<'_>>,
+    meta: RequestMeta,
+    refresh_cookie: Option<String>,
+) -> RequestAuth {
+    let mut auth = RequestAuth {
+        meta,
+        refresh_cookie,
+        secure_cookies: !state.config.development,
+        ..Default::default()
+    };
+    if let Some(credential) = token {
+        match state.services.auth.authenticate(credential).await {
+            Ok(Ok(principal)) => auth.principal = Some(principal),
+            Ok(Err(failure)) => auth.failure = Some(failure),
+            Err(e) => {
+                tracing::error!(error = %e, "authentication failed internally");
+                auth.failure = Some(AuthFailure::Invalid);
+            }
+        }
+    }
+    auth
+}
+
+fn graphql_refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "data": null, "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    )
+        .into_response()
+}
+
+async fn execute(
+    state: &AppState,
+    mut request: async_graphql::Request,
+    headers: &HeaderMap,
+    remote: Option<&RemoteAddr>,
+) -> Response {
+    let jar = cookies(headers);
+    let bearer_token = bearer(headers);
+    let credential = match (bearer_token, cookie_value(&jar, ACCESS_COOKIE)) {
+        (Some(t), _) => Some(Credential::Bearer(t)),
+        (None, Some(c)) => Some(Credential::Cookie(c)),
+        (None, None) => None,
+    };
+    let mutation = has_non_query_operation(&request.query);
+    // CSRF: a cookie-carrying mutation must echo the CSRF cookie in a
+    // header, which a cross-site page cannot read.
+    let carries_session_cookie =
+        cookie_value(&jar, ACCESS_COOKIE).is_some() || cookie_value(&jar, REFRESH_COOKIE).is_some();
+    if mutation && bearer_token.is_none() && carries_session_cookie {
+        let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+        let expected = cookie_value(&jar, CSRF_COOKIE);
+        let valid = matches!((sent, expected), (Some(s), Some(e)) if constant_time_eq(s, e));
+        if !valid {
+            return graphql_refusal(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "Missing or invalid X-CSRF-Token header",
+            );
+        }
+    }
+    let meta = request_meta(state, headers, remote);
+    let auth = resolve_auth(
+        state,
+        credential,
+        meta,
+        cookie_value(&jar, REFRESH_COOKIE).map(str::to_owned),
+    )
+    .await;
+    if mutation && auth.principal.as_ref().is_some_and(|p| !p.can_write()) {
+        return graphql_refusal(StatusCode::FORBIDDEN, "FORBIDDEN", "This API token is read-only");
+    }
+    if auth.principal.is_none() {
+        // The schema is documentation for integrators, not for strangers.
+        request = request.disable_introspection();
+    }
+    let response = state
+        .schema
+        .execute(request.data(request_id(headers)).data(auth))
+        .await;
+    let extra_headers = response.http_headers.clone();
+    let mut http = Json(response).into_response();
+    for (name, value) in extra_headers.iter() {
+        http.headers_mut().append(name.clone(), value.clone());
+    }
+    http
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    remote: Option<axum::Extension<RemoteAddr>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if !is_json_content_type(&headers) {
         return json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -88,7 +244,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             )
         }
     };
-    execute(&state, request, request_id(&headers)).await
+    execute(&state, request, &headers, remote.as_deref()).await
 }
 
 /// Whether the document holds anything but queries. GET must never change
@@ -104,7 +260,12 @@ fn has_non_query_operation(query: &str) -> bool {
     }
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    remote: Option<axum::Extension<RemoteAddr>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => {
@@ -126,11 +287,12 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, request, request_id(&headers)).await
+    execute(&state, request, &headers, remote.as_deref()).await
 }
 
 pub async fn websocket(
     State(state): State<AppState>,
+    remote: Option<axum::Extension<RemoteAddr>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -148,15 +310,41 @@ pub async fn websocket(
         );
     }
     let id = request_id(&headers);
+    let meta = request_meta(&state, &headers, remote.as_deref());
+    let cookie_token = cookie_value(&cookies(&headers), ACCESS_COOKIE).map(str::to_owned);
     upgrade
         .protocols([WS_PROTOCOL])
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
-        .on_upgrade(move |socket| serve_socket(socket, state, id))
+        .on_upgrade(move |socket| serve_socket(socket, state, id, meta, cookie_token))
         .into_response()
 }
 
-async fn serve_socket(socket: WebSocket, state: AppState, id: RequestId) {
+/// Token from `connection_init`: `{"authorization": "Bearer …"}` or
+/// `{"token": "…"}`.
+fn init_token(payload: &serde_json::Value) -> Option<String> {
+    let raw = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .or_else(|| payload.get("token"))?
+        .as_str()?;
+    let token = raw
+        .strip_prefix("Bearer ")
+        .or_else(|| raw.strip_prefix("bearer "))
+        .unwrap_or(raw);
+    Some(token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// Marker for refused `connection_init`, mapped to close code 4403.
+const WS_FORBIDDEN: &str = "Forbidden";
+
+async fn serve_socket(
+    socket: WebSocket,
+    state: AppState,
+    id: RequestId,
+    meta: RequestMeta,
+    cookie_token: Option<String>,
+) {
     let (mut sink, stream) = socket.split();
 
     let input = stream
@@ -173,7 +361,26 @@ async fn serve_socket(socket: WebSocket, state: AppState, id: RequestId) {
     let protocol =
         async_graphql::http::WebSocket::new(state.schema.clone(), input, WebSocketProtocols::GraphQLWS)
             .connection_data(data)
-            .on_connection_init(|_payload| async move { Ok(Data::default()) });
+            .on_connection_init({
+                let state = state.clone();
+                move |payload| async move {
+                    let token = init_token(&payload);
+                    let credential = match (&token, &cookie_token) {
+                        (Some(t), _) => Some(Credential::Bearer(t)),
+                        (None, Some(c)) => Some(Credential::Cookie(c)),
+                        (None, None) => None,
+                    };
+                    let auth = resolve_auth(&state, credential, meta, None).await;
+                    if auth.failure.is_some() {
+                        return Err(async_graphql::Error::new(format!(
+                            "{WS_FORBIDDEN}: invalid or expired token"
+                        )));
+                    }
+                    let mut data = Data::default();
+                    data.insert(auth);
+                    Ok(data)
+                }
+            });
     futures::pin_mut!(protocol);
 
     let init_deadline = tokio::time::sleep(WS_INIT_TIMEOUT);
@@ -195,6 +402,11 @@ async fn serve_socket(socket: WebSocket, state: AppState, id: RequestId) {
                 Message::Text(text.into())
             }
             WsMessage::Close(code, reason) => {
+                let code = if code == 1002 && reason.starts_with(WS_FORBIDDEN) {
+                    4403
+                } else {
+                    code
+                };
                 let _ = sink.send(close(code, &reason)).await;
                 break;
             }

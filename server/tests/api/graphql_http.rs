@@ -177,7 +177,13 @@ async fn depth_and_complexity_limits_refuse_abusive_queries() {
 #[tokio::test]
 async fn standard_introspection_query_fits_the_limits() {
     let server = TestServer::spawn().await;
-    let body = server.graphql(INTROSPECTION_QUERY, json!({})).await;
+    let anonymous = server.graphql(INTROSPECTION_QUERY, json!({})).await;
+    assert!(
+        anonymous["data"]["__schema"].is_null(),
+        "introspection needs a caller: {anonymous}"
+    );
+    let token = server.admin_token().await;
+    let body = server.graphql_as(&token, INTROSPECTION_QUERY, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
     let types = body["data"]["__schema"]["types"].as_array().unwrap();
     assert!(types.iter().any(|t| t["name"] == "ServerInfo"));
@@ -214,9 +220,11 @@ async fn internal_errors_are_generic_and_carry_the_request_id() {
 #[tokio::test]
 async fn middleware_sets_request_id_security_headers_and_gzip() {
     let server = TestServer::spawn().await;
+    let token = server.admin_token().await;
     let resp = server
         .http
         .post(server.url("/graphql"))
+        .bearer_auth(&token)
         .header("accept-encoding", "gzip")
         .json(&json!({ "query": INTROSPECTION_QUERY }))
         .send()

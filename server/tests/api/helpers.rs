@@ -17,6 +17,10 @@ use tokio_tungstenite::{
 };
 use uuid::Uuid;
 
+/// The platform super_admin every test instance starts with.
+pub const ADMIN_EMAIL: &str = "root@optralis.test";
+pub const ADMIN_PASSWORD: &str = "Initial-Passw0rd!";
+
 pub fn test_database_url() -> Option<String> {
     std::env::var("OPTRALIS_TEST_DATABASE_URL")
         .ok()
@@ -94,6 +98,8 @@ impl TestEnv {
         let data_dir = tempfile::tempdir().unwrap();
         let mut vars = HashMap::new();
         vars.insert("OPTRALIS_DATA_DIR".into(), data_dir.path().display().to_string());
+        vars.insert("DEFAULT_ADMIN_EMAIL".into(), ADMIN_EMAIL.into());
+        vars.insert("DEFAULT_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into());
         let pg = match test_database_url() {
             Some(admin) => Some(PgTestDatabase::create(&admin).await),
             None => None,
@@ -196,6 +202,39 @@ impl TestServer {
             .unwrap();
         assert_eq!(resp.status(), 200, "GraphQL transport status");
         resp.json().await.unwrap()
+    }
+
+    /// POSTs one operation with `Authorization: Bearer <token>`.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let resp = self
+            .http
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "GraphQL transport status");
+        resp.json().await.unwrap()
+    }
+
+    /// Logs in and returns the access token; panics on failure.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = self
+            .graphql(
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken mfaRequired } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login {email} failed: {body}"))
+            .to_owned()
+    }
+
+    /// Access token of the platform super_admin.
+    pub async fn admin_token(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
     /// Stops accepting and drains, as on SIGTERM.

@@ -1,0 +1,112 @@
+//! Who is calling: passwords, sessions (JWT access + rotating refresh
+//! families), MFA, API tokens, rate limits.
+
+pub mod api_tokens;
+pub mod mfa;
+pub mod password;
+pub mod rate_limit;
+mod service;
+pub mod tokens;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use service::{
+    normalise_email, password_expired, AuthFailure, AuthService, AuthSettings, Credential, LoginOutcome,
+    MfaSetup, MfaStatus, Session,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Observer,
+    Admin,
+    SuperAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Observer => "observer",
+            Self::Admin => "admin",
+            Self::SuperAdmin => "super_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "observer" => Some(Self::Observer),
+            "admin" => Some(Self::Admin),
+            "super_admin" => Some(Self::SuperAdmin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiScope {
+    Read,
+    ReadWrite,
+}
+
+impl ApiScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::ReadWrite => "read_write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "read" => Some(Self::Read),
+            "read_write" => Some(Self::ReadWrite),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthVia {
+    /// A user's access token (Bearer or cookie).
+    Session {
+        jti: Uuid,
+        expires_at: DateTime<Utc>,
+        impersonator: Option<Uuid>,
+        cookie: bool,
+    },
+    /// An integration's API token.
+    ApiToken { id: Uuid, scope: ApiScope },
+}
+
+/// The authenticated caller, as every domain call sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The user; for API tokens, the admin who created the token (if kept).
+    pub user_id: Option<Uuid>,
+    pub client_id: Uuid,
+    pub role: Role,
+    pub via: AuthVia,
+    pub password_change_required: bool,
+}
+
+impl Principal {
+    pub fn is_api_token(&self) -> bool {
+        matches!(self.via, AuthVia::ApiToken { .. })
+    }
+
+    pub fn can_write(&self) -> bool {
+        !matches!(
+            self.via,
+            AuthVia::ApiToken {
+                scope: ApiScope::Read,
+                ..
+            }
+        )
+    }
+
+    pub fn is_super_admin(&self) -> bool {
+        self.role == Role::SuperAdmin
+    }
+}

@@ -1,0 +1,178 @@
+//! Tenants (clients) and the platform's first administrator.
+
+use super::{
+    activity::{ActivityLog, Category, Entry, Level, RequestMeta},
+    auth::{password, Principal, Role},
+    users::{validate_email, NewUser, UserService},
+    DomainError,
+};
+use crate::infra::db::Database;
+use chrono::Utc;
+use entities::{clients, users};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder, SqlErr, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+pub const LICENSE_TYPES: &[&str] = &["trial", "starter", "essentials", "pro", "business", "enterprise"];
+/// Name of the tenant that holds the platform's super_admins.
+pub const PLATFORM_CLIENT: &str = "Optralis";
+
+/// What the first start created, so the caller can show it once.
+pub enum FirstAdmin {
+    AlreadyPresent,
+    Created {
+        email: String,
+        generated_password: Option<String>,
+    },
+}
+
+#[derive(Clone)]
+pub struct TenancyService {
+    db: Database,
+    users: UserService,
+    hasher: password::PasswordHasher,
+    activity: ActivityLog,
+}
+
+fn new_client(name: &str, license_type: &str) -> clients::ActiveModel {
+    let now = Utc::now();
+    clients::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.to_owned()),
+        license_id: Set(Uuid::new_v4()),
+        license_type: Set(license_type.to_owned()),
+        license_status: Set("active".into()),
+        license_expires_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+impl TenancyService {
+    pub fn new(
+        db: Database,
+        users: UserService,
+        hasher: password::PasswordHasher,
+        activity: ActivityLog,
+    ) -> Self {
+        Self {
+            db,
+            users,
+            hasher,
+            activity,
+        }
+    }
+
+    /// On a database without users, creates the platform tenant and its
+    /// super_admin. With no password given, a random one is generated and
+    /// must be changed at first login.
+    pub async fn ensure_first_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<FirstAdmin, DomainError> {
+        if users::Entity::find().count(&self.db.conn).await? > 0 {
+            return Ok(FirstAdmin::AlreadyPresent);
+        }
+        let email = validate_email(email)?;
+        let (password, generated) = match password {
+            Some(p) => (p.to_owned(), false),
+            None => (super::crypto::random_password(), true),
+        };
+        let hash = self.hasher.hash(&password).await?;
+        let now = Utc::now();
+        let txn = self.db.conn.begin().await?;
+        let client = clients::Entity::insert(new_client(PLATFORM_CLIENT, "enterprise"))
+            .exec_with_returning(&txn)
+            .await?;
+        let inserted = users::Entity::insert(users::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            client_id: Set(client.id),
+            email: Set(email.clone()),
+            password_hash: Set(hash),
+            first_name: Set("Super".into()),
+            last_name: Set("Admin".into()),
+            role: Set(Role::SuperAdmin.as_str().into()),
+            must_change_password: Set(generated),
+            password_changed_at: Set(now),
+            totp_enabled: Set(false),
+            totp_secret: Set(None),
+            totp_pending_secret: Set(None),
+            totp_verified_at: Set(None),
+            last_login_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(&txn)
+        .await;
+        match inserted {
+            Ok(_) => txn.commit().await?,
+            // Another instance starting at the same moment won the race.
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                txn.rollback().await?;
+                return Ok(FirstAdmin::AlreadyPresent);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(FirstAdmin::Created {
+            email,
+            generated_password: generated.then_some(password),
+        })
+    }
+
+    pub async fn list(&self) -> Result<Vec<clients::Model>, DomainError> {
+        Ok(clients::Entity::find()
+            .order_by_asc(clients::Column::Name)
+            .all(&self.db.conn)
+            .await?)
+    }
+
+    /// Creates a tenant and its first admin in one transaction; the admin
+    /// receives a welcome email with a temporary password.
+    pub async fn create_client(
+        &self,
+        actor: &Principal,
+        name: &str,
+        license_type: &str,
+        admin: NewUser,
+        meta: &RequestMeta,
+    ) -> Result<(clients::Model, users::Model), DomainError> {
+        if !actor.is_super_admin() {
+            return Err(DomainError::Forbidden("super_admin only".into()));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 255 {
+            return Err(DomainError::invalid("name", "must be 1-255 characters"));
+        }
+        if !LICENSE_TYPES.contains(&license_type) {
+            return Err(DomainError::invalid(
+                "licenseType",
+                format!("must be one of {}", LICENSE_TYPES.join(", ")),
+            ));
+        }
+        let txn = self.db.conn.begin().await?;
+        let client = clients::Entity::insert(new_client(name, license_type))
+            .exec_with_returning(&txn)
+            .await?;
+        let (user, temporary) = self
+            .users
+            .insert_with_temporary_password(&txn, client.id, admin, Role::Admin)
+            .await?;
+        txn.commit().await?;
+        self.users
+            .queue_credentials_email(&user, &temporary, "welcome")
+            .await?;
+        let mut entry = Entry::new(
+            Level::Info,
+            Category::System,
+            format!("Client créé : {}", client.name),
+        )
+        .client(client.id)
+        .metadata(json!({ "license_type": client.license_type, "admin_email": user.email }));
+        if let Some(u) = actor.user_id {
+            entry = entry.user(u);
+        }
+        self.activity.record(entry, meta).await;
+        Ok((client, user))
+    }
+}

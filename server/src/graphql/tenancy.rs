@@ -1,0 +1,114 @@
+//! Tenants, for the platform's super_admins.
+
+use super::{
+    auth as guard,
+    error::ApiError,
+    types::{id, User},
+};
+use crate::{
+    app::Services,
+    domain::{auth::Role, users::NewUser},
+};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entities::clients;
+
+type Result<T> = std::result::Result<T, async_graphql::Error>;
+
+/// A tenant: one MSP customer or IT department.
+#[derive(SimpleObject)]
+pub struct Client {
+    id: ID,
+    name: String,
+    license_id: ID,
+    license_type: String,
+    license_status: String,
+    license_expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<clients::Model> for Client {
+    fn from(c: clients::Model) -> Self {
+        Self {
+            id: id(c.id),
+            name: c.name,
+            license_id: id(c.license_id),
+            license_type: c.license_type,
+            license_status: c.license_status,
+            license_expires_at: c.license_expires_at,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateClientInput {
+    name: String,
+    /// trial, starter, essentials, pro, business, enterprise
+    #[graphql(default = "trial")]
+    license_type: String,
+    admin_email: String,
+    #[graphql(default)]
+    admin_first_name: String,
+    #[graphql(default)]
+    admin_last_name: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateClientPayload {
+    client: Client,
+    /// The tenant's first admin; a welcome email carries the password.
+    admin: User,
+}
+
+fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+#[derive(Default)]
+pub struct TenancyQuery;
+
+#[Object]
+impl TenancyQuery {
+    /// All tenants (super_admin).
+    async fn clients(&self, ctx: &Context<'_>) -> Result<Vec<Client>> {
+        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        let list = services(ctx).tenancy.list().await.map_err(ApiError::from)?;
+        Ok(list.into_iter().map(Client::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct TenancyMutation;
+
+#[Object]
+impl TenancyMutation {
+    /// Creates a tenant and its first admin (super_admin).
+    async fn create_client(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateClientInput,
+    ) -> Result<CreateClientPayload> {
+        let principal = guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        let (client, admin) = services(ctx)
+            .tenancy
+            .create_client(
+                principal,
+                &input.name,
+                &input.license_type,
+                NewUser {
+                    email: input.admin_email,
+                    first_name: input.admin_first_name,
+                    last_name: input.admin_last_name,
+                    role: Some(Role::Admin),
+                },
+                guard::meta(ctx),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(CreateClientPayload {
+            client: client.into(),
+            admin: admin.into(),
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Hourly purge of expired security rows: blacklist entries past their
+//! token's expiry, used or expired reset tokens, dead refresh tokens.
+
+use crate::infra::db::Database;
+use chrono::{Duration, Utc};
+use entities::{password_reset_tokens, refresh_tokens, token_blacklist};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+pub async fn run(db: Database) {
+    let mut ticker = tokio::time::interval(EVERY);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = purge(&db).await {
+            tracing::warn!(error = %e, "cleanup failed");
+        }
+    }
+}
+
+pub async fn purge(db: &Database) -> Result<(), sea_orm::DbErr> {
+    let now = Utc::now();
+    let blacklist = token_blacklist::Entity::delete_many()
+        .filter(token_blacklist::Column::ExpiresAt.lt(now))
+        .exec(&db.conn)
+        .await?;
+    let resets = password_reset_tokens::Entity::delete_many()
+        .filter(password_reset_tokens::Column::ExpiresAt.lt(now - Duration::days(1)))
+        .exec(&db.conn)
+        .await?;
+    let refresh = refresh_tokens::Entity::delete_many()
+        .filter(refresh_tokens::Column::ExpiresAt.lt(now - Duration::days(1)))
+        .exec(&db.conn)
+        .await?;
+    tracing::info!(
+        blacklist = blacklist.rows_affected,
+        reset_tokens = resets.rows_affected,
+        refresh_tokens = refresh.rows_affected,
+        "expired security rows purged"
+    );
+    Ok(())
+}
