@@ -319,3 +319,142 @@ impl WsClient {
         assert_eq!(self.recv().await["type"], "connection_ack");
     }
 }
+
+/// A minimal SMTP server on 127.0.0.1 that accepts every message and hands
+/// its raw DATA to the test.
+pub struct SmtpSink {
+    pub port: u16,
+    pub messages: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, messages) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut in_data = false;
+                    let mut data = String::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if in_data {
+                            if line == "." {
+                                in_data = false;
+                                let _ = tx.send(std::mem::take(&mut data));
+                                let _ = write.write_all(b"250 queued\r\n").await;
+                            } else {
+                                data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                                data.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        Self { port, messages }
+    }
+
+    /// Next message, waiting up to 20 s (the outbox worker is asynchronous).
+    pub async fn next(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(20), self.messages.recv())
+            .await
+            .expect("an email arrives within 20 s")
+            .expect("sink open")
+    }
+}
+
+/// Decodes a quoted-printable body well enough to find tokens and
+/// passwords in it.
+pub fn decode_qp(raw: &str) -> String {
+    let joined = raw.replace("=\n", "").replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The body of the newest queued email to `recipient` (read from the
+/// outbox table, as a mail client would read the inbox).
+pub async fn latest_email_to(server: &TestServer, recipient: &str) -> String {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    entities::email_outbox::Entity::find()
+        .filter(entities::email_outbox::Column::Recipient.eq(recipient))
+        .order_by_desc(entities::email_outbox::Column::CreatedAt)
+        .one(&server.state.services.infra.db.conn)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no email to {recipient}"))
+        .body_text
+}
+
+/// The temporary password in a welcome / new-password email.
+pub fn temporary_password(body: &str) -> String {
+    body.lines()
+        .find_map(|l| l.split("temporary password: ").nth(1))
+        .expect("email carries a temporary password")
+        .trim()
+        .to_owned()
+}
+
+/// Creates a tenant with its admin through GraphQL; returns (client id,
+/// admin email, admin access token) after the forced password change.
+pub async fn tenant_with_admin(server: &TestServer, root: &str, name: &str) -> (String, String, String) {
+    let email = format!("admin@{}.test", name.to_lowercase());
+    let body = server
+        .graphql_as(
+            root,
+            "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } admin { id mustChangePassword } } }",
+            json!({ "i": { "name": name, "licenseType": "pro", "adminEmail": email } }),
+        )
+        .await;
+    let client_id = body["data"]["createClient"]["client"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createClient: {body}"))
+        .to_owned();
+    let temp = temporary_password(&latest_email_to(server, &email).await);
+    let token = server.login(&email, &temp).await;
+    let changed = server
+        .graphql_as(
+            &token,
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({ "c": temp, "n": TENANT_PASSWORD }),
+        )
+        .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    let token = server.login(&email, TENANT_PASSWORD).await;
+    (client_id, email, token)
+}
+
+pub const TENANT_PASSWORD: &str = "Tenant-Passw0rd!";

@@ -6,6 +6,7 @@ mod cli;
 mod graphql_http;
 mod health;
 mod helpers;
+mod identity;
 mod infra;
 mod schema;
 mod shutdown;
