@@ -34,6 +34,7 @@ fn invalid_configuration_is_one_line_and_exit_2() {
         ("DATABASE_URL", "mysql://localhost/optralis"),
         ("PORT", "eighty"),
         ("REDIS_URL", "localhost:6379"),
+        ("DEFAULT_ADMIN_PASSWORD", "password"),
     ] {
         let out = optralis(dir.path())
             .arg("serve")
@@ -75,7 +76,7 @@ async fn serve_with_no_configuration_then_sigterm_exits_0() {
     let mut child = optralis(dir.path())
         .arg("serve")
         .env("PORT", port.to_string())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -105,6 +106,37 @@ async fn serve_with_no_configuration_then_sigterm_exits_0() {
     assert_eq!(body["data"]["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["data"]["serverInfo"]["databaseBackend"], "SQLITE");
     assert_eq!(body["data"]["serverInfo"]["cacheBackend"], "IN_PROCESS");
+
+    // The first start printed the super_admin's one-time password.
+    let stdout = child.stdout.take().unwrap();
+    let password = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split("must be changed at first login): ")
+                    .nth(1)
+                    .map(|p| p.trim().to_owned())
+            })
+    })
+    .await
+    .unwrap()
+    .expect("temporary password printed on stdout");
+    let login: Value = http
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({
+            "query": "mutation($p: String!) { login(email: \"admin@optralis.local\", password: $p) { user { role mustChangePassword } } }",
+            "variables": { "p": password }
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["data"]["login"]["user"]["role"], "SUPER_ADMIN", "{login}");
+    assert_eq!(login["data"]["login"]["user"]["mustChangePassword"], true);
 
     let data = dir.path().join("data");
     assert!(data.join("optralis.db").exists());

@@ -12,3 +12,4 @@ mod schema;
 mod shutdown;
 mod storage;
 mod subscriptions;
+mod tenancy;

@@ -81,3 +81,20 @@ async fn silent_clients_are_closed_with_4408() {
     let msg = ws.recv().await;
     assert_eq!(msg["close"], 4408, "{msg}");
 }
+
+#[tokio::test]
+async fn connection_init_authenticates_and_refuses_bad_tokens_with_4403() {
+    let server = TestServer::spawn().await;
+    let token = server.admin_token().await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.send(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }))
+        .await;
+    assert_eq!(ws.recv().await["type"], "connection_ack");
+
+    let mut bad = WsClient::connect(&server.ws_url()).await;
+    bad.send(
+        json!({ "type": "connection_init", "payload": { "authorization": "Bearer forged.token.value" } }),
+    )
+    .await;
+    assert_eq!(bad.recv().await["close"], 4403);
+}
