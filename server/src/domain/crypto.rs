@@ -27,8 +27,12 @@ pub fn hmac_hex(key: &[u8], value: &str) -> String {
 
 /// Constant-time equality for secrets compared outside the database.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// A password that satisfies the policy, for first-start admins and
