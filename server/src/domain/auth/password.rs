@@ -77,8 +77,13 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
+    /// One hashing thread per core.
     pub fn new() -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    pub fn with_threads(threads: usize) -> Self {
+        let threads = threads.max(1);
         let (tx, rx) = mpsc::sync_channel::<Job>(threads * QUEUE_PER_THREAD);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads {
