@@ -1,24 +1,27 @@
-//! Hourly purge of expired security rows: blacklist entries past their
-//! token's expiry, used or expired reset tokens, dead refresh tokens.
+//! Hourly purge of expired rows: blacklist entries past their token's
+//! expiry, used or expired reset tokens, dead refresh tokens, and (where
+//! TimescaleDB's retention policy does not do it) activity logs older than
+//! 30 days.
 
 use crate::infra::db::Database;
 use chrono::{Duration, Utc};
-use entities::{password_reset_tokens, refresh_tokens, token_blacklist};
+use entities::{activity_logs, password_reset_tokens, refresh_tokens, token_blacklist};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+const ACTIVITY_RETENTION: Duration = Duration::days(30);
 
-pub async fn run(db: Database) {
+pub async fn run(db: Database, timescaledb: bool) {
     let mut ticker = tokio::time::interval(EVERY);
     loop {
         ticker.tick().await;
-        if let Err(e) = purge(&db).await {
+        if let Err(e) = purge(&db, timescaledb).await {
             tracing::warn!(error = %e, "cleanup failed");
         }
     }
 }
 
-pub async fn purge(db: &Database) -> Result<(), sea_orm::DbErr> {
+pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
     let blacklist = token_blacklist::Entity::delete_many()
         .filter(token_blacklist::Column::ExpiresAt.lt(now))
@@ -32,7 +35,17 @@ pub async fn purge(db: &Database) -> Result<(), sea_orm::DbErr> {
         .filter(refresh_tokens::Column::ExpiresAt.lt(now - Duration::days(1)))
         .exec(&db.conn)
         .await?;
+    let activity = if timescaledb {
+        0
+    } else {
+        activity_logs::Entity::delete_many()
+            .filter(activity_logs::Column::Timestamp.lt(now - ACTIVITY_RETENTION))
+            .exec(&db.conn)
+            .await?
+            .rows_affected
+    };
     tracing::info!(
+        activity_logs = activity,
         blacklist = blacklist.rows_affected,
         reset_tokens = resets.rows_affected,
         refresh_tokens = refresh.rows_affected,

@@ -9,5 +9,8 @@ use std::sync::Arc;
 /// Starts the background workers; they stop when the process exits.
 pub fn spawn(services: &Services, mailer: Arc<dyn crate::infra::mailer::Mailer>) {
     tokio::spawn(outbox::run(services.clone(), mailer));
-    tokio::spawn(cleanup::run(services.infra.db.clone()));
+    tokio::spawn(cleanup::run(
+        services.infra.db.clone(),
+        services.status.timescaledb(),
+    ));
 }

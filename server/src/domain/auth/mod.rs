@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use service::{
-    normalise_email, password_expired, AuthFailure, AuthService, AuthSettings, Credential, LoginOutcome,
-    MfaSetup, MfaStatus, Session,
+    normalise_email, password_expired, revoke_refresh_tokens, AuthFailure, AuthService, AuthSettings,
+    Credential, LoginOutcome, MfaSetup, MfaStatus, Session,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -102,6 +102,22 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Revokes the still-valid refresh tokens matching `which` (a family, or
+/// every session of a user).
+pub async fn revoke_refresh_tokens(
+    db: &Database,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<(), DomainError> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::IsRevoked, Expr::value(true))
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(which)
+        .filter(refresh_tokens::Column::IsRevoked.eq(false))
+        .exec(&db.conn)
+        .await?;
+    Ok(())
+}
+
 pub fn password_expired(user: &users::Model) -> bool {
     let age = Utc::now() - user.password_changed_at;
     age.to_std().is_ok_and(|a| a > password::EXPIRY)
@@ -322,13 +338,8 @@ impl AuthService {
         } else if self.consume_backup_code(&user, code).await? {
             "backup_code"
         } else {
-            self.log(
-                Entry::new(Level::Warn, Category::Auth, "Code MFA invalide")
-                    .client(user.client_id)
-                    .user(user.id),
-                meta,
-            )
-            .await;
+            self.user_event(Level::Warn, "Code MFA invalide", &user, meta)
+                .await;
             return Err(DomainError::Unauthenticated);
         };
         let _ = self.cache.delete(&key).await;
@@ -429,25 +440,22 @@ impl AuthService {
     }
 
     async fn revoke_family(&self, family_id: Uuid) -> Result<(), DomainError> {
-        refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::IsRevoked, Expr::value(true))
-            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Utc::now()))
-            .filter(refresh_tokens::Column::FamilyId.eq(family_id))
-            .filter(refresh_tokens::Column::IsRevoked.eq(false))
-            .exec(&self.db.conn)
-            .await?;
-        Ok(())
+        revoke_refresh_tokens(&self.db, refresh_tokens::Column::FamilyId.eq(family_id)).await
     }
 
     async fn revoke_user_sessions(&self, user_id: Uuid) -> Result<(), DomainError> {
-        refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::IsRevoked, Expr::value(true))
-            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Utc::now()))
-            .filter(refresh_tokens::Column::UserId.eq(user_id))
-            .filter(refresh_tokens::Column::IsRevoked.eq(false))
-            .exec(&self.db.conn)
-            .await?;
-        Ok(())
+        revoke_refresh_tokens(&self.db, refresh_tokens::Column::UserId.eq(user_id)).await
+    }
+
+    /// Records an auth event about `user` in its tenant.
+    async fn user_event(&self, level: Level, message: &str, user: &users::Model, meta: &RequestMeta) {
+        self.log(
+            Entry::new(level, Category::Auth, message)
+                .client(user.client_id)
+                .user(user.id),
+            meta,
+        )
+        .await;
     }
 
     /// Blacklists the access token at once (cache with TTL = remaining
@@ -723,13 +731,8 @@ impl AuthService {
         txn.commit().await?;
         self.revoke_user_sessions(row.user_id).await?;
         if let Some(user) = users::Entity::find_by_id(row.user_id).one(&self.db.conn).await? {
-            self.log(
-                Entry::new(Level::Info, Category::Auth, "Mot de passe réinitialisé")
-                    .client(user.client_id)
-                    .user(user.id),
-                meta,
-            )
-            .await;
+            self.user_event(Level::Info, "Mot de passe réinitialisé", &user, meta)
+                .await;
         }
         Ok(())
     }
@@ -813,13 +816,7 @@ impl AuthService {
                 std::time::Duration::from_secs(120),
             )
             .await;
-        self.log(
-            Entry::new(Level::Info, Category::Auth, "MFA activé")
-                .client(user.client_id)
-                .user(user.id),
-            meta,
-        )
-        .await;
+        self.user_event(Level::Info, "MFA activé", &user, meta).await;
         Ok(())
     }
 
@@ -853,13 +850,7 @@ impl AuthService {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        self.log(
-            Entry::new(Level::Warn, Category::Auth, "MFA désactivé")
-                .client(user.client_id)
-                .user(user.id),
-            meta,
-        )
-        .await;
+        self.user_event(Level::Warn, "MFA désactivé", &user, meta).await;
         Ok(())
     }
 
@@ -913,20 +904,17 @@ impl AuthService {
             ttl: IMPERSONATION_TTL,
             jti: None,
         });
-        let entry = |client| {
-            Entry::new(
-                Level::Warn,
-                Category::Auth,
-                format!("Impersonation du client {}", client_name(&client)),
-            )
-            .user(user_id)
-            .metadata(json!({ "target_client_id": client_id, "expires_at": claims.expires_at() }))
-        };
-        fn client_name(c: &clients::Model) -> &str {
-            &c.name
-        }
-        self.log(entry(client.clone()).client(client.id), meta).await;
-        self.log(entry(client).client(principal.client_id), meta).await;
+        // Recorded in the target tenant (its admins see who came in) and in
+        // the platform tenant.
+        let entry = Entry::new(
+            Level::Warn,
+            Category::Auth,
+            format!("Impersonation du client {}", client.name),
+        )
+        .user(user_id)
+        .metadata(json!({ "target_client_id": client_id, "expires_at": claims.expires_at() }));
+        self.log(entry.clone().client(client.id), meta).await;
+        self.log(entry.client(principal.client_id), meta).await;
         Ok((token, claims))
     }
 }

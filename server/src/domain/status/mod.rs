@@ -67,6 +67,10 @@ impl StatusService {
         }
     }
 
+    pub fn timescaledb(&self) -> bool {
+        self.timescaledb
+    }
+
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
     }

@@ -4,7 +4,7 @@
 
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},
-    auth::{normalise_email, password, Principal, Role},
+    auth::{normalise_email, password, revoke_refresh_tokens, Principal, Role},
     crypto,
     notify::outbox::{Email, Outbox},
     DomainError,
@@ -314,16 +314,7 @@ impl UserService {
             .filter(users::Column::Id.eq(user.id))
             .exec(&self.db.conn)
             .await?;
-        entities::refresh_tokens::Entity::update_many()
-            .col_expr(entities::refresh_tokens::Column::IsRevoked, Expr::value(true))
-            .col_expr(
-                entities::refresh_tokens::Column::RevokedAt,
-                Expr::value(Utc::now()),
-            )
-            .filter(entities::refresh_tokens::Column::UserId.eq(user.id))
-            .filter(entities::refresh_tokens::Column::IsRevoked.eq(false))
-            .exec(&self.db.conn)
-            .await?;
+        revoke_refresh_tokens(&self.db, entities::refresh_tokens::Column::UserId.eq(user.id)).await?;
         self.queue_credentials_email(&user, &temporary, "new_password")
             .await?;
         self.record(
