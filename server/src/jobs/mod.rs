@@ -1,6 +1,6 @@
 //! Periodic and queued background work.
 
-mod cleanup;
+pub mod cleanup;
 mod outbox;
 
 use crate::app::Services;

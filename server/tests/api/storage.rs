@@ -237,3 +237,54 @@ async fn spec_indexes_exist_and_migrations_are_idempotent() {
     labels::Entity::insert(label()).exec(db).await.unwrap();
     assert!(labels::Entity::insert(label()).exec(db).await.is_err());
 }
+
+#[tokio::test]
+async fn cleanup_purges_expired_security_rows_and_old_activity() {
+    use entities::token_blacklist;
+    let server = TestServer::spawn().await;
+    let db = &server.state.services.infra.db;
+    let now = Utc::now();
+    for (jti, expires) in [
+        (Uuid::new_v4(), now - chrono::Duration::minutes(1)),
+        (Uuid::new_v4(), now + chrono::Duration::minutes(10)),
+    ] {
+        token_blacklist::Entity::insert(token_blacklist::ActiveModel {
+            jti: Set(jti),
+            user_id: Set(None),
+            reason: Set("logout".into()),
+            expires_at: Set(expires),
+            created_at: Set(now),
+        })
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    }
+    for age in [31, 1] {
+        activity_logs::Entity::insert(activity_logs::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            timestamp: Set(now - chrono::Duration::days(age)),
+            level: Set("info".into()),
+            category: Set("system".into()),
+            message: Set(format!("{age} days old")),
+            metadata: Set(None),
+            client_id: Set(None),
+            user_id: Set(None),
+            ip_address: Set(None),
+            user_agent: Set(None),
+        })
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    }
+    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    assert_eq!(token_blacklist::Entity::find().count(&db.conn).await.unwrap(), 1);
+    let left: Vec<String> = activity_logs::Entity::find()
+        .filter(activity_logs::Column::Category.eq("system"))
+        .all(&db.conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(left, vec!["1 days old".to_string()]);
+}
