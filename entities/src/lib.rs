@@ -2,9 +2,11 @@
 
 pub mod activity_logs;
 pub mod api_tokens;
+pub mod client_certificates;
 pub mod clients;
 pub mod email_outbox;
 pub mod groups;
+pub mod install_tokens;
 pub mod labels;
 pub mod machine_labels;
 pub mod machines;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_core_tables;
 mod m20261122_000002_timescale;
 mod m20261122_000003_identity;
+mod m20261122_000004_agent_pki;
 pub mod timescale;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_core_tables::Migration),
             Box::new(m20261122_000002_timescale::Migration),
             Box::new(m20261122_000003_identity::Migration),
+            Box::new(m20261122_000004_agent_pki::Migration),
         ]
     }
 }

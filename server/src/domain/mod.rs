@@ -6,6 +6,7 @@ pub mod auth;
 pub mod crypto;
 pub mod error;
 pub mod notify;
+pub mod pki;
 pub mod status;
 pub mod tenancy;
 pub mod users;

@@ -1,0 +1,4 @@
+//! Agent PKI: the certificate authority, install tokens, enrolment and the
+//! certificates issued to machines.
+
+pub mod ca;
