@@ -6,6 +6,7 @@ use crate::{
         activity::ActivityLog,
         auth::{password::PasswordHasher, AuthService, AuthSettings},
         notify::outbox::Outbox,
+        pki::install_tokens::InstallTokens,
         status::StatusService,
         tenancy::{FirstAdmin, TenancyService},
         users::UserService,
@@ -30,6 +31,7 @@ pub struct Services {
     pub auth: AuthService,
     pub users: UserService,
     pub tenancy: TenancyService,
+    pub install_tokens: InstallTokens,
 }
 
 /// What every request handler gets.
@@ -104,7 +106,10 @@ impl AppState {
             config.dashboard_url.clone(),
         );
         let tenancy = TenancyService::new(infra.db.clone(), users.clone(), hasher, activity.clone());
+        let install_tokens =
+            InstallTokens::new(infra.db.clone(), activity.clone(), config.dashboard_url.clone());
         let services = Services {
+            install_tokens,
             status: StatusService::new(infra.clone(), timescaledb),
             infra,
             activity,

@@ -2,6 +2,7 @@
 //! policy set here in one place.
 
 mod activity;
+mod agents;
 mod api_tokens;
 pub mod auth;
 pub mod error;
@@ -32,6 +33,7 @@ pub struct QueryRoot(
     tenancy::TenancyQuery,
     api_tokens::ApiTokenQuery,
     activity::ActivityQuery,
+    agents::AgentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct MutationRoot(
     users::UserMutation,
     tenancy::TenancyMutation,
     api_tokens::ApiTokenMutation,
+    agents::AgentMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -1,11 +1,12 @@
 //! Hourly purge of expired rows: blacklist entries past their token's
-//! expiry, used or expired reset tokens, dead refresh tokens, and (where
+//! expiry, used or expired reset tokens, dead refresh tokens, install
+//! tokens 24 hours after expiry, and (where
 //! TimescaleDB's retention policy does not do it) activity logs older than
 //! 30 days.
 
 use crate::infra::db::Database;
 use chrono::{Duration, Utc};
-use entities::{activity_logs, password_reset_tokens, refresh_tokens, token_blacklist};
+use entities::{activity_logs, install_tokens, password_reset_tokens, refresh_tokens, token_blacklist};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -35,6 +36,10 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         .filter(refresh_tokens::Column::ExpiresAt.lt(now - Duration::days(1)))
         .exec(&db.conn)
         .await?;
+    let installs = install_tokens::Entity::delete_many()
+        .filter(install_tokens::Column::ExpiresAt.lt(now - Duration::hours(24)))
+        .exec(&db.conn)
+        .await?;
     let activity = if timescaledb {
         0
     } else {
@@ -46,6 +51,7 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
     };
     tracing::info!(
         activity_logs = activity,
+        install_tokens = installs.rows_affected,
         blacklist = blacklist.rows_affected,
         reset_tokens = resets.rows_affected,
         refresh_tokens = refresh.rows_affected,

@@ -2,3 +2,4 @@
 //! certificates issued to machines.
 
 pub mod ca;
+pub mod install_tokens;

@@ -1,0 +1,144 @@
+//! Enrolling agents: install tokens.
+
+use super::{
+    auth as guard,
+    error::ApiError,
+    types::{id, parse_id},
+};
+use crate::{
+    app::Services,
+    domain::{auth::Role, pki::install_tokens::CreatedToken},
+};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entities::install_tokens;
+
+type Result<T> = std::result::Result<T, async_graphql::Error>;
+
+#[derive(SimpleObject)]
+pub struct InstallToken {
+    id: ID,
+    name: String,
+    /// The secret: present only in the answer that created the token.
+    secret: Option<String>,
+    expires_at: DateTime<Utc>,
+    /// 0 = unlimited.
+    max_usage: i32,
+    usage_count: i32,
+    revoked_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl InstallToken {
+    fn new(t: install_tokens::Model, secret: Option<String>) -> Self {
+        Self {
+            id: id(t.id),
+            name: t.name,
+            secret,
+            expires_at: t.expires_at,
+            max_usage: t.max_usage,
+            usage_count: t.usage_count,
+            revoked_at: t.revoked_at,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct CreateInstallTokenPayload {
+    token: InstallToken,
+    /// Ready to paste on Linux.
+    curl_command: String,
+    /// Ready to paste on Windows.
+    powershell_command: String,
+}
+
+impl From<CreatedToken> for CreateInstallTokenPayload {
+    fn from(c: CreatedToken) -> Self {
+        Self {
+            token: InstallToken::new(c.token, Some(c.secret)),
+            curl_command: c.curl_command,
+            powershell_command: c.powershell_command,
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct CreateInstallTokenInput {
+    name: Option<String>,
+    /// 1-60, default 15.
+    duration_minutes: Option<i32>,
+    /// 0 (default) = unlimited.
+    max_usage: Option<i32>,
+}
+
+fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+#[derive(Default)]
+pub struct AgentQuery;
+
+#[Object]
+impl AgentQuery {
+    /// Install tokens still usable.
+    async fn install_tokens(&self, ctx: &Context<'_>) -> Result<Vec<InstallToken>> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let list = services(ctx)
+            .install_tokens
+            .list_active(principal.client_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(list.into_iter().map(|t| InstallToken::new(t, None)).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct AgentMutation;
+
+#[Object]
+impl AgentMutation {
+    async fn create_install_token(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<CreateInstallTokenInput>,
+    ) -> Result<CreateInstallTokenPayload> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let input = input.unwrap_or_default();
+        let created = services(ctx)
+            .install_tokens
+            .create(
+                principal,
+                input.name.as_deref(),
+                input.duration_minutes.map(i64::from),
+                input.max_usage,
+                guard::meta(ctx),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(created.into())
+    }
+
+    async fn revoke_install_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let id = parse_id("id", &id)?;
+        services(ctx)
+            .install_tokens
+            .revoke(principal.client_id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// A fresh 60-minute token to embed in the Windows installer; earlier
+    /// installer tokens are revoked.
+    async fn active_windows_install_token(&self, ctx: &Context<'_>) -> Result<CreateInstallTokenPayload> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let created = services(ctx)
+            .install_tokens
+            .windows_installer(principal, guard::meta(ctx))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(created.into())
+    }
+}
