@@ -10,6 +10,33 @@ pub struct AgentIdentity {
     pub machine_id: Uuid,
 }
 
+/// What the gateway reads from a verified client certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub identity: AgentIdentity,
+    /// Hex serial, as the CA issued it.
+    pub serial: String,
+    pub not_after: chrono::DateTime<chrono::Utc>,
+}
+
+impl ClientCertificate {
+    pub fn from_der(der: &[u8]) -> Result<Self, CnError> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|_| CnError::Malformed)?;
+        let cn = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .ok_or(CnError::Malformed)?;
+        Ok(Self {
+            identity: AgentIdentity::from_common_name(cn)?,
+            serial: cert.raw_serial().iter().map(|b| format!("{b:02x}")).collect(),
+            not_after: chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+                .ok_or(CnError::Malformed)?,
+        })
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CnError {
     /// `CN=client_id`: certificates from before per-machine identities.

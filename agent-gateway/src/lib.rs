@@ -1,10 +1,15 @@
-//! The agent-facing REST transport: mTLS identity, JSON errors, and (in
-//! later steps) the `/agent/*` and `/api/public/*` routes. It reaches the
-//! domain only through traits the server implements, so it never touches
-//! the database directly.
+//! The agent-facing REST transport: the mTLS listener, certificate
+//! identity, JSON errors and the `/agent/*` and `/api/public/*` routes. It
+//! reaches the domain only through [`AgentBackend`], which the server
+//! implements, so it never touches the database itself.
 
+mod backend;
 mod error;
 mod identity;
+mod routes;
+pub mod tls;
 
+pub use backend::{AgentBackend, BootstrapRequest, BootstrapResponse, CertificateState, HeartbeatRequest};
 pub use error::{GatewayError, GatewayErrorCode};
-pub use identity::{AgentIdentity, CnError};
+pub use identity::{AgentIdentity, ClientCertificate, CnError};
+pub use routes::router;

@@ -6,7 +6,7 @@ use crate::{
         activity::ActivityLog,
         auth::{password::PasswordHasher, AuthService, AuthSettings},
         notify::outbox::Outbox,
-        pki::install_tokens::InstallTokens,
+        pki::{ca::CertificateAuthority, enrolment::Enrolment, install_tokens::InstallTokens},
         status::StatusService,
         tenancy::{FirstAdmin, TenancyService},
         users::UserService,
@@ -32,6 +32,7 @@ pub struct Services {
     pub users: UserService,
     pub tenancy: TenancyService,
     pub install_tokens: InstallTokens,
+    pub enrolment: Enrolment,
 }
 
 /// What every request handler gets.
@@ -52,6 +53,8 @@ pub enum StartError {
     FirstAdmin(DomainError),
     #[error("SMTP configuration: {0}")]
     Smtp(String),
+    #[error("{0}")]
+    Pki(#[from] crate::domain::pki::ca::CaError),
 }
 
 /// Connects and applies migrations (`optralis migrate`).
@@ -108,7 +111,16 @@ impl AppState {
         let tenancy = TenancyService::new(infra.db.clone(), users.clone(), hasher, activity.clone());
         let install_tokens =
             InstallTokens::new(infra.db.clone(), activity.clone(), config.dashboard_url.clone());
+        let ca = Arc::new(CertificateAuthority::load_or_create(&config.data_dir)?);
+        let enrolment = Enrolment::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            ca,
+            install_tokens.clone(),
+            activity.clone(),
+        );
         let services = Services {
+            enrolment,
             install_tokens,
             status: StatusService::new(infra.clone(), timescaledb),
             infra,

@@ -76,6 +76,10 @@ pub struct Config {
     pub auth_rate_limit_window: Duration,
     /// `None`: emails are written as files under `<data_dir>/outbox`.
     pub smtp: Option<SmtpConfig>,
+    /// Port of the agent gateway (mutual TLS).
+    pub agent_port: u16,
+    /// Names in the gateway's server certificate.
+    pub agent_tls_names: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,7 +281,28 @@ impl Config {
             }
         };
 
+        let agent_port = match get("AGENT_PORT") {
+            None => 8443,
+            Some(raw) => raw.parse::<u16>().map_err(|_| {
+                ConfigError::new("AGENT_PORT", format!("{raw:?} is not a port number (0-65535)"))
+            })?,
+        };
+        let agent_tls_names: Vec<String> = get("AGENT_TLS_NAMES")
+            .unwrap_or_else(|| "localhost,127.0.0.1".into())
+            .split(',')
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if agent_tls_names.is_empty() {
+            return Err(ConfigError::new(
+                "AGENT_TLS_NAMES",
+                "needs at least one host name or IP",
+            ));
+        }
+
         Ok(Self {
+            agent_port,
+            agent_tls_names,
             development,
             dashboard_url,
             trust_proxy_headers,
@@ -441,6 +466,7 @@ mod tests {
             ("OPTRALIS_ENV", "staging"),
             ("TRUST_PROXY_HEADERS", "perhaps"),
             ("DASHBOARD_URL", "ftp://x"),
+            ("AGENT_PORT", "tls"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod gateway;
 pub mod graphql;
 pub mod http;
 pub mod infra;

@@ -2,7 +2,7 @@ use clap::{Parser, Subcommand};
 use optralis::{
     app::{self, AppState},
     config::Config,
-    graphql, http, serve, telemetry,
+    gateway, graphql, http, serve, telemetry,
 };
 use std::{net::SocketAddr, process::ExitCode};
 
@@ -66,11 +66,26 @@ fn main() -> ExitCode {
 
 async fn run_server(config: Config) -> Result<(), String> {
     let addr = SocketAddr::new(config.bind_addr, config.port);
+    let agent_addr = SocketAddr::new(config.bind_addr, config.agent_port);
     let state = AppState::build(config).await.map_err(|e| e.to_string())?;
+    let tls = gateway::tls_config(&state)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(%addr, "optralis listening (GraphQL at /graphql, health at /health)");
-    serve::serve(listener, http::router(state), serve::shutdown_signal()).await;
+    let agent_listener = tokio::net::TcpListener::bind(agent_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {agent_addr} (AGENT_PORT): {e}"))?;
+    tracing::info!(%addr, %agent_addr, "optralis listening (GraphQL at /graphql, agent gateway over mutual TLS)");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let api = serve::serve(listener, http::router(state.clone()), stopped(stop_rx.clone()));
+    let agents = agent_gateway::tls::serve(agent_listener, tls, gateway::router(state), stopped(stop_rx));
+    let signal = async move {
+        serve::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(api, agents, signal);
     Ok(())
 }

@@ -34,9 +34,11 @@ function freePort() {
 export async function startServer(extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'optralis-web-'));
   const port = await freePort();
+  const agentPort = await freePort();
   const env = {
     PATH: process.env.PATH,
     PORT: String(port),
+    AGENT_PORT: String(agentPort),
     BIND_ADDRESS: '127.0.0.1',
     OPTRALIS_DATA_DIR: dataDir,
     RUST_LOG: 'warn',

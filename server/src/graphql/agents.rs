@@ -130,6 +130,24 @@ impl AgentMutation {
         Ok(true)
     }
 
+    /// Revokes the machine's certificate: its agent is refused from the next
+    /// request on, on every instance, and the serial enters the CRL.
+    async fn revoke_machine_certificate(
+        &self,
+        ctx: &Context<'_>,
+        machine_id: ID,
+        reason: Option<String>,
+    ) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let machine_id = parse_id("machineId", &machine_id)?;
+        services(ctx)
+            .enrolment
+            .revoke_machine(principal, machine_id, reason, guard::meta(ctx))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
     /// A fresh 60-minute token to embed in the Windows installer; earlier
     /// installer tokens are revoked.
     async fn active_windows_install_token(&self, ctx: &Context<'_>) -> Result<CreateInstallTokenPayload> {

@@ -96,3 +96,206 @@ async fn install_tokens_are_created_listed_and_revoked_per_tenant() {
         "UNAUTHENTICATED"
     );
 }
+
+/// Enrols one machine with `token`; returns the bootstrap answer.
+async fn bootstrap(server: &TestServer, token: &str, hostname: &str, hardware_id: &str) -> reqwest::Response {
+    server
+        .agent_client(None)
+        .post(server.gateway_url("/api/public/bootstrap"))
+        .json(&json!({
+            "token": token, "hostname": hostname, "hardware_id": hardware_id,
+            "os": "linux", "os_version": "Debian 12", "arch": "amd64"
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn heartbeat_body(hostname: &str) -> serde_json::Value {
+    json!({ "hostname": hostname, "hardware_id": "HW-1", "os": "linux", "os_version": "Debian 12", "ip": "10.0.0.7", "agent_version": "2.1.0" })
+}
+
+#[tokio::test]
+async fn enrol_heartbeat_revoke_and_be_refused() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (client_id, _, admin) = tenant_with_admin(&server, &root, "Fleet").await;
+    let created = server
+        .graphql_as(&admin, CREATE, json!({ "i": { "maxUsage": 0 } }))
+        .await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let resp = bootstrap(&server, &token, "srv-web-01", "HW-1").await;
+    assert_eq!(resp.status(), 200);
+    let enrolled: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(enrolled["client_id"], client_id.as_str());
+    let cert = enrolled["certificate"].as_str().unwrap().to_owned();
+    let key = enrolled["private_key"].as_str().unwrap().to_owned();
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(key.contains("PRIVATE KEY"));
+    assert_eq!(
+        enrolled["ca_certificate"].as_str().unwrap(),
+        server.state.services.enrolment.ca().cert_pem()
+    );
+    let machine_id = enrolled["machine_id"].as_str().unwrap().to_owned();
+
+    // Re-enrolling the same hardware keeps the machine.
+    let again: serde_json::Value = bootstrap(&server, &token, "SRV-WEB-01", "hw-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["machine_id"], machine_id.as_str());
+    let cert = again["certificate"].as_str().unwrap().to_owned();
+    let key = again["private_key"].as_str().unwrap().to_owned();
+
+    let agent = server.agent_client(Some((&cert, &key)));
+    let beat = agent
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&heartbeat_body("srv-web-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), 200);
+    let beat: serde_json::Value = beat.json().await.unwrap();
+    assert_eq!(beat["status"], "ok");
+    assert_eq!(beat["next_heartbeat_seconds"], 60);
+
+    // The superseded first certificate no longer works.
+    let old = server.agent_client(Some((
+        enrolled["certificate"].as_str().unwrap(),
+        enrolled["private_key"].as_str().unwrap(),
+    )));
+    let refused = old
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&heartbeat_body("srv-web-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    // Without a certificate: 401 with a JSON body.
+    let anonymous = server
+        .agent_client(None)
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&heartbeat_body("srv-web-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.json::<serde_json::Value>().await.unwrap()["code"],
+        "UNAUTHENTICATED"
+    );
+
+    // Malformed bodies: 400 naming the field, nothing changed.
+    let bad = agent
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&json!({ "hostname": "srv-web-01", "os": "linux", "os_version": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("agent_version"));
+
+    // Revocation takes effect on the next request, on the open connection.
+    let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m, reason: \"stolen laptop\") }";
+    let other_tenant = server.graphql_as(&root, revoke, json!({ "m": machine_id })).await;
+    assert_eq!(crate::helpers::error_code(&other_tenant), "NOT_FOUND");
+    let revoked = server
+        .graphql_as(&admin, revoke, json!({ "m": machine_id }))
+        .await;
+    assert_eq!(revoked["data"]["revokeMachineCertificate"], true, "{revoked}");
+    let after = agent
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&heartbeat_body("srv-web-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 403);
+    assert_eq!(
+        after.json::<serde_json::Value>().await.unwrap()["code"],
+        "FORBIDDEN"
+    );
+}
+
+#[tokio::test]
+async fn install_token_usage_is_capped_under_concurrency() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Racers").await;
+    let created = server
+        .graphql_as(&admin, CREATE, json!({ "i": { "maxUsage": 3 } }))
+        .await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attempts = (0..10).map(|i| {
+        let (server, token) = (&server, token.clone());
+        async move {
+            bootstrap(server, &token, &format!("host-{i}"), &format!("HW-{i}"))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 7, "{statuses:?}");
+    let bad_token = bootstrap(&server, "not-a-token", "host-x", "HW-X").await;
+    assert_eq!(bad_token.status(), 401);
+}
+
+#[tokio::test]
+async fn crl_lists_revoked_serials_and_openssl_parses_it() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Crl").await;
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrolled: serde_json::Value = bootstrap(&server, &token, "crl-host", "HW-CRL")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let machine_id = enrolled["machine_id"].as_str().unwrap();
+    let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }";
+    assert_eq!(
+        server
+            .graphql_as(&admin, revoke, json!({ "m": machine_id }))
+            .await["data"]["revokeMachineCertificate"],
+        true
+    );
+    let (_, pem) =
+        x509_parser::pem::parse_x509_pem(enrolled["certificate"].as_str().unwrap().as_bytes()).unwrap();
+    let serial = hex::encode(pem.parse_x509().unwrap().raw_serial()).to_uppercase();
+
+    for url in [
+        server.url("/api/public/crl"),
+        server.gateway_url("/api/public/crl"),
+    ] {
+        let resp = server.agent_client(None).get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/pkix-crl");
+        assert_eq!(resp.headers()["cache-control"], "public, max-age=300");
+        let der = resp.bytes().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agents.crl");
+        std::fs::write(&path, &der).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&path)
+            .output()
+            .expect("openssl is installed");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_uppercase();
+        assert!(text.contains(&serial), "serial {serial} missing from:\n{text}");
+    }
+}

@@ -76,6 +76,7 @@ async fn serve_with_no_configuration_then_sigterm_exits_0() {
     let mut child = optralis(dir.path())
         .arg("serve")
         .env("PORT", port.to_string())
+        .env("AGENT_PORT", free_port().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -149,6 +149,8 @@ impl TestEnv {
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The agent gateway (mutual TLS).
+    pub gateway_addr: SocketAddr,
     pub state: AppState,
     pub env: TestEnv,
     pub http: reqwest::Client,
@@ -167,14 +169,26 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let router = http::router(state.clone());
+        let gateway_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_addr = gateway_listener.local_addr().unwrap();
+        let tls = optralis::gateway::tls_config(&state).expect("gateway TLS");
+        let gateway_router = optralis::gateway::router(state.clone());
         let task = tokio::spawn(async move {
-            serve::serve(listener, router, async {
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            let api = serve::serve(listener, router, stopped(stop_rx.clone()));
+            let agents = agent_gateway::tls::serve(gateway_listener, tls, gateway_router, stopped(stop_rx));
+            let signal = async move {
                 let _ = rx.await;
-            })
-            .await;
+                let _ = stop_tx.send(true);
+            };
+            tokio::join!(api, agents, signal);
         });
         Self {
             addr,
+            gateway_addr,
             state,
             env,
             http: reqwest::Client::builder().no_gzip().build().unwrap(),
@@ -185,6 +199,25 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn gateway_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{}", self.gateway_addr.port(), path)
+    }
+
+    /// An HTTPS client trusting our CA, optionally presenting a client
+    /// certificate (PEM certificate + key).
+    pub fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client {
+        let ca = self.state.services.enrolment.ca().cert_pem().to_owned();
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap());
+        if let Some((cert, key)) = identity {
+            builder =
+                builder.identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap());
+        }
+        builder.build().unwrap()
     }
 
     pub fn ws_url(&self) -> String {

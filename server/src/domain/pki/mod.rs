@@ -2,4 +2,5 @@
 //! certificates issued to machines.
 
 pub mod ca;
+pub mod enrolment;
 pub mod install_tokens;

@@ -1,0 +1,68 @@
+use crate::{AgentIdentity, GatewayError};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// `POST /api/public/bootstrap`: enrolment with an install token.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapRequest {
+    pub token: String,
+    pub hostname: String,
+    pub hardware_id: Option<String>,
+    pub os: String,
+    pub os_version: String,
+    pub arch: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BootstrapResponse {
+    pub certificate: String,
+    pub private_key: String,
+    pub ca_certificate: String,
+    pub machine_id: String,
+    pub client_id: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `POST /agent/heartbeat`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct HeartbeatRequest {
+    pub hostname: String,
+    pub hardware_id: Option<String>,
+    pub os: String,
+    pub os_version: String,
+    pub ip: Option<String>,
+    pub agent_version: String,
+}
+
+/// What the backend knows of a presented certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateState {
+    Valid,
+    Revoked,
+    Unknown,
+}
+
+#[async_trait]
+pub trait AgentBackend: Send + Sync + 'static {
+    async fn bootstrap(
+        &self,
+        request: BootstrapRequest,
+        ip: Option<IpAddr>,
+    ) -> Result<BootstrapResponse, GatewayError>;
+    async fn heartbeat(
+        &self,
+        agent: AgentIdentity,
+        request: HeartbeatRequest,
+        ip: Option<IpAddr>,
+    ) -> Result<serde_json::Value, GatewayError>;
+    /// Revocation state of a certificate serial (hex), answered from cache.
+    async fn certificate_state(
+        &self,
+        agent: &AgentIdentity,
+        serial: &str,
+    ) -> Result<CertificateState, GatewayError>;
+    /// The current DER CRL.
+    async fn crl(&self) -> Result<Vec<u8>, GatewayError>;
+}

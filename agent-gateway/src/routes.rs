@@ -1,0 +1,143 @@
+//! Routes: public enrolment and CRL, and the mTLS-only agent API.
+
+use crate::{
+    tls::{PeerCertificate, RemoteAddr},
+    AgentBackend, BootstrapRequest, CertificateState, ClientCertificate, CnError, GatewayError,
+    GatewayErrorCode, HeartbeatRequest,
+};
+use axum::{
+    extract::{rejection::JsonRejection, FromRequest, Request, State},
+    http::header,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Extension, Json, Router,
+};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// Largest accepted request body (after decompression).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+type Backend = Arc<dyn AgentBackend>;
+
+/// JSON body whose errors are 400 `{error, code}` naming the field.
+pub struct AgentJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AgentJson<T> {
+    type Rejection = GatewayError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(GatewayError::new(
+                if matches!(rejection, JsonRejection::MissingJsonContentType(_)) {
+                    GatewayErrorCode::BadRequest
+                } else if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    GatewayErrorCode::PayloadTooLarge
+                } else {
+                    GatewayErrorCode::BadRequest
+                },
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+pub fn router(backend: Backend) -> Router {
+    let agent = Router::new()
+        .route("/agent/heartbeat", post(heartbeat))
+        .route_layer(middleware::from_fn_with_state(backend.clone(), require_agent));
+    Router::new()
+        .route("/api/public/bootstrap", post(bootstrap))
+        .route("/api/public/crl", get(crl))
+        .merge(agent)
+        .fallback(|| async { GatewayError::new(GatewayErrorCode::NotFound, "No such route") })
+        .with_state(backend)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new().gzip(true))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+/// Admits only connections that presented a certificate from our CA whose
+/// CN is `client_id:machine_id`, unexpired and not revoked (checked on every
+/// request, so a revocation applies to open connections too).
+async fn require_agent(
+    State(backend): State<Backend>,
+    peer: Option<Extension<PeerCertificate>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(der) = peer.and_then(|Extension(p)| p.0) else {
+        return GatewayError::new(
+            GatewayErrorCode::Unauthenticated,
+            "A client certificate is required",
+        )
+        .into_response();
+    };
+    let cert = match ClientCertificate::from_der(der.as_ref()) {
+        Ok(c) => c,
+        Err(CnError::Legacy) => {
+            return GatewayError::new(GatewayErrorCode::Forbidden, CnError::Legacy.to_string())
+                .into_response()
+        }
+        Err(e) => return GatewayError::new(GatewayErrorCode::Unauthenticated, e.to_string()).into_response(),
+    };
+    if cert.not_after <= chrono::Utc::now() {
+        return GatewayError::new(GatewayErrorCode::Unauthenticated, "Certificate expired").into_response();
+    }
+    match backend.certificate_state(&cert.identity, &cert.serial).await {
+        Ok(CertificateState::Valid) => {}
+        Ok(CertificateState::Revoked) => {
+            return GatewayError::new(GatewayErrorCode::Forbidden, "Certificate revoked").into_response()
+        }
+        Ok(CertificateState::Unknown) => {
+            return GatewayError::new(GatewayErrorCode::Forbidden, "Unknown certificate").into_response()
+        }
+        Err(e) => return e.into_response(),
+    }
+    req.extensions_mut().insert(cert);
+    next.run(req).await
+}
+
+fn remote_ip(remote: Option<Extension<RemoteAddr>>) -> Option<std::net::IpAddr> {
+    remote.map(|Extension(r)| r.0.ip())
+}
+
+async fn bootstrap(
+    State(backend): State<Backend>,
+    remote: Option<Extension<RemoteAddr>>,
+    AgentJson(request): AgentJson<BootstrapRequest>,
+) -> Result<Response, GatewayError> {
+    let answer = backend.bootstrap(request, remote_ip(remote)).await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn heartbeat(
+    State(backend): State<Backend>,
+    remote: Option<Extension<RemoteAddr>>,
+    Extension(cert): Extension<ClientCertificate>,
+    AgentJson(request): AgentJson<HeartbeatRequest>,
+) -> Result<Response, GatewayError> {
+    let answer = backend
+        .heartbeat(cert.identity, request, remote_ip(remote))
+        .await?;
+    Ok(Json(answer).into_response())
+}
+
+/// DER CRL, as the spec serves it.
+pub async fn crl(State(backend): State<Backend>) -> Result<Response, GatewayError> {
+    let der = backend.crl().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pkix-crl"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"optralis-agent.crl\"",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        der,
+    )
+        .into_response())
+}

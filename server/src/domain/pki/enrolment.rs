@@ -1,0 +1,541 @@
+//! Machines joining and talking: enrolment with an install token,
+//! heartbeats, certificate state (served from the shared cache so a
+//! revocation applies on the next request on every instance), revocation
+//! and the CRL.
+
+use super::{
+    ca::{CertificateAuthority, Issued, RevokedEntry},
+    install_tokens::InstallTokens,
+};
+use crate::{
+    domain::{
+        activity::{ActivityLog, Category, Entry, Level, RequestMeta},
+        auth::Principal,
+        DomainError,
+    },
+    infra::{cache::Cache, db::Database},
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use chrono::{DateTime, Utc};
+use entities::{client_certificates, machines};
+use sea_orm::{
+    sea_query::{Expr, Func},
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+use std::{sync::Arc, time::Duration};
+use uuid::Uuid;
+
+const CRL_CACHE_KEY: &str = "crl:der";
+const CRL_CACHE_TTL: Duration = Duration::from_secs(300);
+const VALID_CACHE_TTL: Duration = Duration::from_secs(60);
+pub const HEARTBEAT_INTERVAL_SECONDS: u32 = 60;
+
+#[derive(Clone, Debug)]
+pub struct EnrolRequest {
+    pub token: String,
+    pub hostname: String,
+    pub hardware_id: Option<String>,
+    pub os: String,
+    pub os_version: String,
+    pub arch: Option<String>,
+}
+
+pub struct Enrolled {
+    pub issued: Issued,
+    pub ca_pem: String,
+    pub machine_id: Uuid,
+    pub client_id: Uuid,
+}
+
+#[derive(Clone, Debug)]
+pub struct Heartbeat {
+    pub hostname: String,
+    pub hardware_id: Option<String>,
+    pub os: String,
+    pub os_version: String,
+    pub ip: Option<String>,
+    pub agent_version: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertState {
+    Valid,
+    Revoked,
+    Unknown,
+}
+
+#[derive(Clone)]
+pub struct Enrolment {
+    db: Database,
+    cache: Arc<dyn Cache>,
+    ca: Arc<CertificateAuthority>,
+    tokens: InstallTokens,
+    activity: ActivityLog,
+}
+
+/// RFC 1123 host name: 1-253 characters, labels of letters, digits and
+/// hyphens not starting or ending with a hyphen.
+pub fn valid_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn short(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
+    let v = value.trim();
+    if v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} printable characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn revoked_key(serial: &str) -> String {
+    format!("cert:revoked:{serial}")
+}
+
+fn valid_key(serial: &str) -> String {
+    format!("cert:valid:{serial}")
+}
+
+impl Enrolment {
+    pub fn new(
+        db: Database,
+        cache: Arc<dyn Cache>,
+        ca: Arc<CertificateAuthority>,
+        tokens: InstallTokens,
+        activity: ActivityLog,
+    ) -> Self {
+        Self {
+            db,
+            cache,
+            ca,
+            tokens,
+            activity,
+        }
+    }
+
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    pub async fn enrol(&self, req: EnrolRequest, meta: &RequestMeta) -> Result<Enrolled, DomainError> {
+        if !valid_hostname(req.hostname.trim()) {
+            return Err(DomainError::invalid(
+                "hostname",
+                "is not a valid RFC 1123 host name",
+            ));
+        }
+        let hostname = req.hostname.trim().to_owned();
+        let os = short("os", &req.os, 100)?;
+        if os.is_empty() {
+            return Err(DomainError::invalid("os", "is required"));
+        }
+        let os_version = short("os_version", &req.os_version, 255)?;
+        let hardware_id = match req
+            .hardware_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+        {
+            Some(h) => Some(short("hardware_id", h, 255)?),
+            None => None,
+        };
+        let arch = match req.arch.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            Some(a) => Some(short("arch", a, 32)?),
+            None => None,
+        };
+        let token = self
+            .tokens
+            .consume(&req.token)
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
+        let client_id = token.client_id;
+
+        // Same machine re-enrolling: by hardware id first, then host name.
+        let mut existing = None;
+        if let Some(hw) = &hardware_id {
+            existing = machines::Entity::find()
+                .filter(machines::Column::ClientId.eq(client_id))
+                .filter(
+                    Expr::expr(Func::lower(Expr::col(machines::Column::HardwareId))).eq(hw.to_lowercase()),
+                )
+                .one(&self.db.conn)
+                .await?;
+        }
+        if existing.is_none() {
+            existing = machines::Entity::find()
+                .filter(machines::Column::ClientId.eq(client_id))
+                .filter(
+                    Expr::expr(Func::lower(Expr::col(machines::Column::Hostname)))
+                        .eq(hostname.to_lowercase()),
+                )
+                .one(&self.db.conn)
+                .await?;
+        }
+        let now = Utc::now();
+        let machine_id = existing.as_ref().map_or_else(Uuid::now_v7, |m| m.id);
+        let issued = self
+            .ca
+            .issue_client(client_id, machine_id)
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+
+        let txn = self.db.conn.begin().await?;
+        match &existing {
+            Some(_) => {
+                machines::Entity::update_many()
+                    .col_expr(machines::Column::Hostname, Expr::value(hostname.clone()))
+                    .col_expr(machines::Column::HardwareId, Expr::value(hardware_id.clone()))
+                    .col_expr(machines::Column::Os, Expr::value(os.clone()))
+                    .col_expr(machines::Column::OsVersion, Expr::value(os_version.clone()))
+                    .col_expr(machines::Column::Arch, Expr::value(arch.clone()))
+                    .col_expr(machines::Column::UpdatedAt, Expr::value(now))
+                    .filter(machines::Column::Id.eq(machine_id))
+                    .exec(&txn)
+                    .await?;
+            }
+            None => {
+                machines::Entity::insert(machines::ActiveModel {
+                    id: Set(machine_id),
+                    client_id: Set(client_id),
+                    group_id: Set(None),
+                    site_id: Set(None),
+                    hostname: Set(hostname.clone()),
+                    hardware_id: Set(hardware_id.clone()),
+                    os: Set(os.clone()),
+                    os_version: Set(os_version.clone()),
+                    arch: Set(arch.clone()),
+                    ip: Set(meta.ip.clone().unwrap_or_default()),
+                    agent_version: Set(String::new()),
+                    last_seen: Set(None),
+                    health_score: Set(100),
+                    is_os_compliant: Set(true),
+                    cert_serial: Set(None),
+                    cert_issued_at: Set(None),
+                    cert_expires_at: Set(None),
+                    cert_revoked_at: Set(None),
+                    offline_notified_at: Set(None),
+                    last_config_sync: Set(None),
+                    update_channel: Set("stable".into()),
+                    maintenance_mode: Set(false),
+                    maintenance_until: Set(None),
+                    maintenance_reason: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                })
+                .exec(&txn)
+                .await?;
+            }
+        }
+        // One active certificate per machine: the previous one is revoked.
+        let superseded = client_certificates::Entity::find()
+            .filter(client_certificates::Column::MachineId.eq(machine_id))
+            .filter(client_certificates::Column::RevokedAt.is_null())
+            .all(&txn)
+            .await?;
+        client_certificates::Entity::update_many()
+            .col_expr(client_certificates::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                client_certificates::Column::RevocationReason,
+                Expr::value("superseded"),
+            )
+            .filter(client_certificates::Column::MachineId.eq(machine_id))
+            .filter(client_certificates::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        client_certificates::Entity::insert(client_certificates::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            client_id: Set(client_id),
+            machine_id: Set(machine_id),
+            serial: Set(issued.serial.clone()),
+            issued_at: Set(issued.not_before),
+            expires_at: Set(issued.not_after),
+            revoked_at: Set(None),
+            revocation_reason: Set(None),
+            created_by: Set(None),
+            created_at: Set(now),
+        })
+        .exec(&txn)
+        .await?;
+        machines::Entity::update_many()
+            .col_expr(
+                machines::Column::CertSerial,
+                Expr::value(Some(issued.serial.clone())),
+            )
+            .col_expr(
+                machines::Column::CertIssuedAt,
+                Expr::value(Some(issued.not_before)),
+            )
+            .col_expr(
+                machines::Column::CertExpiresAt,
+                Expr::value(Some(issued.not_after)),
+            )
+            .col_expr(
+                machines::Column::CertRevokedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(machines::Column::Id.eq(machine_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        for old in &superseded {
+            self.mark_revoked_in_cache(&old.serial, old.expires_at).await;
+        }
+        self.activity
+            .record(
+                Entry::new(Level::Info, Category::Certificate, format!("Machine enrôlée : {hostname}"))
+                    .client(client_id)
+                    .metadata(json!({ "machine_id": machine_id, "serial": issued.serial, "install_token_id": token.id, "new_machine": existing.is_none() })),
+                meta,
+            )
+            .await;
+        Ok(Enrolled {
+            ca_pem: self.ca.cert_pem().to_owned(),
+            issued,
+            machine_id,
+            client_id,
+        })
+    }
+
+    async fn mark_revoked_in_cache(&self, serial: &str, expires_at: DateTime<Utc>) {
+        let ttl = (expires_at - Utc::now()).to_std().unwrap_or_default() + Duration::from_secs(3600);
+        if let Err(e) = self.cache.set(&revoked_key(serial), "1", ttl).await {
+            tracing::warn!(error = %e, "revocation cache write failed; the database still refuses the certificate");
+        }
+        let _ = self.cache.delete(&valid_key(serial)).await;
+        let _ = self.cache.delete(CRL_CACHE_KEY).await;
+    }
+
+    /// Whether `serial` is the live certificate of this machine.
+    pub async fn certificate_state(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+        serial: &str,
+    ) -> Result<CertState, DomainError> {
+        if let Ok(Some(_)) = self.cache.get(&revoked_key(serial)).await {
+            return Ok(CertState::Revoked);
+        }
+        let owner = format!("{client_id}:{machine_id}");
+        if let Ok(Some(cached)) = self.cache.get(&valid_key(serial)).await {
+            return Ok(if cached == owner {
+                CertState::Valid
+            } else {
+                CertState::Unknown
+            });
+        }
+        let Some(row) = client_certificates::Entity::find()
+            .filter(client_certificates::Column::Serial.eq(serial))
+            .one(&self.db.conn)
+            .await?
+        else {
+            return Ok(CertState::Unknown);
+        };
+        if row.client_id != client_id || row.machine_id != machine_id {
+            return Ok(CertState::Unknown);
+        }
+        if row.revoked_at.is_some() {
+            self.mark_revoked_in_cache(serial, row.expires_at).await;
+            return Ok(CertState::Revoked);
+        }
+        let _ = self.cache.set(&valid_key(serial), &owner, VALID_CACHE_TTL).await;
+        Ok(CertState::Valid)
+    }
+
+    pub async fn heartbeat(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+        beat: Heartbeat,
+        meta: &RequestMeta,
+    ) -> Result<serde_json::Value, DomainError> {
+        if !valid_hostname(beat.hostname.trim()) {
+            return Err(DomainError::invalid(
+                "hostname",
+                "is not a valid RFC 1123 host name",
+            ));
+        }
+        let os = short("os", &beat.os, 100)?;
+        let os_version = short("os_version", &beat.os_version, 255)?;
+        let agent_version = short("agent_version", &beat.agent_version, 64)?;
+        let ip = match beat.ip.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+            Some(ip) if ip.parse::<std::net::IpAddr>().is_ok() => ip.to_owned(),
+            Some(_) => return Err(DomainError::invalid("ip", "is not an IP address")),
+            None => meta.ip.clone().unwrap_or_default(),
+        };
+        let machine = machines::Entity::find_by_id(machine_id)
+            .filter(machines::Column::ClientId.eq(client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("machine"))?;
+        let cert = client_certificates::Entity::find()
+            .filter(client_certificates::Column::MachineId.eq(machine_id))
+            .filter(client_certificates::Column::RevokedAt.is_null())
+            .one(&self.db.conn)
+            .await?;
+        let now = Utc::now();
+        let mut update = machines::Entity::update_many()
+            .col_expr(machines::Column::LastSeen, Expr::value(Some(now)))
+            .col_expr(
+                machines::Column::Hostname,
+                Expr::value(beat.hostname.trim().to_owned()),
+            )
+            .col_expr(machines::Column::Os, Expr::value(os))
+            .col_expr(machines::Column::OsVersion, Expr::value(os_version))
+            .col_expr(machines::Column::AgentVersion, Expr::value(agent_version))
+            .col_expr(machines::Column::Ip, Expr::value(ip))
+            .col_expr(
+                machines::Column::OfflineNotifiedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(machines::Column::UpdatedAt, Expr::value(now));
+        if let Some(hw) = beat
+            .hardware_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+        {
+            update = update.col_expr(
+                machines::Column::HardwareId,
+                Expr::value(Some(short("hardware_id", hw, 255)?)),
+            );
+        }
+        if let Some(c) = &cert {
+            update = update
+                .col_expr(machines::Column::CertSerial, Expr::value(Some(c.serial.clone())))
+                .col_expr(machines::Column::CertIssuedAt, Expr::value(Some(c.issued_at)))
+                .col_expr(machines::Column::CertExpiresAt, Expr::value(Some(c.expires_at)))
+                .col_expr(machines::Column::CertRevokedAt, Expr::value(c.revoked_at));
+        }
+        update
+            .filter(machines::Column::Id.eq(machine.id))
+            .exec(&self.db.conn)
+            .await?;
+        Ok(json!({
+            "status": "ok",
+            "machine_id": machine.id,
+            "server_time": now,
+            "next_heartbeat_seconds": HEARTBEAT_INTERVAL_SECONDS,
+            "commands": [],
+            "update": null,
+        }))
+    }
+
+    /// Revokes the machine's live certificate (admin).
+    pub async fn revoke_machine(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        reason: Option<String>,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        let machine = machines::Entity::find_by_id(machine_id)
+            .filter(machines::Column::ClientId.eq(actor.client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("machine"))?;
+        let reason = reason
+            .map(|r| r.chars().take(500).collect::<String>())
+            .unwrap_or_else(|| "revoked by an administrator".into());
+        let active = client_certificates::Entity::find()
+            .filter(client_certificates::Column::MachineId.eq(machine.id))
+            .filter(client_certificates::Column::RevokedAt.is_null())
+            .one(&self.db.conn)
+            .await?
+            .ok_or_else(|| DomainError::Conflict("the machine has no active certificate".into()))?;
+        let now = Utc::now();
+        let txn = self.db.conn.begin().await?;
+        client_certificates::Entity::update_many()
+            .col_expr(client_certificates::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                client_certificates::Column::RevocationReason,
+                Expr::value(reason.clone()),
+            )
+            .filter(client_certificates::Column::Id.eq(active.id))
+            .exec(&txn)
+            .await?;
+        machines::Entity::update_many()
+            .col_expr(machines::Column::CertRevokedAt, Expr::value(Some(now)))
+            .filter(machines::Column::Id.eq(machine.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        self.mark_revoked_in_cache(&active.serial, active.expires_at)
+            .await;
+        let mut entry = Entry::new(
+            Level::Warn,
+            Category::Certificate,
+            format!("Certificat révoqué : {}", machine.hostname),
+        )
+        .client(actor.client_id)
+        .metadata(json!({ "machine_id": machine.id, "serial": active.serial, "reason": reason }));
+        if let Some(u) = actor.user_id {
+            entry = entry.user(u);
+        }
+        self.activity.record(entry, meta).await;
+        Ok(())
+    }
+
+    /// The DER CRL of every revoked, unexpired certificate; cached 5
+    /// minutes in the shared cache and dropped at each revocation.
+    pub async fn crl(&self) -> Result<Vec<u8>, DomainError> {
+        if let Ok(Some(b64)) = self.cache.get(CRL_CACHE_KEY).await {
+            if let Ok(der) = STANDARD.decode(b64) {
+                return Ok(der);
+            }
+        }
+        let revoked = client_certificates::Entity::find()
+            .filter(client_certificates::Column::RevokedAt.is_not_null())
+            .filter(client_certificates::Column::ExpiresAt.gt(Utc::now()))
+            .all(&self.db.conn)
+            .await?;
+        let entries: Vec<RevokedEntry> = revoked
+            .into_iter()
+            .map(|c| RevokedEntry {
+                serial: c.serial,
+                revoked_at: c.revoked_at.unwrap_or_else(Utc::now),
+            })
+            .collect();
+        let number = Utc::now().timestamp().max(1) as u64;
+        let der = self
+            .ca
+            .crl(&entries, number)
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let _ = self
+            .cache
+            .set(CRL_CACHE_KEY, &STANDARD.encode(&der), CRL_CACHE_TTL)
+            .await;
+        Ok(der)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hostnames_follow_rfc_1123() {
+        for ok in ["srv-web-01", "a", "host.example.com", "DESKTOP-7F3K2LQ"] {
+            assert!(super::valid_hostname(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-lead",
+            "trail-",
+            "under_score",
+            "sp ace",
+            "a..b",
+            &"x".repeat(64),
+        ] {
+            assert!(!super::valid_hostname(bad), "{bad}");
+        }
+    }
+}

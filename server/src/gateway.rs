@@ -1,0 +1,153 @@
+//! The server's side of the agent gateway: implements
+//! [`agent_gateway::AgentBackend`] with the domain services, and builds the
+//! gateway's TLS configuration from our CA.
+
+use crate::{
+    app::AppState,
+    domain::{
+        activity::RequestMeta,
+        pki::enrolment::{CertState, EnrolRequest, Heartbeat},
+        DomainError,
+    },
+};
+use agent_gateway::{
+    AgentBackend, AgentIdentity, BootstrapRequest, BootstrapResponse, CertificateState, GatewayError,
+    GatewayErrorCode, HeartbeatRequest,
+};
+use async_trait::async_trait;
+use std::{net::IpAddr, sync::Arc};
+
+pub struct Backend {
+    state: AppState,
+}
+
+fn meta(ip: Option<IpAddr>) -> RequestMeta {
+    RequestMeta {
+        ip: ip.map(|i| i.to_string()),
+        user_agent: None,
+    }
+}
+
+fn to_gateway(e: DomainError) -> GatewayError {
+    match e {
+        DomainError::InvalidInput { field, message } => {
+            GatewayError::new(GatewayErrorCode::BadRequest, format!("{field}: {message}"))
+        }
+        DomainError::Unauthenticated => GatewayError::new(
+            GatewayErrorCode::Unauthenticated,
+            "Install token invalid, expired, revoked or used up",
+        ),
+        DomainError::NotFound(what) => {
+            GatewayError::new(GatewayErrorCode::NotFound, format!("{what} not found"))
+        }
+        DomainError::Forbidden(m) => GatewayError::new(GatewayErrorCode::Forbidden, m),
+        DomainError::Conflict(m) => GatewayError::new(GatewayErrorCode::BadRequest, m),
+        DomainError::RateLimited { .. } => {
+            GatewayError::new(GatewayErrorCode::RateLimited, "Too many requests")
+        }
+        DomainError::Internal(detail) => {
+            tracing::error!(%detail, "gateway internal error");
+            GatewayError::new(GatewayErrorCode::Internal, "Internal server error")
+        }
+    }
+}
+
+#[async_trait]
+impl AgentBackend for Backend {
+    async fn bootstrap(
+        &self,
+        r: BootstrapRequest,
+        ip: Option<IpAddr>,
+    ) -> Result<BootstrapResponse, GatewayError> {
+        let enrolled = self
+            .state
+            .services
+            .enrolment
+            .enrol(
+                EnrolRequest {
+                    token: r.token,
+                    hostname: r.hostname,
+                    hardware_id: r.hardware_id,
+                    os: r.os,
+                    os_version: r.os_version,
+                    arch: r.arch,
+                },
+                &meta(ip),
+            )
+            .await
+            .map_err(to_gateway)?;
+        Ok(BootstrapResponse {
+            certificate: enrolled.issued.cert_pem,
+            private_key: enrolled.issued.key_pem,
+            ca_certificate: enrolled.ca_pem,
+            machine_id: enrolled.machine_id.to_string(),
+            client_id: enrolled.client_id.to_string(),
+            expires_at: enrolled.issued.not_after,
+        })
+    }
+
+    async fn heartbeat(
+        &self,
+        agent: AgentIdentity,
+        r: HeartbeatRequest,
+        ip: Option<IpAddr>,
+    ) -> Result<serde_json::Value, GatewayError> {
+        self.state
+            .services
+            .enrolment
+            .heartbeat(
+                agent.client_id,
+                agent.machine_id,
+                Heartbeat {
+                    hostname: r.hostname,
+                    hardware_id: r.hardware_id,
+                    os: r.os,
+                    os_version: r.os_version,
+                    ip: r.ip,
+                    agent_version: r.agent_version,
+                },
+                &meta(ip),
+            )
+            .await
+            .map_err(to_gateway)
+    }
+
+    async fn certificate_state(
+        &self,
+        agent: &AgentIdentity,
+        serial: &str,
+    ) -> Result<CertificateState, GatewayError> {
+        let state = self
+            .state
+            .services
+            .enrolment
+            .certificate_state(agent.client_id, agent.machine_id, serial)
+            .await
+            .map_err(to_gateway)?;
+        Ok(match state {
+            CertState::Valid => CertificateState::Valid,
+            CertState::Revoked => CertificateState::Revoked,
+            CertState::Unknown => CertificateState::Unknown,
+        })
+    }
+
+    async fn crl(&self) -> Result<Vec<u8>, GatewayError> {
+        self.state.services.enrolment.crl().await.map_err(to_gateway)
+    }
+}
+
+/// The gateway's routes, backed by this server's services.
+pub fn router(state: AppState) -> axum::Router {
+    agent_gateway::router(Arc::new(Backend { state }))
+}
+
+/// TLS: a server certificate for the configured names, issued by our CA
+/// at start, and client certificates verified against the same CA.
+pub fn tls_config(state: &AppState) -> Result<Arc<rustls::ServerConfig>, String> {
+    let ca = state.services.enrolment.ca();
+    let server = ca
+        .issue_server(&state.config.agent_tls_names)
+        .map_err(|e| e.to_string())?;
+    let chain = format!("{}{}", server.cert_pem, ca.cert_pem());
+    agent_gateway::tls::server_config(&chain, &server.key_pem, ca.cert_pem()).map_err(|e| e.to_string())
+}
