@@ -25,6 +25,15 @@ pub struct BootstrapResponse {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// `POST /agent/certificate/renew` answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct RenewResponse {
+    pub certificate: String,
+    pub private_key: String,
+    pub ca_certificate: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// `POST /agent/heartbeat`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct HeartbeatRequest {
@@ -57,6 +66,13 @@ pub trait AgentBackend: Send + Sync + 'static {
         request: HeartbeatRequest,
         ip: Option<IpAddr>,
     ) -> Result<serde_json::Value, GatewayError>;
+    /// New key pair and certificate for the caller's certificate `serial`.
+    async fn renew(
+        &self,
+        agent: AgentIdentity,
+        serial: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<RenewResponse, GatewayError>;
     /// Revocation state of a certificate serial (hex), answered from cache.
     async fn certificate_state(
         &self,

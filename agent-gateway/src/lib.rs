@@ -9,7 +9,9 @@ mod identity;
 mod routes;
 pub mod tls;
 
-pub use backend::{AgentBackend, BootstrapRequest, BootstrapResponse, CertificateState, HeartbeatRequest};
+pub use backend::{
+    AgentBackend, BootstrapRequest, BootstrapResponse, CertificateState, HeartbeatRequest, RenewResponse,
+};
 pub use error::{GatewayError, GatewayErrorCode};
 pub use identity::{AgentIdentity, ClientCertificate, CnError};
 pub use routes::router;

@@ -47,6 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AgentJson<T> {
 pub fn router(backend: Backend) -> Router {
     let agent = Router::new()
         .route("/agent/heartbeat", post(heartbeat))
+        .route("/agent/certificate/renew", post(renew))
         .route_layer(middleware::from_fn_with_state(backend.clone(), require_agent));
     Router::new()
         .route("/api/public/bootstrap", post(bootstrap))
@@ -121,6 +122,17 @@ async fn heartbeat(
 ) -> Result<Response, GatewayError> {
     let answer = backend
         .heartbeat(cert.identity, request, remote_ip(remote))
+        .await?;
+    Ok(Json(answer).into_response())
+}
+
+async fn renew(
+    State(backend): State<Backend>,
+    remote: Option<Extension<RemoteAddr>>,
+    Extension(cert): Extension<ClientCertificate>,
+) -> Result<Response, GatewayError> {
+    let answer = backend
+        .renew(cert.identity, &cert.serial, remote_ip(remote))
         .await?;
     Ok(Json(answer).into_response())
 }

@@ -12,7 +12,7 @@ use crate::{
 };
 use agent_gateway::{
     AgentBackend, AgentIdentity, BootstrapRequest, BootstrapResponse, CertificateState, GatewayError,
-    GatewayErrorCode, HeartbeatRequest,
+    GatewayErrorCode, HeartbeatRequest, RenewResponse,
 };
 use async_trait::async_trait;
 use std::{net::IpAddr, sync::Arc};
@@ -110,6 +110,25 @@ impl AgentBackend for Backend {
             )
             .await
             .map_err(to_gateway)
+    }
+
+    async fn renew(
+        &self,
+        agent: AgentIdentity,
+        serial: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<RenewResponse, GatewayError> {
+        let enrolment = &self.state.services.enrolment;
+        let issued = enrolment
+            .renew(agent.client_id, agent.machine_id, serial, &meta(ip))
+            .await
+            .map_err(to_gateway)?;
+        Ok(RenewResponse {
+            certificate: issued.cert_pem,
+            private_key: issued.key_pem,
+            ca_certificate: enrolment.ca().cert_pem().to_owned(),
+            expires_at: issued.not_after,
+        })
     }
 
     async fn certificate_state(

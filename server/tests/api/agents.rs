@@ -299,3 +299,96 @@ async fn crl_lists_revoked_serials_and_openssl_parses_it() {
         assert!(text.contains(&serial), "serial {serial} missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn renewal_only_near_expiry_and_the_old_certificate_gets_24_hours() {
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Renew").await;
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrolled: serde_json::Value = bootstrap(&server, &token, "renew-host", "HW-R")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (cert, key) = (
+        enrolled["certificate"].as_str().unwrap(),
+        enrolled["private_key"].as_str().unwrap(),
+    );
+    let agent = server.agent_client(Some((cert, key)));
+    let renew_url = server.gateway_url("/agent/certificate/renew");
+
+    let early = agent.post(&renew_url).send().await.unwrap();
+    assert_eq!(early.status(), 400);
+    assert!(early.text().await.unwrap().contains("30 days"));
+
+    // Bring the certificate into its last month.
+    let db = &server.state.services.infra.db.conn;
+    entities::client_certificates::Entity::update_many()
+        .col_expr(
+            entities::client_certificates::Column::ExpiresAt,
+            Expr::value(chrono::Utc::now() + chrono::Duration::days(10)),
+        )
+        .filter(entities::client_certificates::Column::RevokedAt.is_null())
+        .exec(db)
+        .await
+        .unwrap();
+    let renewed = agent.post(&renew_url).send().await.unwrap();
+    assert_eq!(renewed.status(), 200);
+    let renewed: serde_json::Value = renewed.json().await.unwrap();
+    let (new_cert, new_key) = (
+        renewed["certificate"].as_str().unwrap(),
+        renewed["private_key"].as_str().unwrap(),
+    );
+    assert_ne!(new_cert, cert);
+
+    // Both work during the grace period; the old one cannot renew twice.
+    for client in [&agent, &server.agent_client(Some((new_cert, new_key)))] {
+        let beat = client
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&heartbeat_body("renew-host"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(beat.status(), 200);
+    }
+    assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 400);
+    let old = entities::client_certificates::Entity::find()
+        .filter(entities::client_certificates::Column::RevocationReason.eq("renewed"))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("old certificate marked renewed");
+    let grace = old.revoked_at.unwrap() - chrono::Utc::now();
+    assert!(
+        grace > chrono::Duration::hours(23) && grace <= chrono::Duration::hours(24),
+        "{grace}"
+    );
+}
+
+#[tokio::test]
+async fn certificates_from_another_ca_are_refused() {
+    let server = TestServer::spawn().await;
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign =
+        optralis::domain::pki::ca::CertificateAuthority::load_or_create(foreign_dir.path()).unwrap();
+    // Same CN shape, wrong issuer: the TLS handshake itself fails.
+    let issued = foreign
+        .issue_client(uuid::Uuid::new_v4(), uuid::Uuid::new_v4())
+        .unwrap();
+    let client = server.agent_client(Some((&issued.cert_pem, &issued.key_pem)));
+    let result = client
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&heartbeat_body("intruder"))
+        .send()
+        .await;
+    match result {
+        Err(_) => {}
+        Ok(resp) => assert!(resp.status() == 401 || resp.status() == 403, "{}", resp.status()),
+    }
+}

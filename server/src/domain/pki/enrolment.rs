@@ -31,6 +31,10 @@ const CRL_CACHE_KEY: &str = "crl:der";
 const CRL_CACHE_TTL: Duration = Duration::from_secs(300);
 const VALID_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const HEARTBEAT_INTERVAL_SECONDS: u32 = 60;
+/// Agents may renew this close to expiry.
+pub const RENEWAL_WINDOW_DAYS: i64 = 30;
+/// A renewed certificate keeps working this long.
+const RENEWAL_GRACE_HOURS: i64 = 24;
 
 #[derive(Clone, Debug)]
 pub struct EnrolRequest {
@@ -253,39 +257,7 @@ impl Enrolment {
             .filter(client_certificates::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
-        client_certificates::Entity::insert(client_certificates::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            client_id: Set(client_id),
-            machine_id: Set(machine_id),
-            serial: Set(issued.serial.clone()),
-            issued_at: Set(issued.not_before),
-            expires_at: Set(issued.not_after),
-            revoked_at: Set(None),
-            revocation_reason: Set(None),
-            created_by: Set(None),
-            created_at: Set(now),
-        })
-        .exec(&txn)
-        .await?;
-        machines::Entity::update_many()
-            .col_expr(
-                machines::Column::CertSerial,
-                Expr::value(Some(issued.serial.clone())),
-            )
-            .col_expr(
-                machines::Column::CertIssuedAt,
-                Expr::value(Some(issued.not_before)),
-            )
-            .col_expr(
-                machines::Column::CertExpiresAt,
-                Expr::value(Some(issued.not_after)),
-            )
-            .col_expr(
-                machines::Column::CertRevokedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(machines::Column::Id.eq(machine_id))
-            .exec(&txn)
+        self.record_certificate(&txn, client_id, machine_id, &issued)
             .await?;
         txn.commit().await?;
         for old in &superseded {
@@ -344,12 +316,23 @@ impl Enrolment {
         if row.client_id != client_id || row.machine_id != machine_id {
             return Ok(CertState::Unknown);
         }
-        if row.revoked_at.is_some() {
-            self.mark_revoked_in_cache(serial, row.expires_at).await;
-            return Ok(CertState::Revoked);
+        let now = Utc::now();
+        match row.revoked_at {
+            Some(at) if at <= now => {
+                self.mark_revoked_in_cache(serial, row.expires_at).await;
+                Ok(CertState::Revoked)
+            }
+            // Renewed: valid until its grace period ends; cache no longer.
+            Some(at) => {
+                let ttl = (at - now).to_std().unwrap_or_default().min(VALID_CACHE_TTL);
+                let _ = self.cache.set(&valid_key(serial), &owner, ttl).await;
+                Ok(CertState::Valid)
+            }
+            None => {
+                let _ = self.cache.set(&valid_key(serial), &owner, VALID_CACHE_TTL).await;
+                Ok(CertState::Valid)
+            }
         }
-        let _ = self.cache.set(&valid_key(serial), &owner, VALID_CACHE_TTL).await;
-        Ok(CertState::Valid)
     }
 
     pub async fn heartbeat(
@@ -431,6 +414,115 @@ impl Enrolment {
         }))
     }
 
+    /// Issues a new key pair and certificate to a machine whose current
+    /// certificate expires within 30 days. The old certificate stays valid
+    /// for 24 hours (its revocation is dated then), so an agent that loses
+    /// the answer can retry with it.
+    pub async fn renew(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+        serial: &str,
+        meta: &RequestMeta,
+    ) -> Result<Issued, DomainError> {
+        let current = client_certificates::Entity::find()
+            .filter(client_certificates::Column::Serial.eq(serial))
+            .filter(client_certificates::Column::MachineId.eq(machine_id))
+            .filter(client_certificates::Column::ClientId.eq(client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("certificate"))?;
+        let now = Utc::now();
+        if current.revoked_at.is_some() {
+            return Err(DomainError::Conflict(
+                "this certificate was already renewed or revoked".into(),
+            ));
+        }
+        if current.expires_at - now > chrono::Duration::days(RENEWAL_WINDOW_DAYS) {
+            return Err(DomainError::invalid(
+                "certificate",
+                format!(
+                    "renewal opens {RENEWAL_WINDOW_DAYS} days before expiry ({})",
+                    current.expires_at
+                ),
+            ));
+        }
+        let issued = self
+            .ca
+            .issue_client(client_id, machine_id)
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let txn = self.db.conn.begin().await?;
+        client_certificates::Entity::update_many()
+            .col_expr(
+                client_certificates::Column::RevokedAt,
+                Expr::value(now + chrono::Duration::hours(RENEWAL_GRACE_HOURS)),
+            )
+            .col_expr(
+                client_certificates::Column::RevocationReason,
+                Expr::value("renewed"),
+            )
+            .filter(client_certificates::Column::Id.eq(current.id))
+            .exec(&txn)
+            .await?;
+        self.record_certificate(&txn, client_id, machine_id, &issued)
+            .await?;
+        txn.commit().await?;
+        self.activity
+            .record(
+                Entry::new(Level::Info, Category::Certificate, "Certificat renouvelé")
+                    .client(client_id)
+                    .metadata(json!({ "machine_id": machine_id, "old_serial": current.serial, "serial": issued.serial })),
+                meta,
+            )
+            .await;
+        Ok(issued)
+    }
+
+    /// Stores a newly issued certificate and mirrors it on the machine row.
+    async fn record_certificate(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        client_id: Uuid,
+        machine_id: Uuid,
+        issued: &Issued,
+    ) -> Result<(), DomainError> {
+        client_certificates::Entity::insert(client_certificates::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            client_id: Set(client_id),
+            machine_id: Set(machine_id),
+            serial: Set(issued.serial.clone()),
+            issued_at: Set(issued.not_before),
+            expires_at: Set(issued.not_after),
+            revoked_at: Set(None),
+            revocation_reason: Set(None),
+            created_by: Set(None),
+            created_at: Set(Utc::now()),
+        })
+        .exec(txn)
+        .await?;
+        machines::Entity::update_many()
+            .col_expr(
+                machines::Column::CertSerial,
+                Expr::value(Some(issued.serial.clone())),
+            )
+            .col_expr(
+                machines::Column::CertIssuedAt,
+                Expr::value(Some(issued.not_before)),
+            )
+            .col_expr(
+                machines::Column::CertExpiresAt,
+                Expr::value(Some(issued.not_after)),
+            )
+            .col_expr(
+                machines::Column::CertRevokedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(machines::Column::Id.eq(machine_id))
+            .exec(txn)
+            .await?;
+        Ok(())
+    }
+
     /// Revokes the machine's live certificate (admin).
     pub async fn revoke_machine(
         &self,
@@ -495,7 +587,7 @@ impl Enrolment {
             }
         }
         let revoked = client_certificates::Entity::find()
-            .filter(client_certificates::Column::RevokedAt.is_not_null())
+            .filter(client_certificates::Column::RevokedAt.lte(Utc::now()))
             .filter(client_certificates::Column::ExpiresAt.gt(Utc::now()))
             .all(&self.db.conn)
             .await?;
