@@ -392,3 +392,54 @@ async fn certificates_from_another_ca_are_refused() {
         Ok(resp) => assert!(resp.status() == 401 || resp.status() == 403, "{}", resp.status()),
     }
 }
+
+#[tokio::test]
+async fn the_agent_simulator_enrols_a_fleet_and_heartbeats() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (client_id, _, admin) = tenant_with_admin(&server, &root, "Sim").await;
+    let created = server
+        .graphql_as(&admin, CREATE, json!({ "i": { "maxUsage": 12 } }))
+        .await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, server.state.services.enrolment.ca().cert_pem()).unwrap();
+    let gateway = format!("https://127.0.0.1:{}", server.gateway_addr.port());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
+        .args([
+            "--gateway",
+            &gateway,
+            "--token",
+            &token,
+            "--machines",
+            "12",
+            "--heartbeats",
+            "3",
+        ])
+        .arg("--ca")
+        .arg(&ca)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("machines enrolled: 12/12"), "{stdout}");
+    assert!(stdout.contains("heartbeats: 36 ok, 0 failed"), "{stdout}");
+    let client_id = uuid::Uuid::parse_str(&client_id).unwrap();
+    let seen = entities::machines::Entity::find()
+        .filter(entities::machines::Column::ClientId.eq(client_id))
+        .filter(entities::machines::Column::LastSeen.is_not_null())
+        .count(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(seen, 12);
+}
