@@ -79,6 +79,8 @@ pub trait AgentBackend: Send + Sync + 'static {
         agent: &AgentIdentity,
         serial: &str,
     ) -> Result<CertificateState, GatewayError>;
+    /// OS prerequisites for installers (public).
+    async fn requirements(&self) -> Result<serde_json::Value, GatewayError>;
     /// The current DER CRL.
     async fn crl(&self) -> Result<Vec<u8>, GatewayError>;
 }

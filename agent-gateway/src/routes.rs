@@ -52,6 +52,7 @@ pub fn router(backend: Backend) -> Router {
     Router::new()
         .route("/api/public/bootstrap", post(bootstrap))
         .route("/api/public/crl", get(crl))
+        .route("/agent/requirements", get(requirements))
         .merge(agent)
         .fallback(|| async { GatewayError::new(GatewayErrorCode::NotFound, "No such route") })
         .with_state(backend)
@@ -135,6 +136,10 @@ async fn renew(
         .renew(cert.identity, &cert.serial, remote_ip(remote))
         .await?;
     Ok(Json(answer).into_response())
+}
+
+async fn requirements(State(backend): State<Backend>) -> Result<Response, GatewayError> {
+    Ok(Json(backend.requirements().await?).into_response())
 }
 
 /// DER CRL, as the spec serves it.

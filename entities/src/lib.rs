@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table, no logic.
 
 pub mod activity_logs;
+pub mod agent_requirements;
 pub mod api_tokens;
 pub mod client_certificates;
 pub mod clients;

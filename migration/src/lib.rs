@@ -7,6 +7,7 @@ mod m20261122_000001_core_tables;
 mod m20261122_000002_timescale;
 mod m20261122_000003_identity;
 mod m20261122_000004_agent_pki;
+mod m20261122_000005_agent_requirements;
 pub mod timescale;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_timescale::Migration),
             Box::new(m20261122_000003_identity::Migration),
             Box::new(m20261122_000004_agent_pki::Migration),
+            Box::new(m20261122_000005_agent_requirements::Migration),
         ]
     }
 }

@@ -115,6 +115,7 @@ impl AppState {
         let enrolment = Enrolment::new(
             infra.db.clone(),
             infra.cache.clone(),
+            infra.bus.clone(),
             ca,
             install_tokens.clone(),
             activity.clone(),

@@ -150,6 +150,18 @@ impl AgentBackend for Backend {
         })
     }
 
+    async fn requirements(&self) -> Result<serde_json::Value, GatewayError> {
+        let req = self
+            .state
+            .services
+            .enrolment
+            .requirements()
+            .get()
+            .await
+            .map_err(to_gateway)?;
+        serde_json::to_value(req).map_err(|e| to_gateway(DomainError::Internal(e.to_string())))
+    }
+
     async fn crl(&self) -> Result<Vec<u8>, GatewayError> {
         self.state.services.enrolment.crl().await.map_err(to_gateway)
     }

@@ -7,7 +7,13 @@ use super::{
 };
 use crate::{
     app::Services,
-    domain::{auth::Role, pki::install_tokens::CreatedToken},
+    domain::{
+        auth::Role,
+        pki::{
+            install_tokens::CreatedToken,
+            requirements::{RequirementChanges, Requirements},
+        },
+    },
 };
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -72,6 +78,44 @@ pub struct CreateInstallTokenInput {
     max_usage: Option<i32>,
 }
 
+/// OS prerequisites agents are held to (compliance is computed at every
+/// heartbeat).
+#[derive(SimpleObject)]
+pub struct AgentRequirements {
+    windows_client_enabled: bool,
+    /// 0 = no minimum.
+    windows_client_min_build: i32,
+    windows_server_enabled: bool,
+    windows_server_min_build: i32,
+    linux_enabled: bool,
+    unsupported_os_message: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Requirements> for AgentRequirements {
+    fn from(r: Requirements) -> Self {
+        Self {
+            windows_client_enabled: r.windows_client_enabled,
+            windows_client_min_build: r.windows_client_min_build,
+            windows_server_enabled: r.windows_server_enabled,
+            windows_server_min_build: r.windows_server_min_build,
+            linux_enabled: r.linux_enabled,
+            unsupported_os_message: r.unsupported_os_message,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct AgentRequirementsInput {
+    windows_client_enabled: Option<bool>,
+    windows_client_min_build: Option<i32>,
+    windows_server_enabled: Option<bool>,
+    windows_server_min_build: Option<i32>,
+    linux_enabled: Option<bool>,
+    unsupported_os_message: Option<String>,
+}
+
 fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }
@@ -81,6 +125,17 @@ pub struct AgentQuery;
 
 #[Object]
 impl AgentQuery {
+    async fn agent_requirements(&self, ctx: &Context<'_>) -> Result<AgentRequirements> {
+        guard::caller(ctx)?;
+        let req = services(ctx)
+            .enrolment
+            .requirements()
+            .get()
+            .await
+            .map_err(ApiError::from)?;
+        Ok(req.into())
+    }
+
     /// Install tokens still usable.
     async fn install_tokens(&self, ctx: &Context<'_>) -> Result<Vec<InstallToken>> {
         let principal = guard::with_role(ctx, Role::Admin)?;
@@ -146,6 +201,29 @@ impl AgentMutation {
             .await
             .map_err(ApiError::from)?;
         Ok(true)
+    }
+
+    /// super_admin: changes the global OS prerequisites.
+    async fn update_agent_requirements(
+        &self,
+        ctx: &Context<'_>,
+        input: AgentRequirementsInput,
+    ) -> Result<AgentRequirements> {
+        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        let req = services(ctx)
+            .enrolment
+            .requirements()
+            .update(RequirementChanges {
+                windows_client_enabled: input.windows_client_enabled,
+                windows_client_min_build: input.windows_client_min_build,
+                windows_server_enabled: input.windows_server_enabled,
+                windows_server_min_build: input.windows_server_min_build,
+                linux_enabled: input.linux_enabled,
+                unsupported_os_message: input.unsupported_os_message.map(Some),
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok(req.into())
     }
 
     /// A fresh 60-minute token to embed in the Windows installer; earlier

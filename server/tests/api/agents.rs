@@ -443,3 +443,107 @@ async fn the_agent_simulator_enrols_a_fleet_and_heartbeats() {
         .unwrap();
     assert_eq!(seen, 12);
 }
+
+#[tokio::test]
+async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (client_id, _, admin) = tenant_with_admin(&server, &root, "Compliance").await;
+
+    let public: serde_json::Value = server
+        .agent_client(None)
+        .get(server.gateway_url("/agent/requirements"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["linux_enabled"], true);
+    assert_eq!(public["windows_client_min_build"], 0);
+
+    let update = "mutation { updateAgentRequirements(input: { windowsClientMinBuild: 22000 }) { windowsClientMinBuild } }";
+    assert_eq!(
+        crate::helpers::error_code(&server.graphql_as(&admin, update, json!({})).await),
+        "FORBIDDEN"
+    );
+    let updated = server.graphql_as(&root, update, json!({})).await;
+    assert_eq!(
+        updated["data"]["updateAgentRequirements"]["windowsClientMinBuild"], 22000,
+        "{updated}"
+    );
+    let seen = server
+        .graphql_as(
+            &admin,
+            "{ agentRequirements { windowsClientMinBuild linuxEnabled } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(seen["data"]["agentRequirements"]["windowsClientMinBuild"], 22000);
+
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrolled: serde_json::Value = server
+        .agent_client(None)
+        .post(server.gateway_url("/api/public/bootstrap"))
+        .json(&json!({ "token": token, "hostname": "DESKTOP-OLD", "hardware_id": "HW-W10", "os": "windows", "os_version": "Windows 10 Pro 10.0.19045", "arch": "amd64" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agent = server.agent_client(Some((
+        enrolled["certificate"].as_str().unwrap(),
+        enrolled["private_key"].as_str().unwrap(),
+    )));
+
+    let mut events = server.state.services.infra.bus.subscribe();
+    let beat = |version: &'static str| {
+        agent
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&json!({ "hostname": "DESKTOP-OLD", "os": "windows", "os_version": version, "agent_version": "2.1.0" }))
+            .send()
+    };
+    let first: serde_json::Value = beat("Windows 10 Pro 10.0.19045")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["is_os_compliant"], false);
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if e.kind == "machine.status" {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("an online event");
+    assert_eq!(event.client_id.map(|c| c.to_string()), Some(client_id));
+    assert_eq!(event.payload["status"], "online");
+    assert_eq!(event.payload["machine_id"], enrolled["machine_id"]);
+
+    // Upgraded to Windows 11: compliant, and no second online event.
+    let second: serde_json::Value = beat("Windows 11 Pro 10.0.22631")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["is_os_compliant"], true);
+    let again = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        loop {
+            if events.recv().await.unwrap().kind == "machine.status" {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(again.is_err(), "already online: no new status event");
+}

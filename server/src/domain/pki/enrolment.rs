@@ -6,6 +6,7 @@
 use super::{
     ca::{CertificateAuthority, Issued, RevokedEntry},
     install_tokens::InstallTokens,
+    requirements::{is_compliant, RequirementsService},
 };
 use crate::{
     domain::{
@@ -13,7 +14,11 @@ use crate::{
         auth::Principal,
         DomainError,
     },
-    infra::{cache::Cache, db::Database},
+    infra::{
+        bus::{Event, EventBus},
+        cache::Cache,
+        db::Database,
+    },
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Utc};
@@ -74,10 +79,15 @@ pub enum CertState {
 pub struct Enrolment {
     db: Database,
     cache: Arc<dyn Cache>,
+    bus: Arc<dyn EventBus>,
     ca: Arc<CertificateAuthority>,
     tokens: InstallTokens,
+    requirements: RequirementsService,
     activity: ActivityLog,
 }
+
+/// A machine silent this long counts as offline until its next heartbeat.
+pub const OFFLINE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
 
 /// RFC 1123 host name: 1-253 characters, labels of letters, digits and
 /// hyphens not starting or ending with a hyphen.
@@ -116,17 +126,24 @@ impl Enrolment {
     pub fn new(
         db: Database,
         cache: Arc<dyn Cache>,
+        bus: Arc<dyn EventBus>,
         ca: Arc<CertificateAuthority>,
         tokens: InstallTokens,
         activity: ActivityLog,
     ) -> Self {
         Self {
+            requirements: RequirementsService::new(db.clone(), cache.clone()),
             db,
             cache,
+            bus,
             ca,
             tokens,
             activity,
         }
+    }
+
+    pub fn requirements(&self) -> &RequirementsService {
+        &self.requirements
     }
 
     pub fn ca(&self) -> &CertificateAuthority {
@@ -188,6 +205,7 @@ impl Enrolment {
                 .await?;
         }
         let now = Utc::now();
+        let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
         let machine_id = existing.as_ref().map_or_else(Uuid::now_v7, |m| m.id);
         let issued = self
             .ca
@@ -203,6 +221,7 @@ impl Enrolment {
                     .col_expr(machines::Column::Os, Expr::value(os.clone()))
                     .col_expr(machines::Column::OsVersion, Expr::value(os_version.clone()))
                     .col_expr(machines::Column::Arch, Expr::value(arch.clone()))
+                    .col_expr(machines::Column::IsOsCompliant, Expr::value(compliant))
                     .col_expr(machines::Column::UpdatedAt, Expr::value(now))
                     .filter(machines::Column::Id.eq(machine_id))
                     .exec(&txn)
@@ -223,7 +242,7 @@ impl Enrolment {
                     agent_version: Set(String::new()),
                     last_seen: Set(None),
                     health_score: Set(100),
-                    is_os_compliant: Set(true),
+                    is_os_compliant: Set(compliant),
                     cert_serial: Set(None),
                     cert_issued_at: Set(None),
                     cert_expires_at: Set(None),
@@ -367,8 +386,12 @@ impl Enrolment {
             .one(&self.db.conn)
             .await?;
         let now = Utc::now();
+        let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
+        let was_offline = machine.offline_notified_at.is_some()
+            || machine.last_seen.is_none_or(|seen| now - seen > OFFLINE_AFTER);
         let mut update = machines::Entity::update_many()
             .col_expr(machines::Column::LastSeen, Expr::value(Some(now)))
+            .col_expr(machines::Column::IsOsCompliant, Expr::value(compliant))
             .col_expr(
                 machines::Column::Hostname,
                 Expr::value(beat.hostname.trim().to_owned()),
@@ -404,8 +427,18 @@ impl Enrolment {
             .filter(machines::Column::Id.eq(machine.id))
             .exec(&self.db.conn)
             .await?;
+        if was_offline {
+            self.bus
+                .publish(Event {
+                    kind: "machine.status".into(),
+                    client_id: Some(client_id),
+                    payload: json!({ "machine_id": machine.id, "hostname": machine.hostname, "status": "online", "at": now }),
+                })
+                .await;
+        }
         Ok(json!({
             "status": "ok",
+            "is_os_compliant": compliant,
             "machine_id": machine.id,
             "server_time": now,
             "next_heartbeat_seconds": HEARTBEAT_INTERVAL_SECONDS,

@@ -4,3 +4,4 @@
 pub mod ca;
 pub mod enrolment;
 pub mod install_tokens;
+pub mod requirements;
