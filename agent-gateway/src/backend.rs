@@ -73,6 +73,9 @@ pub trait AgentBackend: Send + Sync + 'static {
         serial: &str,
         ip: Option<IpAddr>,
     ) -> Result<RenewResponse, GatewayError>;
+    /// Counts one request of this machine; false once its budget (3000 a
+    /// minute by default) is spent.
+    async fn allow(&self, agent: &AgentIdentity) -> bool;
     /// Revocation state of a certificate serial (hex), answered from cache.
     async fn certificate_state(
         &self,

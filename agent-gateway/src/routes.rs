@@ -98,6 +98,13 @@ async fn require_agent(
         }
         Err(e) => return e.into_response(),
     }
+    if !backend.allow(&cert.identity).await {
+        return GatewayError::new(
+            GatewayErrorCode::RateLimited,
+            "Too many requests from this machine",
+        )
+        .into_response();
+    }
     req.extensions_mut().insert(cert);
     next.run(req).await
 }

@@ -80,6 +80,8 @@ pub struct Config {
     pub agent_port: u16,
     /// Names in the gateway's server certificate.
     pub agent_tls_names: Vec<String>,
+    /// Requests per machine and minute on `/agent/*`.
+    pub agent_rate_limit_per_minute: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,7 +302,15 @@ impl Config {
             ));
         }
 
+        let agent_rate_limit_per_minute = match get("AGENT_RATE_LIMIT_PER_MINUTE") {
+            None => 3000,
+            Some(raw) => raw.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ConfigError::new("AGENT_RATE_LIMIT_PER_MINUTE", "must be a positive integer")
+            })?,
+        };
+
         Ok(Self {
+            agent_rate_limit_per_minute,
             agent_port,
             agent_tls_names,
             development,

@@ -17,6 +17,8 @@ use agent_gateway::{
 use async_trait::async_trait;
 use std::{net::IpAddr, sync::Arc};
 
+const AGENT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct Backend {
     state: AppState,
 }
@@ -148,6 +150,12 @@ impl AgentBackend for Backend {
             CertState::Revoked => CertificateState::Revoked,
             CertState::Unknown => CertificateState::Unknown,
         })
+    }
+
+    async fn allow(&self, agent: &AgentIdentity) -> bool {
+        let key = format!("rl:agent:{}", agent.machine_id);
+        let hit = self.state.services.infra.cache.hit(&key, AGENT_WINDOW).await;
+        hit.count <= self.state.config.agent_rate_limit_per_minute
     }
 
     async fn requirements(&self) -> Result<serde_json::Value, GatewayError> {

@@ -547,3 +547,38 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
     .await;
     assert!(again.is_err(), "already online: no new status event");
 }
+
+#[tokio::test]
+async fn each_machine_has_a_request_budget() {
+    let env = crate::helpers::TestEnv::new()
+        .await
+        .set("AGENT_RATE_LIMIT_PER_MINUTE", "3");
+    let server = TestServer::spawn_env(env).await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Budget").await;
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrolled: serde_json::Value = bootstrap(&server, &token, "busy-host", "HW-B")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let agent = server.agent_client(Some((
+        enrolled["certificate"].as_str().unwrap(),
+        enrolled["private_key"].as_str().unwrap(),
+    )));
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let resp = agent
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&heartbeat_body("busy-host"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+}
