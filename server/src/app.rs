@@ -6,7 +6,10 @@ use crate::{
         activity::ActivityLog,
         auth::{password::PasswordHasher, AuthService, AuthSettings},
         notify::outbox::Outbox,
-        pki::{ca::CertificateAuthority, enrolment::Enrolment, install_tokens::InstallTokens},
+        pki::{
+            ca::CertificateAuthority, certificates::Certificates, enrolment::Enrolment,
+            install_tokens::InstallTokens,
+        },
         status::StatusService,
         tenancy::{FirstAdmin, TenancyService},
         users::UserService,
@@ -33,6 +36,7 @@ pub struct Services {
     pub tenancy: TenancyService,
     pub install_tokens: InstallTokens,
     pub enrolment: Enrolment,
+    pub certificates: Certificates,
 }
 
 /// What every request handler gets.
@@ -121,6 +125,7 @@ impl AppState {
             activity.clone(),
         );
         let services = Services {
+            certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
             enrolment,
             install_tokens,
             status: StatusService::new(infra.clone(), timescaledb),

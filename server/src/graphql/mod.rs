@@ -5,6 +5,7 @@ mod activity;
 mod agents;
 mod api_tokens;
 pub mod auth;
+mod certificates;
 pub mod error;
 mod extension;
 mod identity;
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     api_tokens::ApiTokenQuery,
     activity::ActivityQuery,
     agents::AgentQuery,
+    certificates::CertificateQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +46,7 @@ pub struct MutationRoot(
     tenancy::TenancyMutation,
     api_tokens::ApiTokenMutation,
     agents::AgentMutation,
+    certificates::CertificateMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -24,6 +24,8 @@ pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError>;
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Deletes every key starting with `prefix`; returns how many.
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, CacheError>;
     /// Counts a hit in the window that started with the first hit on `key`.
     /// Never fails: with Redis down it counts in this process.
     async fn hit(&self, key: &str, window: Duration) -> WindowCount;
@@ -65,6 +67,7 @@ impl MemoryCache {
     pub fn new() -> Self {
         Self {
             entries: Moka::builder()
+                .support_invalidation_closures()
                 .max_capacity(MEMORY_CACHE_CAPACITY)
                 .expire_after(EntryExpiry)
                 .build(),
@@ -101,6 +104,15 @@ impl Cache for MemoryCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         self.entries.invalidate(key).await;
         Ok(())
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+        let count = self.entries.iter().filter(|(k, _)| k.starts_with(prefix)).count() as u64;
+        let prefix = prefix.to_owned();
+        self.entries
+            .invalidate_entries_if(move |k, _| k.starts_with(&prefix))
+            .map_err(|e| CacheError(e.to_string()))?;
+        Ok(count)
     }
 
     async fn hit(&self, key: &str, window: Duration) -> WindowCount {
@@ -185,6 +197,36 @@ impl Cache for RedisCache {
             .del::<(), _>(self.conn.key(key))
             .await
             .map_err(unavailable)
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
+        use futures::TryStreamExt;
+        let escaped: String = self
+            .conn
+            .key(prefix)
+            .chars()
+            .flat_map(|c| match c {
+                '*' | '?' | '[' | ']' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let keys: Vec<fred::types::Key> = self
+            .conn
+            .client
+            .scan_buffered(format!("{escaped}*"), Some(500), None)
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        let mut deleted = 0u64;
+        for chunk in keys.chunks(500) {
+            deleted += self
+                .conn
+                .client
+                .del::<u64, _>(chunk.to_vec())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(deleted)
     }
 
     async fn hit(&self, key: &str, window: Duration) -> WindowCount {

@@ -582,3 +582,105 @@ async fn each_machine_has_a_request_budget() {
     }
     assert_eq!(statuses, vec![200, 200, 200, 429]);
 }
+
+#[tokio::test]
+async fn super_admin_certificate_administration() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Certs").await;
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a: serde_json::Value = bootstrap(&server, &token, "cert-a", "HW-CA")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let b: serde_json::Value = bootstrap(&server, &token, "cert-b", "HW-CB")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }";
+    server
+        .graphql_as(&admin, revoke, json!({ "m": a["machine_id"] }))
+        .await;
+
+    let list = "query($f: CertificateFilter) { certificates(filter: $f, first: 10) { totalCount edges { node { serial status machineHostname clientName } } } }";
+    assert_eq!(
+        crate::helpers::error_code(&server.graphql_as(&admin, list, json!({})).await),
+        "FORBIDDEN"
+    );
+    let revoked = server
+        .graphql_as(&root, list, json!({ "f": { "status": "REVOKED" } }))
+        .await;
+    let edges = revoked["data"]["certificates"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{revoked}"));
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0]["node"]["machineHostname"], "cert-a");
+    assert_eq!(edges[0]["node"]["clientName"], "Certs");
+    let serial = edges[0]["node"]["serial"].as_str().unwrap().to_owned();
+    let found = server
+        .graphql_as(&root, list, json!({ "f": { "search": "CERT-B" } }))
+        .await;
+    assert_eq!(found["data"]["certificates"]["totalCount"], 1);
+    assert_eq!(
+        found["data"]["certificates"]["edges"][0]["node"]["status"],
+        "VALID"
+    );
+
+    let stats = server
+        .graphql_as(
+            &root,
+            "{ certificateStats { total valid expiringSoon expiring expired revoked } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        stats["data"]["certificateStats"],
+        json!({ "total": 2, "valid": 1, "expiringSoon": 0, "expiring": 0, "expired": 0, "revoked": 1 })
+    );
+
+    // Restoring lets the agent back in at once.
+    let agent = server.agent_client(Some((
+        a["certificate"].as_str().unwrap(),
+        a["private_key"].as_str().unwrap(),
+    )));
+    let beat = || {
+        agent
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&heartbeat_body("cert-a"))
+            .send()
+    };
+    assert_eq!(beat().await.unwrap().status(), 403);
+    let restored = server
+        .graphql_as(
+            &root,
+            "mutation($s: String!) { restoreCertificate(serial: $s) }",
+            json!({ "s": serial }),
+        )
+        .await;
+    assert_eq!(restored["data"]["restoreCertificate"], true, "{restored}");
+    assert_eq!(beat().await.unwrap().status(), 200);
+    let refreshed = server
+        .graphql_as(&root, "mutation { refreshCertificateCache }", json!({}))
+        .await;
+    assert!(
+        refreshed["data"]["refreshCertificateCache"].is_u64(),
+        "{refreshed}"
+    );
+    assert_eq!(beat().await.unwrap().status(), 200);
+
+    server
+        .graphql_as(&admin, revoke, json!({ "m": b["machine_id"] }))
+        .await;
+    let purged = server
+        .graphql_as(&root, "mutation { purgeInactiveCertificates }", json!({}))
+        .await;
+    assert_eq!(purged["data"]["purgeInactiveCertificates"], 1);
+    let left = server.graphql_as(&root, list, json!({})).await;
+    assert_eq!(left["data"]["certificates"]["totalCount"], 1);
+}

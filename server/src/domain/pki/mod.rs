@@ -2,6 +2,7 @@
 //! certificates issued to machines.
 
 pub mod ca;
+pub mod certificates;
 pub mod enrolment;
 pub mod install_tokens;
 pub mod requirements;
