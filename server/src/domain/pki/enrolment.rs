@@ -5,6 +5,7 @@
 
 use super::{
     ca::{CertificateAuthority, Issued, RevokedEntry},
+    heartbeat_writer::{BeatUpdate, HeartbeatWriter},
     install_tokens::InstallTokens,
     requirements::{is_compliant, RequirementsService},
 };
@@ -83,6 +84,7 @@ pub struct Enrolment {
     ca: Arc<CertificateAuthority>,
     tokens: InstallTokens,
     requirements: RequirementsService,
+    writer: HeartbeatWriter,
     activity: ActivityLog,
 }
 
@@ -133,6 +135,7 @@ impl Enrolment {
     ) -> Self {
         Self {
             requirements: RequirementsService::new(db.clone(), cache.clone()),
+            writer: HeartbeatWriter::start(db.clone()),
             db,
             cache,
             bus,
@@ -389,43 +392,28 @@ impl Enrolment {
         let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
         let was_offline = machine.offline_notified_at.is_some()
             || machine.last_seen.is_none_or(|seen| now - seen > OFFLINE_AFTER);
-        let mut update = machines::Entity::update_many()
-            .col_expr(machines::Column::LastSeen, Expr::value(Some(now)))
-            .col_expr(machines::Column::IsOsCompliant, Expr::value(compliant))
-            .col_expr(
-                machines::Column::Hostname,
-                Expr::value(beat.hostname.trim().to_owned()),
-            )
-            .col_expr(machines::Column::Os, Expr::value(os))
-            .col_expr(machines::Column::OsVersion, Expr::value(os_version))
-            .col_expr(machines::Column::AgentVersion, Expr::value(agent_version))
-            .col_expr(machines::Column::Ip, Expr::value(ip))
-            .col_expr(
-                machines::Column::OfflineNotifiedAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(machines::Column::UpdatedAt, Expr::value(now));
-        if let Some(hw) = beat
+        let hardware_id = match beat
             .hardware_id
             .as_deref()
             .map(str::trim)
             .filter(|h| !h.is_empty())
         {
-            update = update.col_expr(
-                machines::Column::HardwareId,
-                Expr::value(Some(short("hardware_id", hw, 255)?)),
-            );
-        }
-        if let Some(c) = &cert {
-            update = update
-                .col_expr(machines::Column::CertSerial, Expr::value(Some(c.serial.clone())))
-                .col_expr(machines::Column::CertIssuedAt, Expr::value(Some(c.issued_at)))
-                .col_expr(machines::Column::CertExpiresAt, Expr::value(Some(c.expires_at)))
-                .col_expr(machines::Column::CertRevokedAt, Expr::value(c.revoked_at));
-        }
-        update
-            .filter(machines::Column::Id.eq(machine.id))
-            .exec(&self.db.conn)
+            Some(hw) => Some(short("hardware_id", hw, 255)?),
+            None => None,
+        };
+        self.writer
+            .write(BeatUpdate {
+                machine_id: machine.id,
+                at: now,
+                hostname: beat.hostname.trim().to_owned(),
+                hardware_id,
+                os,
+                os_version,
+                agent_version,
+                ip,
+                compliant,
+                cert: cert.map(|c| (c.serial, c.issued_at, c.expires_at, c.revoked_at)),
+            })
             .await?;
         if was_offline {
             self.bus

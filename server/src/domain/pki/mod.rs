@@ -4,5 +4,6 @@
 pub mod ca;
 pub mod certificates;
 pub mod enrolment;
+pub mod heartbeat_writer;
 pub mod install_tokens;
 pub mod requirements;

@@ -1,0 +1,128 @@
+//! Group commit for heartbeats: concurrent heartbeats are written in one
+//! transaction, and each request is answered only once its batch is
+//! committed. Batching is natural: while one batch commits, the next
+//! gathers, so a quiet server commits each heartbeat at once and a busy one
+//! commits hundreds together.
+
+use crate::{domain::DomainError, infra::db::Database};
+use chrono::{DateTime, Utc};
+use entities::machines;
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+const QUEUE: usize = 8192;
+const MAX_BATCH: usize = 512;
+
+/// The columns a heartbeat refreshes.
+#[derive(Clone, Debug)]
+pub struct BeatUpdate {
+    pub machine_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub hostname: String,
+    pub hardware_id: Option<String>,
+    pub os: String,
+    pub os_version: String,
+    pub agent_version: String,
+    pub ip: String,
+    pub compliant: bool,
+    /// serial, issued, expires, revoked
+    pub cert: Option<(String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+type Job = (BeatUpdate, oneshot::Sender<Result<(), String>>);
+
+#[derive(Clone)]
+pub struct HeartbeatWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl HeartbeatWriter {
+    pub fn start(db: Database) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, rx));
+        Self { tx }
+    }
+
+    /// Returns once the update is committed.
+    pub async fn write(&self, update: BeatUpdate) -> Result<(), DomainError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((update, done))
+            .await
+            .map_err(|_| DomainError::Internal("heartbeat writer stopped".into()))?;
+        wait.await
+            .map_err(|_| DomainError::Internal("heartbeat batch dropped".into()))?
+            .map_err(DomainError::Internal)
+    }
+}
+
+async fn run(db: Database, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = flush(&db, &batch).await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, size = batch.len(), "heartbeat batch failed");
+        }
+        for (_, done) in batch.drain(..) {
+            let _ = done.send(result.clone());
+        }
+    }
+}
+
+async fn flush(db: &Database, batch: &[Job]) -> Result<(), sea_orm::DbErr> {
+    // A machine twice in one batch: its latest heartbeat wins.
+    let mut latest: HashMap<Uuid, &BeatUpdate> = HashMap::new();
+    for (u, _) in batch {
+        latest
+            .entry(u.machine_id)
+            .and_modify(|cur| {
+                if u.at >= cur.at {
+                    *cur = u;
+                }
+            })
+            .or_insert(u);
+    }
+    let txn = db.conn.begin().await?;
+    for u in latest.values() {
+        let mut update = machines::Entity::update_many()
+            .col_expr(machines::Column::LastSeen, Expr::value(Some(u.at)))
+            .col_expr(machines::Column::IsOsCompliant, Expr::value(u.compliant))
+            .col_expr(machines::Column::Hostname, Expr::value(u.hostname.clone()))
+            .col_expr(machines::Column::Os, Expr::value(u.os.clone()))
+            .col_expr(machines::Column::OsVersion, Expr::value(u.os_version.clone()))
+            .col_expr(
+                machines::Column::AgentVersion,
+                Expr::value(u.agent_version.clone()),
+            )
+            .col_expr(machines::Column::Ip, Expr::value(u.ip.clone()))
+            .col_expr(
+                machines::Column::OfflineNotifiedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(machines::Column::UpdatedAt, Expr::value(u.at));
+        if let Some(hw) = &u.hardware_id {
+            update = update.col_expr(machines::Column::HardwareId, Expr::value(Some(hw.clone())));
+        }
+        if let Some((serial, issued, expires, revoked)) = &u.cert {
+            update = update
+                .col_expr(machines::Column::CertSerial, Expr::value(Some(serial.clone())))
+                .col_expr(machines::Column::CertIssuedAt, Expr::value(Some(*issued)))
+                .col_expr(machines::Column::CertExpiresAt, Expr::value(Some(*expires)))
+                .col_expr(machines::Column::CertRevokedAt, Expr::value(*revoked));
+        }
+        update
+            .filter(machines::Column::Id.eq(u.machine_id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await
+}
