@@ -412,7 +412,7 @@ impl Enrolment {
                 agent_version,
                 ip,
                 compliant,
-                cert: cert.map(|c| (c.serial, c.issued_at, c.expires_at, c.revoked_at)),
+                cert,
             })
             .await?;
         if was_offline {

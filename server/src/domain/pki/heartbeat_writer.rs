@@ -27,8 +27,8 @@ pub struct BeatUpdate {
     pub agent_version: String,
     pub ip: String,
     pub compliant: bool,
-    /// serial, issued, expires, revoked
-    pub cert: Option<(String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    /// The machine's live certificate, mirrored in its cert_* columns.
+    pub cert: Option<entities::client_certificates::Model>,
 }
 
 type Job = (BeatUpdate, oneshot::Sender<Result<(), String>>);
@@ -112,12 +112,12 @@ async fn flush(db: &Database, batch: &[Job]) -> Result<(), sea_orm::DbErr> {
         if let Some(hw) = &u.hardware_id {
             update = update.col_expr(machines::Column::HardwareId, Expr::value(Some(hw.clone())));
         }
-        if let Some((serial, issued, expires, revoked)) = &u.cert {
+        if let Some(c) = &u.cert {
             update = update
-                .col_expr(machines::Column::CertSerial, Expr::value(Some(serial.clone())))
-                .col_expr(machines::Column::CertIssuedAt, Expr::value(Some(*issued)))
-                .col_expr(machines::Column::CertExpiresAt, Expr::value(Some(*expires)))
-                .col_expr(machines::Column::CertRevokedAt, Expr::value(*revoked));
+                .col_expr(machines::Column::CertSerial, Expr::value(Some(c.serial.clone())))
+                .col_expr(machines::Column::CertIssuedAt, Expr::value(Some(c.issued_at)))
+                .col_expr(machines::Column::CertExpiresAt, Expr::value(Some(c.expires_at)))
+                .col_expr(machines::Column::CertRevokedAt, Expr::value(c.revoked_at));
         }
         update
             .filter(machines::Column::Id.eq(u.machine_id))
