@@ -684,3 +684,59 @@ async fn super_admin_certificate_administration() {
     let left = server.graphql_as(&root, list, json!({})).await;
     assert_eq!(left["data"]["certificates"]["totalCount"], 1);
 }
+
+#[tokio::test]
+async fn curl_with_the_issued_certificate_heartbeats_and_without_is_refused() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Curl").await;
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrolled: serde_json::Value = bootstrap(&server, &token, "curl-host", "HW-CURL")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, field: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, enrolled[field].as_str().unwrap()).unwrap();
+        path
+    };
+    let (cert, key, ca) = (
+        write("agent.crt", "certificate"),
+        write("agent.key", "private_key"),
+        write("ca.crt", "ca_certificate"),
+    );
+    let url = server.gateway_url("/agent/heartbeat");
+    let body = heartbeat_body("curl-host").to_string();
+    let curl = |with_cert: bool| {
+        let mut cmd = tokio::process::Command::new("curl");
+        cmd.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+        ])
+        .args(["--data", &body])
+        .arg("--cacert")
+        .arg(&ca);
+        if with_cert {
+            cmd.arg("--cert").arg(&cert).arg("--key").arg(&key);
+        }
+        cmd.arg(&url);
+        cmd
+    };
+    let ok = curl(true).output().await.expect("curl is installed");
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "200");
+    let refused = curl(false).output().await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&refused.stdout), "401");
+}
