@@ -34,6 +34,8 @@ pub struct Model {
     pub maintenance_mode: bool,
     pub maintenance_until: Option<DateTimeUtc>,
     pub maintenance_reason: Option<String>,
+    /// Set by an administrator: the agent may renew before the usual window.
+    pub renewal_requested_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

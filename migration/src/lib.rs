@@ -8,6 +8,7 @@ mod m20261122_000002_timescale;
 mod m20261122_000003_identity;
 mod m20261122_000004_agent_pki;
 mod m20261122_000005_agent_requirements;
+mod m20261122_000006_renewal_request;
 pub mod timescale;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_identity::Migration),
             Box::new(m20261122_000004_agent_pki::Migration),
             Box::new(m20261122_000005_agent_requirements::Migration),
+            Box::new(m20261122_000006_renewal_request::Migration),
         ]
     }
 }

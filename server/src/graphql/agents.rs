@@ -226,6 +226,19 @@ impl AgentMutation {
         Ok(req.into())
     }
 
+    /// Asks the machine's agent to renew its certificate at its next
+    /// heartbeat, whatever its expiry date.
+    async fn renew_machine_certificate(&self, ctx: &Context<'_>, machine_id: ID) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let machine_id = parse_id("machineId", &machine_id)?;
+        services(ctx)
+            .enrolment
+            .request_renewal(principal, machine_id, guard::meta(ctx))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
     /// A fresh 60-minute token to embed in the Windows installer; earlier
     /// installer tokens are revoked.
     async fn active_windows_install_token(&self, ctx: &Context<'_>) -> Result<CreateInstallTokenPayload> {

@@ -726,11 +726,17 @@ async fn curl_with_the_issued_certificate_heartbeats_and_without_is_refused() {
             "-H",
             "content-type: application/json",
         ])
-        .args(["--data", &body])
-        .arg("--cacert")
+        .args(["-S", "--retry", "2", "--retry-all-errors", "--cacert"])
         .arg(&ca);
         if with_cert {
-            cmd.arg("--cert").arg(&cert).arg("--key").arg(&key);
+            cmd.args(["--data", &body])
+                .arg("--cert")
+                .arg(&cert)
+                .arg("--key")
+                .arg(&key);
+        } else {
+            // No body: the refusal comes before a body would be read.
+            cmd.args(["--data", ""]);
         }
         cmd.arg(&url);
         cmd
@@ -738,5 +744,64 @@ async fn curl_with_the_issued_certificate_heartbeats_and_without_is_refused() {
     let ok = curl(true).output().await.expect("curl is installed");
     assert_eq!(String::from_utf8_lossy(&ok.stdout), "200");
     let refused = curl(false).output().await.unwrap();
-    assert_eq!(String::from_utf8_lossy(&refused.stdout), "401");
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stdout),
+        "401",
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_admin_can_ask_an_agent_to_renew_early() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Early").await;
+    let created = server.graphql_as(&admin, CREATE, json!({})).await;
+    let token = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enrolled: serde_json::Value = bootstrap(&server, &token, "early-host", "HW-E")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let agent = server.agent_client(Some((
+        enrolled["certificate"].as_str().unwrap(),
+        enrolled["private_key"].as_str().unwrap(),
+    )));
+    let beat = || async {
+        agent
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&heartbeat_body("early-host"))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let renew_url = server.gateway_url("/agent/certificate/renew");
+    assert_eq!(beat().await["commands"], json!([]));
+    assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 400);
+
+    let ask = "mutation($m: ID!) { renewMachineCertificate(machineId: $m) }";
+    assert_eq!(
+        crate::helpers::error_code(
+            &server
+                .graphql_as(&root, ask, json!({ "m": enrolled["machine_id"] }))
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        server
+            .graphql_as(&admin, ask, json!({ "m": enrolled["machine_id"] }))
+            .await["data"]["renewMachineCertificate"],
+        true
+    );
+    assert_eq!(beat().await["commands"], json!(["renew_certificate"]));
+    assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 200);
+    assert_eq!(beat().await["commands"], json!([]));
 }

@@ -51,6 +51,7 @@ fn machine(client_id: Uuid, hostname: &str) -> machines::ActiveModel {
         maintenance_mode: Set(false),
         maintenance_until: Set(None),
         maintenance_reason: Set(None),
+        renewal_requested_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

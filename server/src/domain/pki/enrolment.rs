@@ -256,6 +256,7 @@ impl Enrolment {
                     maintenance_mode: Set(false),
                     maintenance_until: Set(None),
                     maintenance_reason: Set(None),
+                    renewal_requested_at: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
                 })
@@ -430,7 +431,7 @@ impl Enrolment {
             "machine_id": machine.id,
             "server_time": now,
             "next_heartbeat_seconds": HEARTBEAT_INTERVAL_SECONDS,
-            "commands": [],
+            "commands": if machine.renewal_requested_at.is_some() { json!(["renew_certificate"]) } else { json!([]) },
             "update": null,
         }))
     }
@@ -459,7 +460,12 @@ impl Enrolment {
                 "this certificate was already renewed or revoked".into(),
             ));
         }
-        if current.expires_at - now > chrono::Duration::days(RENEWAL_WINDOW_DAYS) {
+        let requested = machines::Entity::find_by_id(machine_id)
+            .one(&self.db.conn)
+            .await?
+            .and_then(|m| m.renewal_requested_at)
+            .is_some();
+        if !requested && current.expires_at - now > chrono::Duration::days(RENEWAL_WINDOW_DAYS) {
             return Err(DomainError::invalid(
                 "certificate",
                 format!(
@@ -486,6 +492,14 @@ impl Enrolment {
             .exec(&txn)
             .await?;
         self.record_certificate(&txn, client_id, machine_id, &issued)
+            .await?;
+        machines::Entity::update_many()
+            .col_expr(
+                machines::Column::RenewalRequestedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(machines::Column::Id.eq(machine_id))
+            .exec(&txn)
             .await?;
         txn.commit().await?;
         self.activity
@@ -541,6 +555,41 @@ impl Enrolment {
             .filter(machines::Column::Id.eq(machine_id))
             .exec(txn)
             .await?;
+        Ok(())
+    }
+
+    /// Asks the machine's agent to renew its certificate now: the next
+    /// heartbeat answer carries `renew_certificate`, and the renewal window
+    /// is waived once.
+    pub async fn request_renewal(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        let updated = machines::Entity::update_many()
+            .col_expr(
+                machines::Column::RenewalRequestedAt,
+                Expr::value(Some(Utc::now())),
+            )
+            .filter(machines::Column::Id.eq(machine_id))
+            .filter(machines::Column::ClientId.eq(actor.client_id))
+            .exec(&self.db.conn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(DomainError::NotFound("machine"));
+        }
+        let mut entry = Entry::new(
+            Level::Info,
+            Category::Certificate,
+            "Renouvellement du certificat demandé",
+        )
+        .client(actor.client_id)
+        .metadata(json!({ "machine_id": machine_id }));
+        if let Some(u) = actor.user_id {
+            entry = entry.user(u);
+        }
+        self.activity.record(entry, meta).await;
         Ok(())
     }
 
