@@ -111,6 +111,30 @@ async fn bootstrap(server: &TestServer, token: &str, hostname: &str, hardware_id
         .unwrap()
 }
 
+/// An install token's secret, created by `admin` with `input`.
+async fn install_token(server: &TestServer, admin: &str, input: serde_json::Value) -> String {
+    let created = server.graphql_as(admin, CREATE, json!({ "i": input })).await;
+    created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createInstallToken: {created}"))
+        .to_owned()
+}
+
+/// Enrols a machine and returns the bootstrap answer (asserting 200).
+async fn enrol(server: &TestServer, token: &str, hostname: &str, hardware_id: &str) -> serde_json::Value {
+    let resp = bootstrap(server, token, hostname, hardware_id).await;
+    assert_eq!(resp.status(), 200, "bootstrap {hostname}");
+    resp.json().await.unwrap()
+}
+
+/// An HTTPS client holding the certificate a bootstrap answer issued.
+fn agent_of(server: &TestServer, enrolled: &serde_json::Value) -> reqwest::Client {
+    server.agent_client(Some((
+        enrolled["certificate"].as_str().unwrap(),
+        enrolled["private_key"].as_str().unwrap(),
+    )))
+}
+
 fn heartbeat_body(hostname: &str) -> serde_json::Value {
     json!({ "hostname": hostname, "hardware_id": "HW-1", "os": "linux", "os_version": "Debian 12", "ip": "10.0.0.7", "agent_version": "2.1.0" })
 }
@@ -143,11 +167,7 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     let machine_id = enrolled["machine_id"].as_str().unwrap().to_owned();
 
     // Re-enrolling the same hardware keeps the machine.
-    let again: serde_json::Value = bootstrap(&server, &token, "SRV-WEB-01", "hw-1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again = enrol(&server, &token, "SRV-WEB-01", "hw-1").await;
     assert_eq!(again["machine_id"], machine_id.as_str());
     let cert = again["certificate"].as_str().unwrap().to_owned();
     let key = again["private_key"].as_str().unwrap().to_owned();
@@ -165,10 +185,7 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     assert_eq!(beat["next_heartbeat_seconds"], 60);
 
     // The superseded first certificate no longer works.
-    let old = server.agent_client(Some((
-        enrolled["certificate"].as_str().unwrap(),
-        enrolled["private_key"].as_str().unwrap(),
-    )));
+    let old = agent_of(&server, &enrolled);
     let refused = old
         .post(server.gateway_url("/agent/heartbeat"))
         .json(&heartbeat_body("srv-web-01"))
@@ -255,16 +272,8 @@ async fn crl_lists_revoked_serials_and_openssl_parses_it() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Crl").await;
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enrolled: serde_json::Value = bootstrap(&server, &token, "crl-host", "HW-CRL")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let token = install_token(&server, &admin, json!({})).await;
+    let enrolled = enrol(&server, &token, "crl-host", "HW-CRL").await;
     let machine_id = enrolled["machine_id"].as_str().unwrap();
     let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }";
     assert_eq!(
@@ -306,16 +315,8 @@ async fn renewal_only_near_expiry_and_the_old_certificate_gets_24_hours() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Renew").await;
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enrolled: serde_json::Value = bootstrap(&server, &token, "renew-host", "HW-R")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let token = install_token(&server, &admin, json!({})).await;
+    let enrolled = enrol(&server, &token, "renew-host", "HW-R").await;
     let (cert, key) = (
         enrolled["certificate"].as_str().unwrap(),
         enrolled["private_key"].as_str().unwrap(),
@@ -481,11 +482,7 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
         .await;
     assert_eq!(seen["data"]["agentRequirements"]["windowsClientMinBuild"], 22000);
 
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = install_token(&server, &admin, json!({})).await;
     let enrolled: serde_json::Value = server
         .agent_client(None)
         .post(server.gateway_url("/api/public/bootstrap"))
@@ -496,10 +493,7 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
         .json()
         .await
         .unwrap();
-    let agent = server.agent_client(Some((
-        enrolled["certificate"].as_str().unwrap(),
-        enrolled["private_key"].as_str().unwrap(),
-    )));
+    let agent = agent_of(&server, &enrolled);
 
     let mut events = server.state.services.infra.bus.subscribe();
     let beat = |version: &'static str| {
@@ -556,20 +550,9 @@ async fn each_machine_has_a_request_budget() {
     let server = TestServer::spawn_env(env).await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Budget").await;
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enrolled: serde_json::Value = bootstrap(&server, &token, "busy-host", "HW-B")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let agent = server.agent_client(Some((
-        enrolled["certificate"].as_str().unwrap(),
-        enrolled["private_key"].as_str().unwrap(),
-    )));
+    let token = install_token(&server, &admin, json!({})).await;
+    let enrolled = enrol(&server, &token, "busy-host", "HW-B").await;
+    let agent = agent_of(&server, &enrolled);
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let resp = agent
@@ -588,21 +571,9 @@ async fn super_admin_certificate_administration() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Certs").await;
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let a: serde_json::Value = bootstrap(&server, &token, "cert-a", "HW-CA")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let b: serde_json::Value = bootstrap(&server, &token, "cert-b", "HW-CB")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let token = install_token(&server, &admin, json!({})).await;
+    let a = enrol(&server, &token, "cert-a", "HW-CA").await;
+    let b = enrol(&server, &token, "cert-b", "HW-CB").await;
     let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }";
     server
         .graphql_as(&admin, revoke, json!({ "m": a["machine_id"] }))
@@ -645,10 +616,7 @@ async fn super_admin_certificate_administration() {
     );
 
     // Restoring lets the agent back in at once.
-    let agent = server.agent_client(Some((
-        a["certificate"].as_str().unwrap(),
-        a["private_key"].as_str().unwrap(),
-    )));
+    let agent = agent_of(&server, &a);
     let beat = || {
         agent
             .post(server.gateway_url("/agent/heartbeat"))
@@ -690,16 +658,8 @@ async fn curl_with_the_issued_certificate_heartbeats_and_without_is_refused() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Curl").await;
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enrolled: serde_json::Value = bootstrap(&server, &token, "curl-host", "HW-CURL")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let token = install_token(&server, &admin, json!({})).await;
+    let enrolled = enrol(&server, &token, "curl-host", "HW-CURL").await;
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, field: &str| {
         let path = dir.path().join(name);
@@ -757,20 +717,9 @@ async fn an_admin_can_ask_an_agent_to_renew_early() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Early").await;
-    let created = server.graphql_as(&admin, CREATE, json!({})).await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let enrolled: serde_json::Value = bootstrap(&server, &token, "early-host", "HW-E")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let agent = server.agent_client(Some((
-        enrolled["certificate"].as_str().unwrap(),
-        enrolled["private_key"].as_str().unwrap(),
-    )));
+    let token = install_token(&server, &admin, json!({})).await;
+    let enrolled = enrol(&server, &token, "early-host", "HW-E").await;
+    let agent = agent_of(&server, &enrolled);
     let beat = || async {
         agent
             .post(server.gateway_url("/agent/heartbeat"))
