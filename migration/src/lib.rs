@@ -3,6 +3,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261122_000001_core_tables;
 mod m20261122_000002_timescale;
 mod m20261122_000003_identity;

@@ -4,6 +4,7 @@
 //! group or site, a log's user) are set to NULL instead, so deleting a group
 //! never deletes machines.
 
+use crate::columns::{fk, timestamp_now};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -130,14 +131,6 @@ enum ActivityLogs {
     UserAgent,
 }
 
-fn now() -> SimpleExpr {
-    Expr::current_timestamp().into()
-}
-
-fn created_at<T: IntoIden>(col: T) -> ColumnDef {
-    timestamp_with_time_zone(col).default(now()).take()
-}
-
 fn tenant_fk<T: IntoIden + 'static>(table: T, name: &str) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
@@ -171,8 +164,8 @@ impl MigrationTrait for Migration {
                     .col(string_len(Clients::LicenseType, 32).default("trial"))
                     .col(string_len(Clients::LicenseStatus, 32).default("active"))
                     .col(timestamp_with_time_zone_null(Clients::LicenseExpiresAt))
-                    .col(created_at(Clients::CreatedAt))
-                    .col(created_at(Clients::UpdatedAt))
+                    .col(timestamp_now(Clients::CreatedAt))
+                    .col(timestamp_now(Clients::UpdatedAt))
                     .to_owned(),
             )
             .await?;
@@ -190,14 +183,14 @@ impl MigrationTrait for Migration {
                     .col(string_len(Users::LastName, 100).default(""))
                     .col(string_len(Users::Role, 32).default("observer"))
                     .col(boolean(Users::MustChangePassword).default(true))
-                    .col(created_at(Users::PasswordChangedAt))
+                    .col(timestamp_now(Users::PasswordChangedAt))
                     .col(boolean(Users::TotpEnabled).default(false))
                     .col(string_len_null(Users::TotpSecret, 128))
                     .col(string_len_null(Users::TotpPendingSecret, 128))
                     .col(timestamp_with_time_zone_null(Users::TotpVerifiedAt))
                     .col(timestamp_with_time_zone_null(Users::LastLoginAt))
-                    .col(created_at(Users::CreatedAt))
-                    .col(created_at(Users::UpdatedAt))
+                    .col(timestamp_now(Users::CreatedAt))
+                    .col(timestamp_now(Users::UpdatedAt))
                     .foreign_key(&mut tenant_fk(Users::Table, "fk_users_client"))
                     .to_owned(),
             )
@@ -213,7 +206,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(Sites::Name, 100))
                     .col(string_len_null(Sites::Location, 200))
                     .col(string_len(Sites::Timezone, 50).default("Europe/Paris"))
-                    .col(created_at(Sites::CreatedAt))
+                    .col(timestamp_now(Sites::CreatedAt))
                     .foreign_key(&mut tenant_fk(Sites::Table, "fk_sites_client"))
                     .to_owned(),
             )
@@ -228,8 +221,8 @@ impl MigrationTrait for Migration {
                     .col(uuid(Groups::ClientId))
                     .col(string_len(Groups::Name, 50))
                     .col(string_len_null(Groups::Description, 500))
-                    .col(created_at(Groups::CreatedAt))
-                    .col(created_at(Groups::UpdatedAt))
+                    .col(timestamp_now(Groups::CreatedAt))
+                    .col(timestamp_now(Groups::UpdatedAt))
                     .foreign_key(&mut tenant_fk(Groups::Table, "fk_groups_client"))
                     .to_owned(),
             )
@@ -264,23 +257,21 @@ impl MigrationTrait for Migration {
                     .col(boolean(Machines::MaintenanceMode).default(false))
                     .col(timestamp_with_time_zone_null(Machines::MaintenanceUntil))
                     .col(string_len_null(Machines::MaintenanceReason, 500))
-                    .col(created_at(Machines::CreatedAt))
-                    .col(created_at(Machines::UpdatedAt))
+                    .col(timestamp_now(Machines::CreatedAt))
+                    .col(timestamp_now(Machines::UpdatedAt))
                     .foreign_key(&mut tenant_fk(Machines::Table, "fk_machines_client"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_machines_group")
-                            .from(Machines::Table, Machines::GroupId)
-                            .to(Groups::Table, Groups::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_machines_site")
-                            .from(Machines::Table, Machines::SiteId)
-                            .to(Sites::Table, Sites::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .foreign_key(&mut fk(
+                        "fk_machines_group",
+                        (Machines::Table, Machines::GroupId),
+                        (Groups::Table, Groups::Id),
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_machines_site",
+                        (Machines::Table, Machines::SiteId),
+                        (Sites::Table, Sites::Id),
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -294,7 +285,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(Labels::ClientId))
                     .col(string_len(Labels::Key, 50))
                     .col(string_len(Labels::Color, 7).default("#3b82f6"))
-                    .col(created_at(Labels::CreatedAt))
+                    .col(timestamp_now(Labels::CreatedAt))
                     .foreign_key(&mut tenant_fk(Labels::Table, "fk_labels_client"))
                     .to_owned(),
             )
@@ -308,26 +299,24 @@ impl MigrationTrait for Migration {
                     .col(uuid(MachineLabels::MachineId))
                     .col(uuid(MachineLabels::LabelId))
                     .col(string_len(MachineLabels::Value, 100))
-                    .col(created_at(MachineLabels::AssignedAt))
+                    .col(timestamp_now(MachineLabels::AssignedAt))
                     .primary_key(
                         Index::create()
                             .col(MachineLabels::MachineId)
                             .col(MachineLabels::LabelId),
                     )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_machine_labels_machine")
-                            .from(MachineLabels::Table, MachineLabels::MachineId)
-                            .to(Machines::Table, Machines::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_machine_labels_label")
-                            .from(MachineLabels::Table, MachineLabels::LabelId)
-                            .to(Labels::Table, Labels::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk(
+                        "fk_machine_labels_machine",
+                        (MachineLabels::Table, MachineLabels::MachineId),
+                        (Machines::Table, Machines::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_machine_labels_label",
+                        (MachineLabels::Table, MachineLabels::LabelId),
+                        (Labels::Table, Labels::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -338,7 +327,7 @@ impl MigrationTrait for Migration {
                     .table(ActivityLogs::Table)
                     .if_not_exists()
                     .col(uuid(ActivityLogs::Id))
-                    .col(created_at(ActivityLogs::Timestamp))
+                    .col(timestamp_now(ActivityLogs::Timestamp))
                     .col(string_len(ActivityLogs::Level, 16))
                     .col(string_len(ActivityLogs::Category, 32))
                     .col(text(ActivityLogs::Message))
@@ -349,13 +338,12 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(ActivityLogs::UserAgent, 512))
                     .primary_key(Index::create().col(ActivityLogs::Id).col(ActivityLogs::Timestamp))
                     .foreign_key(&mut tenant_fk(ActivityLogs::Table, "fk_activity_logs_client"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_activity_logs_user")
-                            .from(ActivityLogs::Table, ActivityLogs::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .foreign_key(&mut fk(
+                        "fk_activity_logs_user",
+                        (ActivityLogs::Table, ActivityLogs::UserId),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;

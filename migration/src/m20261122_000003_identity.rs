@@ -2,6 +2,7 @@
 //! token blacklist, password resets, MFA backup codes, API tokens, and the
 //! durable email outbox.
 
+use crate::columns::{fk, timestamp_now};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -100,25 +101,6 @@ enum EmailOutbox {
     SentAt,
 }
 
-fn now_default<T: IntoIden>(col: T) -> ColumnDef {
-    timestamp_with_time_zone(col)
-        .default(Expr::current_timestamp())
-        .take()
-}
-
-fn user_fk<T: IntoIden + 'static>(
-    table: T,
-    col: impl IntoIden + 'static,
-    name: &str,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(table, col)
-        .to(Users::Table, Users::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -137,11 +119,12 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(RefreshTokens::IpAddress, 64))
                     .col(string_len_null(RefreshTokens::UserAgent, 512))
                     .col(timestamp_with_time_zone(RefreshTokens::ExpiresAt))
-                    .col(now_default(RefreshTokens::CreatedAt))
-                    .foreign_key(&mut user_fk(
-                        RefreshTokens::Table,
-                        RefreshTokens::UserId,
+                    .col(timestamp_now(RefreshTokens::CreatedAt))
+                    .foreign_key(&mut fk(
                         "fk_refresh_tokens_user",
+                        (RefreshTokens::Table, RefreshTokens::UserId),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::Cascade,
                     ))
                     .to_owned(),
             )
@@ -155,7 +138,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(TokenBlacklist::UserId))
                     .col(string_len(TokenBlacklist::Reason, 32))
                     .col(timestamp_with_time_zone(TokenBlacklist::ExpiresAt))
-                    .col(now_default(TokenBlacklist::CreatedAt))
+                    .col(timestamp_now(TokenBlacklist::CreatedAt))
                     .to_owned(),
             )
             .await?;
@@ -170,11 +153,12 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(PasswordResetTokens::ExpiresAt))
                     .col(timestamp_with_time_zone_null(PasswordResetTokens::UsedAt))
                     .col(string_len_null(PasswordResetTokens::IpAddress, 64))
-                    .col(now_default(PasswordResetTokens::CreatedAt))
-                    .foreign_key(&mut user_fk(
-                        PasswordResetTokens::Table,
-                        PasswordResetTokens::UserId,
+                    .col(timestamp_now(PasswordResetTokens::CreatedAt))
+                    .foreign_key(&mut fk(
                         "fk_password_reset_tokens_user",
+                        (PasswordResetTokens::Table, PasswordResetTokens::UserId),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::Cascade,
                     ))
                     .to_owned(),
             )
@@ -188,11 +172,12 @@ impl MigrationTrait for Migration {
                     .col(uuid(MfaBackupCodes::UserId))
                     .col(string_len(MfaBackupCodes::CodeHash, 64))
                     .col(timestamp_with_time_zone_null(MfaBackupCodes::UsedAt))
-                    .col(now_default(MfaBackupCodes::CreatedAt))
-                    .foreign_key(&mut user_fk(
-                        MfaBackupCodes::Table,
-                        MfaBackupCodes::UserId,
+                    .col(timestamp_now(MfaBackupCodes::CreatedAt))
+                    .foreign_key(&mut fk(
                         "fk_mfa_backup_codes_user",
+                        (MfaBackupCodes::Table, MfaBackupCodes::UserId),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::Cascade,
                     ))
                     .to_owned(),
             )
@@ -212,21 +197,19 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(ApiTokens::ExpiresAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::LastUsedAt))
                     .col(timestamp_with_time_zone_null(ApiTokens::RevokedAt))
-                    .col(now_default(ApiTokens::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_api_tokens_client")
-                            .from(ApiTokens::Table, ApiTokens::ClientId)
-                            .to(Clients::Table, Clients::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_api_tokens_creator")
-                            .from(ApiTokens::Table, ApiTokens::CreatedBy)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .col(timestamp_now(ApiTokens::CreatedAt))
+                    .foreign_key(&mut fk(
+                        "fk_api_tokens_client",
+                        (ApiTokens::Table, ApiTokens::ClientId),
+                        (Clients::Table, Clients::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_api_tokens_creator",
+                        (ApiTokens::Table, ApiTokens::CreatedBy),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -243,17 +226,16 @@ impl MigrationTrait for Migration {
                     .col(text(EmailOutbox::BodyText))
                     .col(string_len(EmailOutbox::Status, 16).default("pending"))
                     .col(integer(EmailOutbox::Attempts).default(0))
-                    .col(now_default(EmailOutbox::NextAttemptAt))
+                    .col(timestamp_now(EmailOutbox::NextAttemptAt))
                     .col(text_null(EmailOutbox::LastError))
-                    .col(now_default(EmailOutbox::CreatedAt))
+                    .col(timestamp_now(EmailOutbox::CreatedAt))
                     .col(timestamp_with_time_zone_null(EmailOutbox::SentAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_email_outbox_client")
-                            .from(EmailOutbox::Table, EmailOutbox::ClientId)
-                            .to(Clients::Table, Clients::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut fk(
+                        "fk_email_outbox_client",
+                        (EmailOutbox::Table, EmailOutbox::ClientId),
+                        (Clients::Table, Clients::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;

@@ -1,5 +1,6 @@
 //! Agent enrolment: install tokens and the per-machine certificates.
 
+use crate::columns::{fk, timestamp_now};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -54,12 +55,6 @@ enum ClientCertificates {
     CreatedAt,
 }
 
-fn now_default<T: IntoIden>(col: T) -> ColumnDef {
-    timestamp_with_time_zone(col)
-        .default(Expr::current_timestamp())
-        .take()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -77,22 +72,20 @@ impl MigrationTrait for Migration {
                     .col(integer(InstallTokens::MaxUsage).default(0))
                     .col(timestamp_with_time_zone_null(InstallTokens::RevokedAt))
                     .col(uuid_null(InstallTokens::CreatedBy))
-                    .col(now_default(InstallTokens::CreatedAt))
-                    .col(now_default(InstallTokens::UpdatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_install_tokens_client")
-                            .from(InstallTokens::Table, InstallTokens::ClientId)
-                            .to(Clients::Table, Clients::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_install_tokens_creator")
-                            .from(InstallTokens::Table, InstallTokens::CreatedBy)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .col(timestamp_now(InstallTokens::CreatedAt))
+                    .col(timestamp_now(InstallTokens::UpdatedAt))
+                    .foreign_key(&mut fk(
+                        "fk_install_tokens_client",
+                        (InstallTokens::Table, InstallTokens::ClientId),
+                        (Clients::Table, Clients::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_install_tokens_creator",
+                        (InstallTokens::Table, InstallTokens::CreatedBy),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -110,28 +103,25 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(ClientCertificates::RevokedAt))
                     .col(text_null(ClientCertificates::RevocationReason))
                     .col(uuid_null(ClientCertificates::CreatedBy))
-                    .col(now_default(ClientCertificates::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_client_certificates_client")
-                            .from(ClientCertificates::Table, ClientCertificates::ClientId)
-                            .to(Clients::Table, Clients::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_client_certificates_machine")
-                            .from(ClientCertificates::Table, ClientCertificates::MachineId)
-                            .to(Machines::Table, Machines::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_client_certificates_creator")
-                            .from(ClientCertificates::Table, ClientCertificates::CreatedBy)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .col(timestamp_now(ClientCertificates::CreatedAt))
+                    .foreign_key(&mut fk(
+                        "fk_client_certificates_client",
+                        (ClientCertificates::Table, ClientCertificates::ClientId),
+                        (Clients::Table, Clients::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_client_certificates_machine",
+                        (ClientCertificates::Table, ClientCertificates::MachineId),
+                        (Machines::Table, Machines::Id),
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_client_certificates_creator",
+                        (ClientCertificates::Table, ClientCertificates::CreatedBy),
+                        (Users::Table, Users::Id),
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
