@@ -160,12 +160,12 @@ async fn execute(
         (None, Some(c)) => Some(Credential::Cookie(c)),
         (None, None) => None,
     };
-    let mutation = has_non_query_operation(&request.query);
     // CSRF: a cookie-carrying mutation must echo the CSRF cookie in a
-    // header, which a cross-site page cannot read.
+    // header, which a cross-site page cannot read. The document is parsed
+    // here (again) only for cookie sessions and read-only tokens.
     let carries_session_cookie =
         cookie_value(&jar, ACCESS_COOKIE).is_some() || cookie_value(&jar, REFRESH_COOKIE).is_some();
-    if mutation && bearer_token.is_none() && carries_session_cookie {
+    if bearer_token.is_none() && carries_session_cookie && has_non_query_operation(&request.query) {
         let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
         let expected = cookie_value(&jar, CSRF_COOKIE);
         let valid = matches!((sent, expected), (Some(s), Some(e)) if constant_time_eq(s, e));
@@ -185,18 +185,18 @@ async fn execute(
         cookie_value(&jar, REFRESH_COOKIE).map(str::to_owned),
     )
     .await;
-    if mutation && auth.principal.as_ref().is_some_and(|p| !p.can_write()) {
+    if auth.principal.as_ref().is_some_and(|p| !p.can_write()) && has_non_query_operation(&request.query) {
         return graphql_refusal(StatusCode::FORBIDDEN, "FORBIDDEN", "This API token is read-only");
     }
     if auth.principal.is_none() {
         // The schema is documentation for integrators, not for strangers.
         request = request.disable_introspection();
     }
-    let response = state
+    let mut response = state
         .schema
         .execute(request.data(request_id(headers)).data(auth))
         .await;
-    let extra_headers = response.http_headers.clone();
+    let extra_headers = std::mem::take(&mut response.http_headers);
     let mut http = Json(response).into_response();
     for (name, value) in extra_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
