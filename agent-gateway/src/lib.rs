@@ -6,6 +6,7 @@
 mod backend;
 mod error;
 mod identity;
+pub mod listener;
 mod routes;
 pub mod tls;
 

@@ -1,13 +1,8 @@
 //! The gateway listener: TLS with optional client certificates (required
 //! later, per route, for `/agent/*`), a handshake timeout (tokio-rustls has
-//! none), a header-read timeout, and a graceful drain.
+//! none); serving itself is [`crate::listener::serve_with`].
 
-use axum::Router;
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
-    service::TowerToHyperService,
-};
+use axum::{http::Extensions, Router};
 use rustls::{
     pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
     server::WebPkiClientVerifier,
@@ -16,11 +11,8 @@ use rustls::{
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The verified client certificate of the connection, if one was sent.
 #[derive(Clone, Debug)]
@@ -68,7 +60,9 @@ pub fn server_config(chain_pem: &str, key_pem: &str, ca_pem: &str) -> Result<Arc
     Ok(Arc::new(config))
 }
 
-/// Serves `router` over TLS until `shutdown` resolves, then drains.
+/// Serves `router` over TLS until `shutdown` resolves, then drains. Each
+/// request carries the connection's [`PeerCertificate`] and
+/// [`RemoteAddr`].
 pub async fn serve(
     listener: TcpListener,
     config: Arc<ServerConfig>,
@@ -76,71 +70,31 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(config);
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(128);
-    let builder = Arc::new(builder);
-    let graceful = Arc::new(GracefulShutdown::new());
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "gateway accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let (acceptor, router, builder, graceful) = (
-            acceptor.clone(),
-            router.clone(),
-            builder.clone(),
-            graceful.clone(),
-        );
-        tokio::spawn(async move {
+    crate::listener::serve_with(listener, router, shutdown, move |stream, remote| {
+        let acceptor = acceptor.clone();
+        async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, %remote, "TLS handshake refused");
-                    return;
+                    return None;
                 }
                 Err(_) => {
                     tracing::debug!(%remote, "TLS handshake timed out");
-                    return;
+                    return None;
                 }
             };
-            let peer = PeerCertificate(
+            let mut extensions = Extensions::new();
+            extensions.insert(PeerCertificate(
                 tls.get_ref()
                     .1
                     .peer_certificates()
                     .and_then(|certs| certs.first())
                     .map(|c| c.clone().into_owned()),
-            );
-            let service = router.map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut().insert(peer.clone());
-                req.extensions_mut().insert(RemoteAddr(remote));
-                req
-            });
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service))
-                .into_owned();
-            if let Err(e) = graceful.watch(conn).await {
-                tracing::debug!(error = %e, %remote, "gateway connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+            ));
+            extensions.insert(RemoteAddr(remote));
+            Some((tls, extensions))
+        }
+    })
+    .await;
 }

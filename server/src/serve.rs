@@ -1,75 +1,20 @@
-//! The HTTP listener: hyper with a header-read timeout (axum::serve has
-//! none), HTTP/1.1 and HTTP/2, WebSocket upgrades, and a graceful drain.
+//! The GraphQL port's listener: plain TCP through the shared serving loop
+//! (header-read timeout, HTTP/1.1 and 2, upgrades, graceful drain), each
+//! request carrying its peer address.
 
-use axum::{extract::ConnectInfo, Router};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
-    service::TowerToHyperService,
-};
-use std::{future::Future, net::SocketAddr, time::Duration};
+use axum::{extract::ConnectInfo, http::Extensions, Router};
+use std::{future::Future, net::SocketAddr};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
-
-/// A client must send its request headers within this time.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// In-flight requests get this long to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits for in-flight requests (bounded by the drain timeout).
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Duration::from_secs(30))
-        .max_concurrent_streams(256);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-
-    loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(remote));
-                req
-            });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %remote, "connection ended with an error");
-            }
-        });
-    }
-
-    drop(listener);
-    tracing::info!("shutting down: draining in-flight requests");
-    match tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("all connections drained"),
-        Err(_) => tracing::warn!("drain timeout reached; closing remaining connections"),
-    }
+    agent_gateway::listener::serve_with(listener, router, shutdown, |stream, remote| async move {
+        let mut extensions = Extensions::new();
+        extensions.insert(ConnectInfo(remote));
+        Some((stream, extensions))
+    })
+    .await;
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
