@@ -45,6 +45,15 @@ pub struct HeartbeatRequest {
     pub agent_version: String,
 }
 
+/// `?channel=&platform=&architecture=` of the latest-version routes.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    pub channel: Option<String>,
+    pub platform: Option<String>,
+    pub architecture: Option<String>,
+}
+
 /// What the backend knows of a presented certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertificateState {
@@ -60,9 +69,11 @@ pub trait AgentBackend: Send + Sync + 'static {
         request: BootstrapRequest,
         ip: Option<IpAddr>,
     ) -> Result<BootstrapResponse, GatewayError>;
+    /// `serial` is the certificate the agent presented (hex).
     async fn heartbeat(
         &self,
         agent: AgentIdentity,
+        serial: &str,
         request: HeartbeatRequest,
         ip: Option<IpAddr>,
     ) -> Result<serde_json::Value, GatewayError>;
@@ -82,6 +93,19 @@ pub trait AgentBackend: Send + Sync + 'static {
         agent: &AgentIdentity,
         serial: &str,
     ) -> Result<CertificateState, GatewayError>;
+    /// `GET /agent/config`: what the agent should know of its server-side
+    /// settings.
+    async fn config(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError>;
+    /// `GET /agent/config/collectors`: the eight collectors' effective
+    /// intervals for this machine.
+    async fn collectors(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError>;
+    /// The active build for a target; parts left out come from the machine
+    /// (`agent`) or default to stable/windows/amd64 (public route).
+    async fn latest_version(
+        &self,
+        agent: Option<AgentIdentity>,
+        query: VersionQuery,
+    ) -> Result<serde_json::Value, GatewayError>;
     /// OS prerequisites for installers (public).
     async fn requirements(&self) -> Result<serde_json::Value, GatewayError>;
     /// The current DER CRL.

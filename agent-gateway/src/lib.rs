@@ -12,7 +12,8 @@ pub mod tls;
 
 pub use backend::{
     AgentBackend, BootstrapRequest, BootstrapResponse, CertificateState, HeartbeatRequest, RenewResponse,
+    VersionQuery,
 };
 pub use error::{GatewayError, GatewayErrorCode};
 pub use identity::{AgentIdentity, ClientCertificate, CnError};
-pub use routes::router;
+pub use routes::{public_router, router};

@@ -3,10 +3,13 @@
 use crate::{
     tls::{PeerCertificate, RemoteAddr},
     AgentBackend, BootstrapRequest, CertificateState, ClientCertificate, CnError, GatewayError,
-    GatewayErrorCode, HeartbeatRequest,
+    GatewayErrorCode, HeartbeatRequest, VersionQuery,
 };
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, Request, State},
+    extract::{
+        rejection::{JsonRejection, QueryRejection},
+        FromRequest, Query, Request, State,
+    },
     http::header,
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -44,18 +47,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AgentJson<T> {
     }
 }
 
+/// The public routes the main port serves too: the CRL and the latest
+/// agent version.
+pub fn public_router(backend: Backend) -> Router {
+    Router::new()
+        .route("/api/public/crl", get(crl))
+        .route("/api/public/latest-version", get(public_latest_version))
+        .with_state(backend)
+}
+
 pub fn router(backend: Backend) -> Router {
     let agent = Router::new()
         .route("/agent/heartbeat", post(heartbeat))
         .route("/agent/certificate/renew", post(renew))
+        .route("/agent/config", get(config))
+        .route("/agent/config/collectors", get(collectors))
+        .route("/agent/latest-version", get(agent_latest_version))
         .route_layer(middleware::from_fn_with_state(backend.clone(), require_agent));
     Router::new()
         .route("/api/public/bootstrap", post(bootstrap))
-        .route("/api/public/crl", get(crl))
         .route("/agent/requirements", get(requirements))
         .merge(agent)
         .fallback(|| async { GatewayError::new(GatewayErrorCode::NotFound, "No such route") })
-        .with_state(backend)
+        .with_state(backend.clone())
+        .merge(public_router(backend))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::decompression::RequestDecompressionLayer::new().gzip(true))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -129,7 +144,7 @@ async fn heartbeat(
     AgentJson(request): AgentJson<HeartbeatRequest>,
 ) -> Result<Response, GatewayError> {
     let answer = backend
-        .heartbeat(cert.identity, request, remote_ip(remote))
+        .heartbeat(cert.identity, &cert.serial, request, remote_ip(remote))
         .await?;
     Ok(Json(answer).into_response())
 }
@@ -145,12 +160,54 @@ async fn renew(
     Ok(Json(answer).into_response())
 }
 
+async fn config(
+    State(backend): State<Backend>,
+    Extension(cert): Extension<ClientCertificate>,
+) -> Result<Response, GatewayError> {
+    Ok(Json(backend.config(cert.identity).await?).into_response())
+}
+
+/// The `hostname` query parameter older agents send is ignored: the
+/// certificate names the machine.
+async fn collectors(
+    State(backend): State<Backend>,
+    Extension(cert): Extension<ClientCertificate>,
+) -> Result<Response, GatewayError> {
+    Ok(Json(backend.collectors(cert.identity).await?).into_response())
+}
+
+async fn agent_latest_version(
+    State(backend): State<Backend>,
+    Extension(cert): Extension<ClientCertificate>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
+) -> Result<Response, GatewayError> {
+    let Query(query) = query.map_err(bad_query)?;
+    Ok(Json(backend.latest_version(Some(cert.identity), query).await?).into_response())
+}
+
+/// Public: the dashboard's install page shows it.
+async fn public_latest_version(
+    State(backend): State<Backend>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
+) -> Result<Response, GatewayError> {
+    let Query(query) = query.map_err(bad_query)?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(backend.latest_version(None, query).await?),
+    )
+        .into_response())
+}
+
+fn bad_query(rejection: QueryRejection) -> GatewayError {
+    GatewayError::new(GatewayErrorCode::BadRequest, rejection.body_text())
+}
+
 async fn requirements(State(backend): State<Backend>) -> Result<Response, GatewayError> {
     Ok(Json(backend.requirements().await?).into_response())
 }
 
 /// DER CRL, as the spec serves it.
-pub async fn crl(State(backend): State<Backend>) -> Result<Response, GatewayError> {
+async fn crl(State(backend): State<Backend>) -> Result<Response, GatewayError> {
     let der = backend.crl().await?;
     Ok((
         [

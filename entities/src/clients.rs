@@ -14,6 +14,8 @@ pub struct Model {
     /// active, expired, suspended
     pub license_status: String,
     pub license_expires_at: Option<DateTimeUtc>,
+    /// Enrolment refuses new machines beyond this many; None = unlimited.
+    pub max_machines: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

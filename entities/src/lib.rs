@@ -2,9 +2,11 @@
 
 pub mod activity_logs;
 pub mod agent_requirements;
+pub mod agent_versions;
 pub mod api_tokens;
 pub mod client_certificates;
 pub mod clients;
+pub mod collection_settings;
 pub mod email_outbox;
 pub mod groups;
 pub mod install_tokens;

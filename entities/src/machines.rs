@@ -36,6 +36,9 @@ pub struct Model {
     pub maintenance_reason: Option<String>,
     /// Set by an administrator: the agent may renew before the usual window.
     pub renewal_requested_at: Option<DateTimeUtc>,
+    /// Set by an administrator: the next heartbeat asks the agent to run
+    /// every collector now; cleared once delivered.
+    pub force_collect_requested_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

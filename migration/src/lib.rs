@@ -10,6 +10,7 @@ mod m20261122_000003_identity;
 mod m20261122_000004_agent_pki;
 mod m20261122_000005_agent_requirements;
 mod m20261122_000006_renewal_request;
+mod m20261122_000007_agent_config;
 pub mod timescale;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_agent_pki::Migration),
             Box::new(m20261122_000005_agent_requirements::Migration),
             Box::new(m20261122_000006_renewal_request::Migration),
+            Box::new(m20261122_000007_agent_config::Migration),
         ]
     }
 }

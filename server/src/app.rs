@@ -4,6 +4,7 @@ use crate::{
     config::Config,
     domain::{
         activity::ActivityLog,
+        agent_config::{intervals::CollectionSettings, versions::AgentVersions},
         auth::{password::PasswordHasher, AuthService, AuthSettings},
         notify::outbox::Outbox,
         pki::{
@@ -37,6 +38,8 @@ pub struct Services {
     pub install_tokens: InstallTokens,
     pub enrolment: Enrolment,
     pub certificates: Certificates,
+    pub agent_versions: AgentVersions,
+    pub collection_settings: CollectionSettings,
 }
 
 /// What every request handler gets.
@@ -116,15 +119,19 @@ impl AppState {
         let install_tokens =
             InstallTokens::new(infra.db.clone(), activity.clone(), config.dashboard_url.clone());
         let ca = Arc::new(CertificateAuthority::load_or_create(&config.data_dir)?);
+        let agent_versions = AgentVersions::new(infra.db.clone(), infra.cache.clone());
         let enrolment = Enrolment::new(
             infra.db.clone(),
             infra.cache.clone(),
             infra.bus.clone(),
             ca,
             install_tokens.clone(),
+            agent_versions.clone(),
             activity.clone(),
         );
         let services = Services {
+            agent_versions,
+            collection_settings: CollectionSettings::new(infra.db.clone()),
             certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
             enrolment,
             install_tokens,

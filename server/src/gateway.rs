@@ -6,15 +6,19 @@ use crate::{
     app::AppState,
     domain::{
         activity::RequestMeta,
-        pki::enrolment::{CertState, EnrolRequest, Heartbeat},
+        agent_config::versions::Target,
+        pki::enrolment::{
+            CertState, EnrolRequest, Heartbeat, HEARTBEAT_INTERVAL_SECONDS, RENEWAL_WINDOW_DAYS,
+        },
         DomainError,
     },
 };
 use agent_gateway::{
     AgentBackend, AgentIdentity, BootstrapRequest, BootstrapResponse, CertificateState, GatewayError,
-    GatewayErrorCode, HeartbeatRequest, RenewResponse,
+    GatewayErrorCode, HeartbeatRequest, RenewResponse, VersionQuery,
 };
 use async_trait::async_trait;
+use serde_json::json;
 use std::{net::IpAddr, sync::Arc};
 
 const AGENT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
@@ -91,6 +95,7 @@ impl AgentBackend for Backend {
     async fn heartbeat(
         &self,
         agent: AgentIdentity,
+        serial: &str,
         r: HeartbeatRequest,
         ip: Option<IpAddr>,
     ) -> Result<serde_json::Value, GatewayError> {
@@ -100,6 +105,7 @@ impl AgentBackend for Backend {
             .heartbeat(
                 agent.client_id,
                 agent.machine_id,
+                serial,
                 Heartbeat {
                     hostname: r.hostname,
                     hardware_id: r.hardware_id,
@@ -158,6 +164,86 @@ impl AgentBackend for Backend {
         hit.count <= self.state.config.agent_rate_limit_per_minute
     }
 
+    async fn config(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError> {
+        let services = &self.state.services;
+        let machine = services
+            .enrolment
+            .machine(agent.client_id, agent.machine_id)
+            .await
+            .map_err(to_gateway)?;
+        let effective = services
+            .collection_settings
+            .effective(agent.client_id, agent.machine_id)
+            .await
+            .map_err(to_gateway)?;
+        Ok(json!({
+            "machine_id": machine.id,
+            "client_id": machine.client_id,
+            "hostname": machine.hostname,
+            "update_channel": machine.update_channel,
+            "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_SECONDS,
+            "maintenance_mode": machine.maintenance_mode,
+            "maintenance_until": machine.maintenance_until,
+            "certificate_expires_at": machine.cert_expires_at,
+            "renewal_window_days": RENEWAL_WINDOW_DAYS,
+            "collectors": effective.to_agent_json()["collectors"],
+            "server_time": chrono::Utc::now(),
+        }))
+    }
+
+    async fn collectors(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError> {
+        let services = &self.state.services;
+        let effective = services
+            .collection_settings
+            .effective(agent.client_id, agent.machine_id)
+            .await
+            .map_err(to_gateway)?;
+        services.enrolment.touch_config_sync(agent.machine_id);
+        Ok(effective.to_agent_json())
+    }
+
+    async fn latest_version(
+        &self,
+        agent: Option<AgentIdentity>,
+        q: VersionQuery,
+    ) -> Result<serde_json::Value, GatewayError> {
+        let services = &self.state.services;
+        let machine_target = match &agent {
+            Some(a) => {
+                let m = services
+                    .enrolment
+                    .machine(a.client_id, a.machine_id)
+                    .await
+                    .map_err(to_gateway)?;
+                Target::of_machine(&m.update_channel, &m.os, m.arch.as_deref())
+            }
+            None => None,
+        };
+        let fallback = machine_target.unwrap_or(Target {
+            channel: "stable".into(),
+            platform: "windows".into(),
+            architecture: "amd64".into(),
+        });
+        let target = Target::new(
+            q.channel.as_deref().unwrap_or(&fallback.channel),
+            q.platform.as_deref().unwrap_or(&fallback.platform),
+            q.architecture.as_deref().unwrap_or(&fallback.architecture),
+        )
+        .map_err(to_gateway)?;
+        let found = services
+            .agent_versions
+            .latest(&target)
+            .await
+            .map_err(to_gateway)?
+            .ok_or_else(|| {
+                GatewayError::new(
+                    GatewayErrorCode::NotFound,
+                    "No version published for this channel, platform and architecture",
+                )
+            })?;
+        serde_json::to_value(found).map_err(|e| to_gateway(DomainError::Internal(e.to_string())))
+    }
+
     async fn requirements(&self) -> Result<serde_json::Value, GatewayError> {
         let req = self
             .state
@@ -178,6 +264,11 @@ impl AgentBackend for Backend {
 /// The gateway's routes, backed by this server's services.
 pub fn router(state: AppState) -> axum::Router {
     agent_gateway::router(Arc::new(Backend { state }))
+}
+
+/// The public routes the main port serves as well (CRL, latest version).
+pub fn public_router(state: AppState) -> axum::Router {
+    agent_gateway::public_router(Arc::new(Backend { state }))
 }
 
 /// TLS: a server certificate for the configured names, issued by our CA

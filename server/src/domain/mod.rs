@@ -2,7 +2,9 @@
 //! GraphQL; callers map [`DomainError`] to their transport.
 
 pub mod activity;
+pub mod agent_config;
 pub mod auth;
+pub mod collectors;
 pub mod crypto;
 pub mod error;
 pub mod notify;

@@ -2,6 +2,7 @@
 //! policy set here in one place.
 
 mod activity;
+mod agent_config;
 mod agents;
 mod api_tokens;
 pub mod auth;
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     activity::ActivityQuery,
     agents::AgentQuery,
     certificates::CertificateQuery,
+    agent_config::AgentConfigQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -47,6 +49,7 @@ pub struct MutationRoot(
     api_tokens::ApiTokenMutation,
     agents::AgentMutation,
     certificates::CertificateMutation,
+    agent_config::AgentConfigMutation,
 );
 
 #[derive(MergedSubscription, Default)]

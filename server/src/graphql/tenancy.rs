@@ -3,7 +3,7 @@
 use super::{
     auth as guard,
     error::ApiError,
-    types::{id, User},
+    types::{id, parse_id, User},
 };
 use crate::{
     app::Services,
@@ -12,6 +12,8 @@ use crate::{
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entities::clients;
+use std::collections::HashMap;
+use uuid::Uuid;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 
@@ -24,12 +26,28 @@ pub struct Client {
     license_type: String,
     license_status: String,
     license_expires_at: Option<DateTime<Utc>>,
+    /// Enrolment refuses new machines beyond this; null = unlimited.
+    max_machines: Option<i32>,
+    /// Machines enrolled now.
+    machine_count: i64,
     created_at: DateTime<Utc>,
+}
+
+impl Client {
+    fn with_count(c: clients::Model, counts: &HashMap<Uuid, i64>) -> Self {
+        let machine_count = counts.get(&c.id).copied().unwrap_or(0);
+        Self {
+            machine_count,
+            ..c.into()
+        }
+    }
 }
 
 impl From<clients::Model> for Client {
     fn from(c: clients::Model) -> Self {
         Self {
+            max_machines: c.max_machines,
+            machine_count: 0,
             id: id(c.id),
             name: c.name,
             license_id: id(c.license_id),
@@ -73,8 +91,10 @@ impl TenancyQuery {
     /// All tenants (super_admin).
     async fn clients(&self, ctx: &Context<'_>) -> Result<Vec<Client>> {
         guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        let list = services(ctx).tenancy.list().await.map_err(ApiError::from)?;
-        Ok(list.into_iter().map(Client::from).collect())
+        let tenancy = &services(ctx).tenancy;
+        let list = tenancy.list().await.map_err(ApiError::from)?;
+        let counts = tenancy.machine_counts().await.map_err(ApiError::from)?;
+        Ok(list.into_iter().map(|c| Client::with_count(c, &counts)).collect())
     }
 }
 
@@ -83,6 +103,25 @@ pub struct TenancyMutation;
 
 #[Object]
 impl TenancyMutation {
+    /// Sets how many machines the tenant may enrol; null removes the limit
+    /// (super_admin). Machines already enrolled stay.
+    async fn set_client_machine_limit(
+        &self,
+        ctx: &Context<'_>,
+        client_id: ID,
+        max_machines: Option<i32>,
+    ) -> Result<Client> {
+        let principal = guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        let client_id = parse_id("clientId", &client_id)?;
+        let tenancy = &services(ctx).tenancy;
+        let client = tenancy
+            .set_machine_limit(principal, client_id, max_machines, guard::meta(ctx))
+            .await
+            .map_err(ApiError::from)?;
+        let counts = tenancy.machine_counts().await.map_err(ApiError::from)?;
+        Ok(Client::with_count(client, &counts))
+    }
+
     /// Creates a tenant and its first admin (super_admin).
     async fn create_client(
         &self,

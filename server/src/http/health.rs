@@ -30,29 +30,3 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     });
     (code, [("cache-control", "no-store")], Json(body))
 }
-
-/// `GET /api/public/crl`: the DER CRL, also served on the gateway port.
-pub async fn crl(State(state): State<AppState>) -> axum::response::Response {
-    match state.services.enrolment.crl().await {
-        Ok(der) => (
-            [
-                ("content-type", "application/pkix-crl"),
-                (
-                    "content-disposition",
-                    "attachment; filename=\"optralis-agent.crl\"",
-                ),
-                ("cache-control", "public, max-age=300"),
-            ],
-            der,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "CRL generation failed");
-            super::json_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "CRL unavailable",
-            )
-        }
-    }
-}

@@ -39,10 +39,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(health::health))
-        .route("/api/public/crl", get(health::crl))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::gateway::public_router(state))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))

@@ -19,6 +19,7 @@ fn client(name: &str) -> clients::ActiveModel {
         license_type: Set("pro".into()),
         license_status: Set("active".into()),
         license_expires_at: Set(None),
+        max_machines: Set(None),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),
     }
@@ -52,6 +53,7 @@ fn machine(client_id: Uuid, hostname: &str) -> machines::ActiveModel {
         maintenance_until: Set(None),
         maintenance_reason: Set(None),
         renewal_requested_at: Set(None),
+        force_collect_requested_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -12,6 +12,7 @@ use super::{
 use crate::{
     domain::{
         activity::{ActivityLog, Category, Entry, Level, RequestMeta},
+        agent_config::versions::{AgentVersions, Target},
         auth::Principal,
         DomainError,
     },
@@ -23,11 +24,11 @@ use crate::{
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Utc};
-use entities::{client_certificates, machines};
+use entities::{client_certificates, clients, machines};
 use sea_orm::{
     sea_query::{Expr, Func},
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 use std::{sync::Arc, time::Duration};
@@ -85,6 +86,7 @@ pub struct Enrolment {
     tokens: InstallTokens,
     requirements: RequirementsService,
     writer: HeartbeatWriter,
+    versions: AgentVersions,
     activity: ActivityLog,
 }
 
@@ -131,9 +133,11 @@ impl Enrolment {
         bus: Arc<dyn EventBus>,
         ca: Arc<CertificateAuthority>,
         tokens: InstallTokens,
+        versions: AgentVersions,
         activity: ActivityLog,
     ) -> Self {
         Self {
+            versions,
             requirements: RequirementsService::new(db.clone(), cache.clone()),
             writer: HeartbeatWriter::start(db.clone()),
             db,
@@ -179,9 +183,15 @@ impl Enrolment {
             Some(a) => Some(short("arch", a, 32)?),
             None => None,
         };
+        let now = Utc::now();
+        let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
+
+        // The token use, the machine limit and the machine row commit
+        // together: a refused enrolment consumes nothing.
+        let txn = self.db.conn.begin().await?;
         let token = self
             .tokens
-            .consume(&req.token)
+            .consume(&txn, &req.token)
             .await?
             .ok_or(DomainError::Unauthenticated)?;
         let client_id = token.client_id;
@@ -194,7 +204,7 @@ impl Enrolment {
                 .filter(
                     Expr::expr(Func::lower(Expr::col(machines::Column::HardwareId))).eq(hw.to_lowercase()),
                 )
-                .one(&self.db.conn)
+                .one(&txn)
                 .await?;
         }
         if existing.is_none() {
@@ -204,18 +214,18 @@ impl Enrolment {
                     Expr::expr(Func::lower(Expr::col(machines::Column::Hostname)))
                         .eq(hostname.to_lowercase()),
                 )
-                .one(&self.db.conn)
+                .one(&txn)
                 .await?;
         }
-        let now = Utc::now();
-        let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
+        if existing.is_none() {
+            self.check_machine_limit(&txn, client_id).await?;
+        }
         let machine_id = existing.as_ref().map_or_else(Uuid::now_v7, |m| m.id);
         let issued = self
             .ca
             .issue_client(client_id, machine_id)
             .map_err(|e| DomainError::Internal(e.to_string()))?;
 
-        let txn = self.db.conn.begin().await?;
         match &existing {
             Some(_) => {
                 machines::Entity::update_many()
@@ -257,6 +267,7 @@ impl Enrolment {
                     maintenance_until: Set(None),
                     maintenance_reason: Set(None),
                     renewal_requested_at: Set(None),
+                    force_collect_requested_at: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
                 })
@@ -300,6 +311,35 @@ impl Enrolment {
             machine_id,
             client_id,
         })
+    }
+
+    /// Refuses a new machine once the tenant has its licence's maximum.
+    /// On PostgreSQL the tenant row is locked first so two enrolments with
+    /// different tokens cannot both take the last place; SQLite already
+    /// serialises writers (the token update above holds the write lock).
+    async fn check_machine_limit(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        client_id: Uuid,
+    ) -> Result<(), DomainError> {
+        let mut q = clients::Entity::find_by_id(client_id);
+        if self.db.backend == crate::infra::db::Backend::Postgres {
+            q = q.lock_exclusive();
+        }
+        let client = q.one(txn).await?.ok_or(DomainError::NotFound("client"))?;
+        let Some(max) = client.max_machines else {
+            return Ok(());
+        };
+        let count = machines::Entity::find()
+            .filter(machines::Column::ClientId.eq(client_id))
+            .count(txn)
+            .await?;
+        if count >= max.max(0) as u64 {
+            return Err(DomainError::Forbidden(format!(
+                "The licence machine limit is reached ({max} machines); remove a machine or raise the limit"
+            )));
+        }
+        Ok(())
     }
 
     async fn mark_revoked_in_cache(&self, serial: &str, expires_at: DateTime<Utc>) {
@@ -358,10 +398,36 @@ impl Enrolment {
         }
     }
 
+    /// One of the tenant's machines.
+    pub async fn machine(&self, client_id: Uuid, machine_id: Uuid) -> Result<machines::Model, DomainError> {
+        machines::Entity::find_by_id(machine_id)
+            .filter(machines::Column::ClientId.eq(client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("machine"))
+    }
+
+    /// Records that the agent fetched its configuration, off the request
+    /// path (a failure only loses the timestamp).
+    pub fn touch_config_sync(&self, machine_id: Uuid) {
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            let done = machines::Entity::update_many()
+                .col_expr(machines::Column::LastConfigSync, Expr::value(Some(Utc::now())))
+                .filter(machines::Column::Id.eq(machine_id))
+                .exec(&db.conn)
+                .await;
+            if let Err(e) = done {
+                tracing::warn!(error = %e, %machine_id, "last_config_sync not recorded");
+            }
+        });
+    }
+
     pub async fn heartbeat(
         &self,
         client_id: Uuid,
         machine_id: Uuid,
+        serial: &str,
         beat: Heartbeat,
         meta: &RequestMeta,
     ) -> Result<serde_json::Value, DomainError> {
@@ -379,16 +445,18 @@ impl Enrolment {
             Some(_) => return Err(DomainError::invalid("ip", "is not an IP address")),
             None => meta.ip.clone().unwrap_or_default(),
         };
-        let machine = machines::Entity::find_by_id(machine_id)
-            .filter(machines::Column::ClientId.eq(client_id))
-            .one(&self.db.conn)
-            .await?
-            .ok_or(DomainError::NotFound("machine"))?;
-        let cert = client_certificates::Entity::find()
-            .filter(client_certificates::Column::MachineId.eq(machine_id))
-            .filter(client_certificates::Column::RevokedAt.is_null())
-            .one(&self.db.conn)
-            .await?;
+        let machine = self.machine(client_id, machine_id).await?;
+        // The machine row mirrors its live certificate; read it only when
+        // the agent presents another one (after a renewal or re-enrolment).
+        let cert = if machine.cert_serial.as_deref() == Some(serial) {
+            None
+        } else {
+            client_certificates::Entity::find()
+                .filter(client_certificates::Column::MachineId.eq(machine_id))
+                .filter(client_certificates::Column::RevokedAt.is_null())
+                .one(&self.db.conn)
+                .await?
+        };
         let now = Utc::now();
         let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
         let was_offline = machine.offline_notified_at.is_some()
@@ -414,6 +482,7 @@ impl Enrolment {
                 ip,
                 compliant,
                 cert,
+                force_collect_delivered: machine.force_collect_requested_at,
             })
             .await?;
         if was_offline {
@@ -425,14 +494,32 @@ impl Enrolment {
                 })
                 .await;
         }
+        let mut commands = Vec::new();
+        if machine.renewal_requested_at.is_some() {
+            commands.push("renew_certificate");
+        }
+        if machine.force_collect_requested_at.is_some() {
+            commands.push("force_collect");
+        }
+        let update = match Target::of_machine(&machine.update_channel, &beat.os, machine.arch.as_deref()) {
+            Some(target) => self.versions.update_for(&target, &beat.agent_version).await?,
+            None => None,
+        };
         Ok(json!({
             "status": "ok",
             "is_os_compliant": compliant,
             "machine_id": machine.id,
             "server_time": now,
             "next_heartbeat_seconds": HEARTBEAT_INTERVAL_SECONDS,
-            "commands": if machine.renewal_requested_at.is_some() { json!(["renew_certificate"]) } else { json!([]) },
-            "update": null,
+            "commands": commands,
+            "update": update.map(|v| json!({
+                "version": v.version,
+                "download_url": v.download_url,
+                "checksum_sha256": v.checksum_sha256,
+                "file_size_bytes": v.file_size_bytes,
+                "changelog": v.changelog,
+                "channel": v.channel,
+            })),
         }))
     }
 
@@ -567,11 +654,80 @@ impl Enrolment {
         machine_id: Uuid,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
+        self.flag_machine(
+            actor,
+            machine_id,
+            machines::Column::RenewalRequestedAt,
+            Entry::new(
+                Level::Info,
+                Category::Certificate,
+                "Renouvellement du certificat demandé",
+            ),
+            meta,
+        )
+        .await
+    }
+
+    /// Asks the agent to run every collector at its next heartbeat.
+    pub async fn request_force_collect(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        self.flag_machine(
+            actor,
+            machine_id,
+            machines::Column::ForceCollectRequestedAt,
+            Entry::new(Level::Info, Category::Machine, "Collecte forcée demandée"),
+            meta,
+        )
+        .await
+    }
+
+    /// Stamps a request column on one of the actor's machines; the next
+    /// heartbeat turns it into a command.
+    async fn flag_machine(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        column: machines::Column,
+        entry: Entry,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
         let updated = machines::Entity::update_many()
-            .col_expr(
-                machines::Column::RenewalRequestedAt,
-                Expr::value(Some(Utc::now())),
-            )
+            .col_expr(column, Expr::value(Some(Utc::now())))
+            .filter(machines::Column::Id.eq(machine_id))
+            .filter(machines::Column::ClientId.eq(actor.client_id))
+            .exec(&self.db.conn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(DomainError::NotFound("machine"));
+        }
+        let mut entry = entry
+            .client(actor.client_id)
+            .metadata(json!({ "machine_id": machine_id }));
+        if let Some(u) = actor.user_id {
+            entry = entry.user(u);
+        }
+        self.activity.record(entry, meta).await;
+        Ok(())
+    }
+
+    /// Moves a machine to the stable or beta update channel.
+    pub async fn set_update_channel(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        channel: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        if !crate::domain::agent_config::versions::CHANNELS.contains(&channel) {
+            return Err(DomainError::invalid("channel", "must be stable or beta"));
+        }
+        let updated = machines::Entity::update_many()
+            .col_expr(machines::Column::UpdateChannel, Expr::value(channel))
+            .col_expr(machines::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(machines::Column::Id.eq(machine_id))
             .filter(machines::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
@@ -581,11 +737,11 @@ impl Enrolment {
         }
         let mut entry = Entry::new(
             Level::Info,
-            Category::Certificate,
-            "Renouvellement du certificat demandé",
+            Category::Machine,
+            format!("Canal de mise à jour : {channel}"),
         )
         .client(actor.client_id)
-        .metadata(json!({ "machine_id": machine_id }));
+        .metadata(json!({ "machine_id": machine_id, "channel": channel }));
         if let Some(u) = actor.user_id {
             entry = entry.user(u);
         }

@@ -29,6 +29,9 @@ pub struct BeatUpdate {
     pub compliant: bool,
     /// The machine's live certificate, mirrored in its cert_* columns.
     pub cert: Option<entities::client_certificates::Model>,
+    /// The force-collect request this heartbeat delivers, cleared unless a
+    /// newer one arrived meanwhile.
+    pub force_collect_delivered: Option<DateTime<Utc>>,
 }
 
 type Job = (BeatUpdate, oneshot::Sender<Result<(), String>>);
@@ -123,6 +126,17 @@ async fn flush(db: &Database, batch: &[Job]) -> Result<(), sea_orm::DbErr> {
             .filter(machines::Column::Id.eq(u.machine_id))
             .exec(&txn)
             .await?;
+        if let Some(requested) = u.force_collect_delivered {
+            machines::Entity::update_many()
+                .col_expr(
+                    machines::Column::ForceCollectRequestedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(machines::Column::Id.eq(u.machine_id))
+                .filter(machines::Column::ForceCollectRequestedAt.lte(requested))
+                .exec(&txn)
+                .await?;
+        }
     }
     txn.commit().await
 }

@@ -170,7 +170,13 @@ impl InstallTokens {
     }
 
     /// Counts one use of `secret` if it is valid; returns the token.
-    pub async fn consume(&self, secret: &str) -> Result<Option<install_tokens::Model>, DomainError> {
+    /// Counts one use of the token if it is still usable, inside the
+    /// caller's transaction (so a refused enrolment gives the use back).
+    pub async fn consume(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        secret: &str,
+    ) -> Result<Option<install_tokens::Model>, DomainError> {
         let hash = crypto::sha256_hex(secret.trim());
         let now = Utc::now();
         let used = install_tokens::Entity::update_many()
@@ -185,14 +191,14 @@ impl InstallTokens {
             .filter(Condition::any().add(install_tokens::Column::MaxUsage.eq(0)).add(
                 Expr::col(install_tokens::Column::UsageCount).lt(Expr::col(install_tokens::Column::MaxUsage)),
             ))
-            .exec(&self.db.conn)
+            .exec(conn)
             .await?;
         if used.rows_affected == 0 {
             return Ok(None);
         }
         Ok(install_tokens::Entity::find()
             .filter(install_tokens::Column::TokenHash.eq(hash))
-            .one(&self.db.conn)
+            .one(conn)
             .await?)
     }
 }

@@ -9,7 +9,10 @@ use super::{
 use crate::infra::db::Database;
 use chrono::Utc;
 use entities::{clients, users};
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QueryOrder, SqlErr, TransactionTrait};
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    SqlErr, TransactionTrait,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -43,6 +46,7 @@ fn new_client(name: &str, license_type: &str) -> clients::ActiveModel {
         license_type: Set(license_type.to_owned()),
         license_status: Set("active".into()),
         license_expires_at: Set(None),
+        max_machines: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -129,6 +133,64 @@ impl TenancyService {
 
     /// Creates a tenant and its first admin in one transaction; the admin
     /// receives a welcome email with a temporary password.
+    /// Sets how many machines a tenant may enrol (None = unlimited). A
+    /// limit below the current count refuses new machines only.
+    pub async fn set_machine_limit(
+        &self,
+        actor: &Principal,
+        client_id: Uuid,
+        max_machines: Option<i32>,
+        meta: &RequestMeta,
+    ) -> Result<clients::Model, DomainError> {
+        if !actor.is_super_admin() {
+            return Err(DomainError::Forbidden("super_admin only".into()));
+        }
+        if let Some(max) = max_machines {
+            if !(0..=1_000_000).contains(&max) {
+                return Err(DomainError::invalid("maxMachines", "must be 0-1000000"));
+            }
+        }
+        let updated = clients::Entity::update_many()
+            .col_expr(clients::Column::MaxMachines, Expr::value(max_machines))
+            .col_expr(clients::Column::UpdatedAt, Expr::value(chrono::Utc::now()))
+            .filter(clients::Column::Id.eq(client_id))
+            .exec(&self.db.conn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(DomainError::NotFound("client"));
+        }
+        let mut entry = Entry::new(Level::Info, Category::System, "Limite de machines modifiée")
+            .client(client_id)
+            .metadata(serde_json::json!({ "max_machines": max_machines }));
+        if let Some(u) = actor.user_id {
+            entry = entry.user(u);
+        }
+        self.activity.record(entry, meta).await;
+        clients::Entity::find_by_id(client_id)
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("client"))
+    }
+
+    /// Machines per tenant, for the listed tenants.
+    pub async fn machine_counts(&self) -> Result<std::collections::HashMap<Uuid, i64>, DomainError> {
+        use sea_orm::{FromQueryResult, QuerySelect};
+        #[derive(FromQueryResult)]
+        struct Row {
+            client_id: Uuid,
+            n: i64,
+        }
+        let rows = entities::machines::Entity::find()
+            .select_only()
+            .column(entities::machines::Column::ClientId)
+            .column_as(entities::machines::Column::Id.count(), "n")
+            .group_by(entities::machines::Column::ClientId)
+            .into_model::<Row>()
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.client_id, r.n)).collect())
+    }
+
     pub async fn create_client(
         &self,
         actor: &Principal,

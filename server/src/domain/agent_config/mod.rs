@@ -1,0 +1,5 @@
+//! What agents fetch besides heartbeats: the builds they update to and how
+//! often each collector runs.
+
+pub mod intervals;
+pub mod versions;
