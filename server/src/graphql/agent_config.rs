@@ -49,7 +49,9 @@ pub enum AgentPlatform {
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum CpuArchitecture {
+    #[graphql(name = "AMD64")]
     Amd64,
+    #[graphql(name = "ARM64")]
     Arm64,
 }
 

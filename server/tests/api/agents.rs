@@ -98,7 +98,12 @@ async fn install_tokens_are_created_listed_and_revoked_per_tenant() {
 }
 
 /// Enrols one machine with `token`; returns the bootstrap answer.
-async fn bootstrap(server: &TestServer, token: &str, hostname: &str, hardware_id: &str) -> reqwest::Response {
+pub async fn bootstrap(
+    server: &TestServer,
+    token: &str,
+    hostname: &str,
+    hardware_id: &str,
+) -> reqwest::Response {
     server
         .agent_client(None)
         .post(server.gateway_url("/api/public/bootstrap"))
@@ -112,7 +117,7 @@ async fn bootstrap(server: &TestServer, token: &str, hostname: &str, hardware_id
 }
 
 /// An install token's secret, created by `admin` with `input`.
-async fn install_token(server: &TestServer, admin: &str, input: serde_json::Value) -> String {
+pub async fn install_token(server: &TestServer, admin: &str, input: serde_json::Value) -> String {
     let created = server.graphql_as(admin, CREATE, json!({ "i": input })).await;
     created["data"]["createInstallToken"]["token"]["secret"]
         .as_str()
@@ -121,21 +126,21 @@ async fn install_token(server: &TestServer, admin: &str, input: serde_json::Valu
 }
 
 /// Enrols a machine and returns the bootstrap answer (asserting 200).
-async fn enrol(server: &TestServer, token: &str, hostname: &str, hardware_id: &str) -> serde_json::Value {
+pub async fn enrol(server: &TestServer, token: &str, hostname: &str, hardware_id: &str) -> serde_json::Value {
     let resp = bootstrap(server, token, hostname, hardware_id).await;
     assert_eq!(resp.status(), 200, "bootstrap {hostname}");
     resp.json().await.unwrap()
 }
 
 /// An HTTPS client holding the certificate a bootstrap answer issued.
-fn agent_of(server: &TestServer, enrolled: &serde_json::Value) -> reqwest::Client {
+pub fn agent_of(server: &TestServer, enrolled: &serde_json::Value) -> reqwest::Client {
     server.agent_client(Some((
         enrolled["certificate"].as_str().unwrap(),
         enrolled["private_key"].as_str().unwrap(),
     )))
 }
 
-fn heartbeat_body(hostname: &str) -> serde_json::Value {
+pub fn heartbeat_body(hostname: &str) -> serde_json::Value {
     json!({ "hostname": hostname, "hardware_id": "HW-1", "os": "linux", "os_version": "Debian 12", "ip": "10.0.0.7", "agent_version": "2.1.0" })
 }
 
