@@ -171,7 +171,7 @@ impl EffectiveIntervals {
 /// one machine (any order).
 pub fn resolve(machine_id: Uuid, mut applicable: Vec<Setting>) -> EffectiveIntervals {
     // Most specific scope first, then priority, then the latest edit.
-    applicable.sort_by(|a, b| (b.scope, b.priority, b.updated_at).cmp(&(a.scope, a.priority, a.updated_at)));
+    applicable.sort_by_key(|s| std::cmp::Reverse((s.scope, s.priority, s.updated_at)));
     let mut top: Option<&Setting> = None;
     let collectors = Collector::ALL
         .into_iter()

@@ -239,7 +239,7 @@ impl AgentVersions {
             .into_iter()
             .map(Into::into)
             .collect();
-        list.sort_by(|a, b| parse_version(&b.version).cmp(&parse_version(&a.version)));
+        list.sort_by_key(|v| std::cmp::Reverse(parse_version(&v.version)));
         Ok(list)
     }
 
