@@ -54,6 +54,17 @@ pub struct VersionQuery {
     pub architecture: Option<String>,
 }
 
+/// `POST /agent/collect`: one collector's sample.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectRequest {
+    pub collector: String,
+    /// When the agent took the sample; the server's time when absent.
+    #[serde(default)]
+    pub collected_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub data: serde_json::Value,
+}
+
 /// What the backend knows of a presented certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertificateState {
@@ -76,6 +87,12 @@ pub trait AgentBackend: Send + Sync + 'static {
         serial: &str,
         request: HeartbeatRequest,
         ip: Option<IpAddr>,
+    ) -> Result<serde_json::Value, GatewayError>;
+    /// Stores one sample; answers once it is committed.
+    async fn collect(
+        &self,
+        agent: AgentIdentity,
+        request: CollectRequest,
     ) -> Result<serde_json::Value, GatewayError>;
     /// New key pair and certificate for the caller's certificate `serial`.
     async fn renew(

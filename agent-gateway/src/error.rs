@@ -41,6 +41,8 @@ impl GatewayErrorCode {
 pub struct GatewayError {
     pub code: GatewayErrorCode,
     pub message: String,
+    /// Sent as `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl GatewayError {
@@ -48,7 +50,13 @@ impl GatewayError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 }
 
@@ -64,7 +72,13 @@ impl IntoResponse for GatewayError {
             error: &self.message,
             code: self.code,
         };
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -11,8 +11,8 @@ mod routes;
 pub mod tls;
 
 pub use backend::{
-    AgentBackend, BootstrapRequest, BootstrapResponse, CertificateState, HeartbeatRequest, RenewResponse,
-    VersionQuery,
+    AgentBackend, BootstrapRequest, BootstrapResponse, CertificateState, CollectRequest, HeartbeatRequest,
+    RenewResponse, VersionQuery,
 };
 pub use error::{GatewayError, GatewayErrorCode};
 pub use identity::{AgentIdentity, ClientCertificate, CnError};

@@ -2,8 +2,8 @@
 
 use crate::{
     tls::{PeerCertificate, RemoteAddr},
-    AgentBackend, BootstrapRequest, CertificateState, ClientCertificate, CnError, GatewayError,
-    GatewayErrorCode, HeartbeatRequest, VersionQuery,
+    AgentBackend, BootstrapRequest, CertificateState, ClientCertificate, CnError, CollectRequest,
+    GatewayError, GatewayErrorCode, HeartbeatRequest, VersionQuery,
 };
 use axum::{
     extract::{
@@ -59,6 +59,7 @@ pub fn public_router(backend: Backend) -> Router {
 pub fn router(backend: Backend) -> Router {
     let agent = Router::new()
         .route("/agent/heartbeat", post(heartbeat))
+        .route("/agent/collect", post(collect))
         .route("/agent/certificate/renew", post(renew))
         .route("/agent/config", get(config))
         .route("/agent/config/collectors", get(collectors))
@@ -147,6 +148,14 @@ async fn heartbeat(
         .heartbeat(cert.identity, &cert.serial, request, remote_ip(remote))
         .await?;
     Ok(Json(answer).into_response())
+}
+
+async fn collect(
+    State(backend): State<Backend>,
+    Extension(cert): Extension<ClientCertificate>,
+    AgentJson(request): AgentJson<CollectRequest>,
+) -> Result<Response, GatewayError> {
+    Ok(Json(backend.collect(cert.identity, request).await?).into_response())
 }
 
 async fn renew(

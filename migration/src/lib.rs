@@ -11,6 +11,7 @@ mod m20261122_000004_agent_pki;
 mod m20261122_000005_agent_requirements;
 mod m20261122_000006_renewal_request;
 mod m20261122_000007_agent_config;
+mod m20261122_000008_collector_data;
 pub mod timescale;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_agent_requirements::Migration),
             Box::new(m20261122_000006_renewal_request::Migration),
             Box::new(m20261122_000007_agent_config::Migration),
+            Box::new(m20261122_000008_collector_data::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ use crate::{
         activity::ActivityLog,
         agent_config::{intervals::CollectionSettings, versions::AgentVersions},
         auth::{password::PasswordHasher, AuthService, AuthSettings},
+        ingest::Ingest,
         notify::outbox::Outbox,
         pki::{
             ca::CertificateAuthority, certificates::Certificates, enrolment::Enrolment,
@@ -40,6 +41,7 @@ pub struct Services {
     pub certificates: Certificates,
     pub agent_versions: AgentVersions,
     pub collection_settings: CollectionSettings,
+    pub ingest: Ingest,
 }
 
 /// What every request handler gets.
@@ -132,6 +134,7 @@ impl AppState {
         let services = Services {
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),
+            ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
             certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
             enrolment,
             install_tokens,

@@ -7,6 +7,7 @@ use crate::{
     domain::{
         activity::RequestMeta,
         agent_config::versions::Target,
+        ingest::CollectRequest as IngestRequest,
         pki::enrolment::{
             CertState, EnrolRequest, Heartbeat, HEARTBEAT_INTERVAL_SECONDS, RENEWAL_WINDOW_DAYS,
         },
@@ -14,8 +15,8 @@ use crate::{
     },
 };
 use agent_gateway::{
-    AgentBackend, AgentIdentity, BootstrapRequest, BootstrapResponse, CertificateState, GatewayError,
-    GatewayErrorCode, HeartbeatRequest, RenewResponse, VersionQuery,
+    AgentBackend, AgentIdentity, BootstrapRequest, BootstrapResponse, CertificateState, CollectRequest,
+    GatewayError, GatewayErrorCode, HeartbeatRequest, RenewResponse, VersionQuery,
 };
 use async_trait::async_trait;
 use serde_json::json;
@@ -51,6 +52,11 @@ fn to_gateway(e: DomainError) -> GatewayError {
         DomainError::RateLimited { .. } => {
             GatewayError::new(GatewayErrorCode::RateLimited, "Too many requests")
         }
+        DomainError::Unavailable { retry_after } => GatewayError::new(
+            GatewayErrorCode::Unavailable,
+            "Storage is unavailable for a moment; nothing was kept, retry",
+        )
+        .retry_after(retry_after.as_secs().max(1)),
         DomainError::Internal(detail) => {
             tracing::error!(%detail, "gateway internal error");
             GatewayError::new(GatewayErrorCode::Internal, "Internal server error")
@@ -115,6 +121,27 @@ impl AgentBackend for Backend {
                     agent_version: r.agent_version,
                 },
                 &meta(ip),
+            )
+            .await
+            .map_err(to_gateway)
+    }
+
+    async fn collect(
+        &self,
+        agent: AgentIdentity,
+        r: CollectRequest,
+    ) -> Result<serde_json::Value, GatewayError> {
+        self.state
+            .services
+            .ingest
+            .collect(
+                agent.client_id,
+                agent.machine_id,
+                IngestRequest {
+                    collector: r.collector,
+                    collected_at: r.collected_at,
+                    data: r.data,
+                },
             )
             .await
             .map_err(to_gateway)

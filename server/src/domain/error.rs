@@ -15,6 +15,10 @@ pub enum DomainError {
     Conflict(String),
     #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
+    /// A dependency (the database) failed for a moment; nothing was kept
+    /// and the caller may retry.
+    #[error("temporarily unavailable; retry in {} s", retry_after.as_secs().max(1))]
+    Unavailable { retry_after: Duration },
     /// Details are logged, never shown to callers.
     #[error("internal error: {0}")]
     Internal(String),

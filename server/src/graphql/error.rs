@@ -16,6 +16,7 @@ pub enum ErrorCode {
     PasswordChangeRequired,
     GraphqlParseFailed,
     GraphqlValidationFailed,
+    ServiceUnavailable,
     InternalServerError,
 }
 
@@ -33,6 +34,7 @@ impl ErrorCode {
             Self::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -86,6 +88,16 @@ impl From<DomainError> for ApiError {
                     ..Self::new(
                         ErrorCode::RateLimited,
                         format!("Too many attempts; retry in {secs} s"),
+                    )
+                }
+            }
+            DomainError::Unavailable { retry_after } => {
+                let secs = retry_after.as_secs().max(1);
+                Self {
+                    retry_after_secs: Some(secs),
+                    ..Self::new(
+                        ErrorCode::ServiceUnavailable,
+                        format!("Temporarily unavailable; retry in {secs} s"),
                     )
                 }
             }

@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod cache;
 pub mod db;
+pub mod group_commit;
 pub mod mailer;
 mod redis;
 pub mod secrets;

@@ -5,6 +5,7 @@
 mod agent_config;
 mod agents;
 mod cli;
+mod collect;
 mod graphql_http;
 mod health;
 mod helpers;

@@ -38,6 +38,7 @@ const CRL_CACHE_KEY: &str = "crl:der";
 const CRL_CACHE_TTL: Duration = Duration::from_secs(300);
 const VALID_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const HEARTBEAT_INTERVAL_SECONDS: u32 = 60;
+pub const HEARTBEAT_INTERVAL_UNDER_LOAD: u32 = 30;
 /// Agents may renew this close to expiry.
 pub const RENEWAL_WINDOW_DAYS: i64 = 30;
 /// A renewed certificate keeps working this long.
@@ -501,6 +502,12 @@ impl Enrolment {
         if machine.force_collect_requested_at.is_some() {
             commands.push("force_collect");
         }
+        // A machine under load reports more often (its last metrics sample
+        // showed CPU > 80% or RAM > 85%).
+        let next_interval = match self.cache.get(&crate::domain::ingest::load_key(machine_id)).await {
+            Ok(Some(_)) => HEARTBEAT_INTERVAL_UNDER_LOAD,
+            _ => HEARTBEAT_INTERVAL_SECONDS,
+        };
         let update = match Target::of_machine(&machine.update_channel, &beat.os, machine.arch.as_deref()) {
             Some(target) => self.versions.update_for(&target, &beat.agent_version).await?,
             None => None,
@@ -510,7 +517,7 @@ impl Enrolment {
             "is_os_compliant": compliant,
             "machine_id": machine.id,
             "server_time": now,
-            "next_heartbeat_seconds": HEARTBEAT_INTERVAL_SECONDS,
+            "next_heartbeat_seconds": next_interval,
             "commands": commands,
             "update": update.map(|v| json!({
                 "version": v.version,

@@ -1,18 +1,19 @@
-//! Group commit for heartbeats: concurrent heartbeats are written in one
-//! transaction, and each request is answered only once its batch is
-//! committed. Batching is natural: while one batch commits, the next
-//! gathers, so a quiet server commits each heartbeat at once and a busy one
-//! commits hundreds together.
+//! Heartbeats through the group-commit writer: one transaction per batch,
+//! a machine's latest heartbeat winning within a batch.
 
-use crate::{domain::DomainError, infra::db::Database};
+use crate::{
+    domain::DomainError,
+    infra::{
+        db::Database,
+        group_commit::{FlushFn, GroupCommit},
+    },
+};
 use chrono::{DateTime, Utc};
 use entities::machines;
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
-use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
-const QUEUE: usize = 8192;
 const MAX_BATCH: usize = 512;
 
 /// The columns a heartbeat refreshes.
@@ -34,57 +35,34 @@ pub struct BeatUpdate {
     pub force_collect_delivered: Option<DateTime<Utc>>,
 }
 
-type Job = (BeatUpdate, oneshot::Sender<Result<(), String>>);
-
 #[derive(Clone)]
 pub struct HeartbeatWriter {
-    tx: mpsc::Sender<Job>,
+    inner: GroupCommit<BeatUpdate>,
 }
 
 impl HeartbeatWriter {
     pub fn start(db: Database) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, rx));
-        Self { tx }
+        let flush: FlushFn<BeatUpdate> = Arc::new(|db, batch| {
+            Box::pin(async move { flush(&db, &batch).await.map_err(|e| e.to_string()) })
+        });
+        Self {
+            inner: GroupCommit::start("heartbeats", db, MAX_BATCH, flush),
+        }
     }
 
     /// Returns once the update is committed.
     pub async fn write(&self, update: BeatUpdate) -> Result<(), DomainError> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send((update, done))
+        self.inner
+            .write(update)
             .await
-            .map_err(|_| DomainError::Internal("heartbeat writer stopped".into()))?;
-        wait.await
-            .map_err(|_| DomainError::Internal("heartbeat batch dropped".into()))?
-            .map_err(DomainError::Internal)
+            .map_err(|e| DomainError::Internal(e.to_string()))
     }
 }
 
-async fn run(db: Database, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let result = flush(&db, &batch).await.map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, size = batch.len(), "heartbeat batch failed");
-        }
-        for (_, done) in batch.drain(..) {
-            let _ = done.send(result.clone());
-        }
-    }
-}
-
-async fn flush(db: &Database, batch: &[Job]) -> Result<(), sea_orm::DbErr> {
+async fn flush(db: &Database, batch: &[Arc<BeatUpdate>]) -> Result<(), sea_orm::DbErr> {
     // A machine twice in one batch: its latest heartbeat wins.
     let mut latest: HashMap<Uuid, &BeatUpdate> = HashMap::new();
-    for (u, _) in batch {
+    for u in batch.iter().map(AsRef::as_ref) {
         latest
             .entry(u.machine_id)
             .and_modify(|cur| {

@@ -1,0 +1,459 @@
+//! Collector ingestion over mTLS: storage per collector, idempotent
+//! retries, refusals that keep nothing, group commit under concurrency.
+
+use crate::{
+    agents::{agent_of, enrol, heartbeat_body, install_token},
+    helpers::{tenant_with_admin, TestServer},
+};
+use chrono::{Duration, Utc};
+use entities::{disk_info, event_logs, machine_collector_data, machine_inventory, metrics, smart_data};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub struct Agent {
+    pub client: reqwest::Client,
+    pub machine_id: Uuid,
+    pub hostname: String,
+}
+
+/// A tenant admin token and `n` enrolled machines.
+pub async fn fleet(server: &TestServer, tenant: &str, n: usize) -> (String, Vec<Agent>) {
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(server, &root, tenant).await;
+    let token = install_token(server, &admin, json!({})).await;
+    let mut agents = Vec::new();
+    for i in 0..n {
+        let hostname = format!("{}-{i}", tenant.to_lowercase());
+        let enrolled = enrol(server, &token, &hostname, &format!("HW-{tenant}-{i}")).await;
+        agents.push(Agent {
+            client: agent_of(server, &enrolled),
+            machine_id: enrolled["machine_id"].as_str().unwrap().parse().unwrap(),
+            hostname,
+        });
+    }
+    (admin, agents)
+}
+
+pub async fn post(server: &TestServer, agent: &Agent, body: Value) -> (u16, Value) {
+    let resp = agent
+        .client
+        .post(server.gateway_url("/agent/collect"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub fn sample(collector: &str, at: chrono::DateTime<Utc>, data: Value) -> Value {
+    json!({ "collector": collector, "collected_at": at.to_rfc3339(), "data": data })
+}
+
+pub fn metrics_sample(at: chrono::DateTime<Utc>, cpu: f64, ram: f64) -> Value {
+    sample(
+        "metrics",
+        at,
+        json!({ "cpu_percent": cpu, "ram_percent": ram, "uptime_seconds": 3600, "cpu_temp": 48.5 }),
+    )
+}
+
+/// One payload per collector, as a Windows agent sends them.
+pub fn all_collectors(at: chrono::DateTime<Utc>) -> Vec<Value> {
+    vec![
+        metrics_sample(at, 42.5, 61.0),
+        sample(
+            "storage",
+            at,
+            json!({ "disks": [
+            { "mount_point": "C:\\", "device": "\\\\.\\PhysicalDrive0", "fs_type": "NTFS", "total_gb": 476.9, "used_gb": 238.45, "model": "Samsung SSD 980 PRO", "interface": "NVMe" },
+            { "mount_point": "D:\\", "fs_type": "NTFS", "total_gb": 931.5, "used_gb": 93.15 }
+        ] }),
+        ),
+        sample(
+            "storage_health",
+            at,
+            json!({ "disks": [
+            { "device": "C:", "model": "Samsung SSD 980 PRO", "serial": "S5P2NG0R", "smart_status": "healthy", "temperature": 41, "power_on_hours": 8123, "reallocated_sectors": 0, "predicted_failure": false },
+            { "device": "D:", "model": "QEMU HARDDISK", "smart_status": "virtual", "is_virtual": true }
+        ] }),
+        ),
+        sample(
+            "network",
+            at,
+            json!({ "bytes_recv": 1_048_576, "bytes_sent": 524_288, "packet_loss": 0.5, "latency_ms": 12.3,
+            "interfaces": [{ "name": "Ethernet", "mac": "00:11:22:33:44:55", "ips": ["10.0.0.7"], "is_up": true }] }),
+        ),
+        sample(
+            "services",
+            at,
+            json!({ "services": [
+            { "name": "wuauserv", "display_name": "Windows Update", "status": "running", "start_type": "manual" },
+            { "name": "Spooler", "status": "stopped", "start_type": "auto" },
+            { "name": "WinDefend", "status": "running", "start_type": "auto" }
+        ] }),
+        ),
+        sample(
+            "security",
+            at,
+            json!({
+                "antivirus": { "name": "Windows Defender", "version": "4.18", "enabled": true, "up_to_date": true },
+                "firewall_enabled": true, "bitlocker_enabled": false, "secure_boot_enabled": true,
+                "open_ports": [{ "port": 3389, "protocol": "tcp", "process": "svchost.exe" }, { "port": 443 }],
+                "event_logs": [{ "log_name": "System", "source": "Service Control Manager", "event_id": 7031, "level": "Error",
+                    "message": "The Print Spooler service terminated unexpectedly.", "recorded_at": (at - Duration::minutes(3)).to_rfc3339() }]
+            }),
+        ),
+        sample(
+            "software",
+            at,
+            json!({
+                "software": [{ "name": "7-Zip", "version": "23.01", "publisher": "Igor Pavlov" }, { "name": "Firefox", "version": "120.0" }],
+                "users": [{ "username": "Administrator", "is_admin": true, "enabled": false }, { "username": "alice", "full_name": "Alice", "is_admin": false, "enabled": true }]
+            }),
+        ),
+        sample(
+            "patches",
+            at,
+            json!({
+                "pending_updates": [
+                    { "title": "2026-11 Cumulative Update", "kb": "KB5028997", "category": "Security", "size": "45.2 MB", "is_important": true },
+                    { "title": "Defender definitions", "category": "Definition", "is_important": false }
+                ],
+                "reboot_required": true, "auto_update_enabled": true
+            }),
+        ),
+    ]
+}
+
+async fn count<E: EntityTrait>(server: &TestServer, machine: Uuid, col: E::Column) -> u64
+where
+    E::Model: Sync,
+{
+    E::find()
+        .filter(col.eq(machine))
+        .count(&server.state.services.infra.db.conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn all_eight_collectors_are_stored_where_they_belong() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, "Collect", 1).await;
+    let agent = &agents[0];
+    let at = Utc::now() - Duration::seconds(5);
+    for body in all_collectors(at) {
+        let (status, answer) = post(&server, agent, body.clone()).await;
+        assert_eq!(status, 200, "{body}: {answer}");
+        assert_eq!(answer["status"], "ok");
+    }
+    let m = agent.machine_id;
+    assert_eq!(
+        count::<metrics::Entity>(&server, m, metrics::Column::MachineId).await,
+        2,
+        "metrics + network"
+    );
+    assert_eq!(
+        count::<disk_info::Entity>(&server, m, disk_info::Column::MachineId).await,
+        2
+    );
+    assert_eq!(
+        count::<smart_data::Entity>(&server, m, smart_data::Column::MachineId).await,
+        2
+    );
+    assert_eq!(
+        count::<event_logs::Entity>(&server, m, event_logs::Column::MachineId).await,
+        1
+    );
+    assert_eq!(
+        count::<machine_collector_data::Entity>(&server, m, machine_collector_data::Column::MachineId).await,
+        8,
+        "one snapshot per collector"
+    );
+    let db = &server.state.services.infra.db.conn;
+    let inv = machine_inventory::Entity::find_by_id(m)
+        .one(db)
+        .await
+        .unwrap()
+        .expect("inventory row");
+    assert_eq!(inv.services_total, Some(3));
+    assert_eq!(
+        (inv.services_running, inv.services_failed),
+        (Some(2), Some(1)),
+        "auto + stopped = failed"
+    );
+    assert_eq!(inv.antivirus_name.as_deref(), Some("Windows Defender"));
+    assert_eq!(
+        (inv.ports_open, inv.ports_risky_open),
+        (Some(2), Some(1)),
+        "3389 is risky"
+    );
+    assert_eq!(
+        (inv.software_count, inv.users_total, inv.users_admin),
+        (Some(2), Some(2), Some(1))
+    );
+    assert_eq!((inv.pending_updates, inv.security_updates), (Some(2), Some(1)));
+    assert_eq!(inv.reboot_required, Some(true));
+    assert_eq!(inv.network_interfaces.unwrap()[0]["name"], "Ethernet");
+    let disk = disk_info::Entity::find()
+        .filter(disk_info::Column::MachineId.eq(m))
+        .filter(disk_info::Column::MountPoint.eq("C:\\"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        (disk.used_percent - 50.0).abs() < 0.01,
+        "computed from used/total: {}",
+        disk.used_percent
+    );
+    let metrics_row = metrics::Entity::find()
+        .filter(metrics::Column::MachineId.eq(m))
+        .filter(metrics::Column::Collector.eq("metrics"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (metrics_row.cpu_percent, metrics_row.ram_percent),
+        (Some(42.5), Some(61.0))
+    );
+    assert_eq!(metrics_row.cpu_temp, Some(48.5));
+}
+
+#[tokio::test]
+async fn a_retried_sample_is_stored_once_and_a_late_one_does_not_win_the_snapshot() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, "Retry", 1).await;
+    let agent = &agents[0];
+    let newer = Utc::now() - Duration::seconds(10);
+    let older = newer - Duration::minutes(1);
+    for _ in 0..3 {
+        assert_eq!(
+            post(&server, agent, metrics_sample(newer, 70.0, 40.0)).await.0,
+            200
+        );
+    }
+    assert_eq!(
+        post(&server, agent, metrics_sample(older, 10.0, 10.0)).await.0,
+        200
+    );
+    assert_eq!(
+        count::<metrics::Entity>(&server, agent.machine_id, metrics::Column::MachineId).await,
+        2,
+        "three copies of one sample count once"
+    );
+    let snapshot = machine_collector_data::Entity::find_by_id((agent.machine_id, "metrics".to_owned()))
+        .one(&server.state.services.infra.db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        snapshot.data["cpu_percent"], 70.0,
+        "the late, older sample leaves the snapshot alone"
+    );
+}
+
+#[tokio::test]
+async fn bad_payloads_are_refused_whole_naming_the_field() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, "Refuse", 1).await;
+    let agent = &agents[0];
+    let now = Utc::now();
+    let good_disk = json!({ "mount_point": "/", "total_gb": 100, "used_gb": 10 });
+    let cases = [
+        (sample("inventory", now, json!({})), "collector"),
+        (
+            sample(
+                "metrics",
+                now,
+                json!({ "cpu_percent": "busy", "ram_percent": 1, "uptime_seconds": 1 }),
+            ),
+            "data.cpu_percent",
+        ),
+        (metrics_sample(now, 100.5, 10.0), "data.cpu_percent"),
+        (metrics_sample(now, 10.0, -1.0), "data.ram_percent"),
+        (
+            sample("metrics", now, json!({ "cpu_percent": 1, "ram_percent": 1 })),
+            "data",
+        ),
+        (
+            metrics_sample(now + Duration::days(2), 10.0, 10.0),
+            "collected_at",
+        ),
+        (
+            sample(
+                "storage",
+                now,
+                json!({ "disks": [good_disk, { "mount_point": "/data", "total_gb": 10, "used_gb": 20 }] }),
+            ),
+            "data.disks[1].used_gb",
+        ),
+        (
+            sample(
+                "storage_health",
+                now,
+                json!({ "disks": [{ "device": "sda", "smart_status": "great" }] }),
+            ),
+            "data.disks[0].smart_status",
+        ),
+        (
+            sample("security", now, json!({ "open_ports": [{ "port": 70000 }] })),
+            "data.open_ports[0].port",
+        ),
+        (
+            sample("network", now, json!({ "bytes_recv": -1 })),
+            "data.bytes_recv",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = post(&server, agent, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["code"], "BAD_REQUEST");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}:")),
+            "{field} expected in {answer}"
+        );
+    }
+    let raw = agent
+        .client
+        .post(server.gateway_url("/agent/collect"))
+        .header("content-type", "application/json")
+        .body("{\"collector\": \"metrics\", ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    let m = agent.machine_id;
+    assert_eq!(
+        count::<metrics::Entity>(&server, m, metrics::Column::MachineId).await,
+        0
+    );
+    assert_eq!(
+        count::<disk_info::Entity>(&server, m, disk_info::Column::MachineId).await,
+        0,
+        "the good disk of a bad payload is not kept"
+    );
+    assert_eq!(
+        count::<machine_collector_data::Entity>(&server, m, machine_collector_data::Column::MachineId).await,
+        0
+    );
+    let unauthenticated = server
+        .agent_client(None)
+        .post(server.gateway_url("/agent/collect"))
+        .json(&metrics_sample(now, 1.0, 1.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
+
+#[tokio::test]
+async fn concurrent_samples_are_committed_together_and_all_kept() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, "Burst", 5).await;
+    let start = Utc::now() - Duration::minutes(30);
+    let requests = agents.iter().flat_map(|agent| {
+        (0..40).map(move |i| {
+            (
+                agent,
+                metrics_sample(start + Duration::seconds(i * 10), i as f64, 50.0),
+            )
+        })
+    });
+    let answers = futures::future::join_all(requests.map(|(agent, body)| post(&server, agent, body))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let total = metrics::Entity::find()
+        .filter(metrics::Column::MachineId.is_in(agents.iter().map(|a| a.machine_id)))
+        .count(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(total, 200);
+}
+
+#[tokio::test]
+async fn a_failed_write_answers_503_and_keeps_nothing() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, "Broken", 1).await;
+    let agent = &agents[0];
+    let db = &server.state.services.infra.db.conn;
+    db.execute_unprepared("DROP TABLE disk_info").await.unwrap();
+    let body = sample(
+        "storage",
+        Utc::now(),
+        json!({ "disks": [{ "mount_point": "/", "total_gb": 10, "used_gb": 1 }] }),
+    );
+    let resp = agent
+        .client
+        .post(server.gateway_url("/agent/collect"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().get("retry-after").is_some());
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["code"], "UNAVAILABLE");
+    assert_eq!(
+        count::<machine_collector_data::Entity>(
+            &server,
+            agent.machine_id,
+            machine_collector_data::Column::MachineId
+        )
+        .await,
+        0,
+        "the snapshot of the failed batch is rolled back"
+    );
+    // Other collectors still work.
+    assert_eq!(
+        post(&server, agent, metrics_sample(Utc::now(), 1.0, 1.0)).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_loaded_machine_is_asked_to_heartbeat_every_30_seconds() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, "Load", 1).await;
+    let agent = &agents[0];
+    let beat = || async {
+        agent
+            .client
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&heartbeat_body(&agent.hostname))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["next_heartbeat_seconds"]
+            .as_i64()
+    };
+    assert_eq!(beat().await, Some(60));
+    assert_eq!(
+        post(&server, agent, metrics_sample(Utc::now(), 91.0, 20.0))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(beat().await, Some(30), "CPU > 80%");
+    assert_eq!(
+        post(&server, agent, metrics_sample(Utc::now(), 20.0, 90.0))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(beat().await, Some(30), "RAM > 85%");
+    assert_eq!(
+        post(&server, agent, metrics_sample(Utc::now(), 20.0, 20.0))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(beat().await, Some(60));
+}
