@@ -6,6 +6,7 @@ use crate::{
         activity::ActivityLog,
         agent_config::{intervals::CollectionSettings, versions::AgentVersions},
         auth::{password::PasswordHasher, AuthService, AuthSettings},
+        fleet::Fleet,
         ingest::Ingest,
         notify::outbox::Outbox,
         pki::{
@@ -42,6 +43,7 @@ pub struct Services {
     pub agent_versions: AgentVersions,
     pub collection_settings: CollectionSettings,
     pub ingest: Ingest,
+    pub fleet: Fleet,
 }
 
 /// What every request handler gets.
@@ -135,6 +137,7 @@ impl AppState {
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),
             ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
+            fleet: Fleet::new(infra.db.clone()),
             certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
             enrolment,
             install_tokens,

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod collectors;
 pub mod crypto;
 pub mod error;
+pub mod fleet;
 pub mod ingest;
 pub mod notify;
 pub mod pki;

@@ -10,6 +10,8 @@ mod certificates;
 pub mod error;
 mod extension;
 mod identity;
+mod loaders;
+mod machines;
 mod system;
 mod tenancy;
 mod types;
@@ -38,6 +40,7 @@ pub struct QueryRoot(
     agents::AgentQuery,
     certificates::CertificateQuery,
     agent_config::AgentConfigQuery,
+    machines::MachineQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -74,7 +77,9 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 
 /// The executable schema, with the services resolvers call.
 pub fn build_schema(services: Services) -> AppSchema {
-    builder().data(services).finish()
+    loaders::register(builder(), &services.fleet)
+        .data(services)
+        .finish()
 }
 
 /// The SDL printed by `optralis schema` and committed as `schema.graphql`.

@@ -9,7 +9,13 @@ use sea_orm::{
     },
     ConnectOptions, ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait,
 };
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -31,11 +37,14 @@ impl Backend {
 pub struct Database {
     pub conn: DatabaseConnection,
     pub backend: Backend,
+    statements: Arc<AtomicU64>,
 }
 
 /// How long a request may wait for a pooled connection before it fails
 /// (instead of queueing forever behind a stuck pool).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Statements slower than this are logged.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 /// PostgreSQL cancels any statement running longer than this.
 const STATEMENT_TIMEOUT: &str = "30s";
 /// Advisory lock key held while migrating ("OPTRAMIG" as ASCII bytes).
@@ -76,8 +85,20 @@ impl Database {
             o.options([("statement_timeout", STATEMENT_TIMEOUT)])
                 .application_name("optralis")
         });
-        let conn = sea_orm::Database::connect(opts).await?;
-        Ok(Self { conn, backend })
+        let mut conn = sea_orm::Database::connect(opts).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        conn.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if info.elapsed > SLOW_STATEMENT {
+                tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, failed = info.failed, sql = %info.statement.sql, "slow statement");
+            }
+        });
+        Ok(Self {
+            conn,
+            backend,
+            statements,
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL several instances may
@@ -94,6 +115,12 @@ impl Database {
                 txn.commit().await
             }
         }
+    }
+
+    /// Statements run since start (tests count them per request; it is
+    /// also a cheap load figure).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Whether TimescaleDB is active on this database.

@@ -13,4 +13,8 @@ pub fn spawn(services: &Services, mailer: Arc<dyn crate::infra::mailer::Mailer>)
         services.infra.db.clone(),
         services.status.timescaledb(),
     ));
+    tokio::spawn(crate::domain::fleet::rollups::run(
+        services.infra.db.clone(),
+        services.status.timescaledb(),
+    ));
 }

@@ -17,10 +17,10 @@ pub struct Agent {
     pub hostname: String,
 }
 
-/// A tenant admin token and `n` enrolled machines.
-pub async fn fleet(server: &TestServer, tenant: &str, n: usize) -> (String, Vec<Agent>) {
-    let root = server.admin_token().await;
-    let (_, _, admin) = tenant_with_admin(server, &root, tenant).await;
+/// A tenant admin token and `n` enrolled machines (`root`: a super_admin
+/// token; logins are rate limited, so tests log in once).
+pub async fn fleet(server: &TestServer, root: &str, tenant: &str, n: usize) -> (String, Vec<Agent>) {
+    let (_, _, admin) = tenant_with_admin(server, root, tenant).await;
     let token = install_token(server, &admin, json!({})).await;
     let mut agents = Vec::new();
     for i in 0..n {
@@ -141,7 +141,7 @@ where
 #[tokio::test]
 async fn all_eight_collectors_are_stored_where_they_belong() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, "Collect", 1).await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Collect", 1).await;
     let agent = &agents[0];
     let at = Utc::now() - Duration::seconds(5);
     for body in all_collectors(at) {
@@ -226,7 +226,7 @@ async fn all_eight_collectors_are_stored_where_they_belong() {
 #[tokio::test]
 async fn a_retried_sample_is_stored_once_and_a_late_one_does_not_win_the_snapshot() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, "Retry", 1).await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Retry", 1).await;
     let agent = &agents[0];
     let newer = Utc::now() - Duration::seconds(10);
     let older = newer - Duration::minutes(1);
@@ -259,7 +259,7 @@ async fn a_retried_sample_is_stored_once_and_a_late_one_does_not_win_the_snapsho
 #[tokio::test]
 async fn bad_payloads_are_refused_whole_naming_the_field() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, "Refuse", 1).await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Refuse", 1).await;
     let agent = &agents[0];
     let now = Utc::now();
     let good_disk = json!({ "mount_point": "/", "total_gb": 100, "used_gb": 10 });
@@ -356,7 +356,7 @@ async fn bad_payloads_are_refused_whole_naming_the_field() {
 #[tokio::test]
 async fn concurrent_samples_are_committed_together_and_all_kept() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, "Burst", 5).await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Burst", 5).await;
     let start = Utc::now() - Duration::minutes(30);
     let requests = agents.iter().flat_map(|agent| {
         (0..40).map(move |i| {
@@ -379,7 +379,7 @@ async fn concurrent_samples_are_committed_together_and_all_kept() {
 #[tokio::test]
 async fn a_failed_write_answers_503_and_keeps_nothing() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, "Broken", 1).await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Broken", 1).await;
     let agent = &agents[0];
     let db = &server.state.services.infra.db.conn;
     db.execute_unprepared("DROP TABLE disk_info").await.unwrap();
@@ -419,7 +419,7 @@ async fn a_failed_write_answers_503_and_keeps_nothing() {
 #[tokio::test]
 async fn a_loaded_machine_is_asked_to_heartbeat_every_30_seconds() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, "Load", 1).await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Load", 1).await;
     let agent = &agents[0];
     let beat = || async {
         agent

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod identity;
 mod infra;
+mod machines;
 mod schema;
 mod shutdown;
 mod storage;

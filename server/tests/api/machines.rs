@@ -1,0 +1,351 @@
+//! Dashboard reads of the fleet through GraphQL: lists, one machine,
+//! charts and the overview, each scoped to the caller's tenant.
+
+use crate::{
+    collect::{all_collectors, fleet, metrics_sample, post, sample},
+    helpers::{error_code, TestServer},
+};
+use chrono::{Duration, DurationRound, Utc};
+use entities::{labels, machine_labels};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const PAGE: &str = "query($f: Int, $a: String, $filter: MachineFilter) { machines(first: $f, after: $a, filter: $filter) { totalCount edges { cursor node { id hostname online status labels { key value } latestMetrics { cpuPercent ramPercent } group { name } } } pageInfo { hasNextPage endCursor } } }";
+
+fn hostnames(page: &Value) -> Vec<String> {
+    page["data"]["machines"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{page}"))
+        .iter()
+        .map(|e| e["node"]["hostname"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn heartbeat(server: &TestServer, agent: &crate::collect::Agent) {
+    let resp = agent
+        .client
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&json!({ "hostname": agent.hostname, "os": "Windows 11 Pro", "os_version": "10.0.22631", "agent_version": "2.1.0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn machine_lists_filter_paginate_and_stay_in_their_tenant() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Listing", 5).await;
+    let (other, others) = fleet(&server, &root, "Outsider", 2).await;
+    for agent in &agents[..3] {
+        heartbeat(&server, agent).await;
+    }
+    assert_eq!(
+        post(&server, &agents[0], metrics_sample(Utc::now(), 12.5, 40.0))
+            .await
+            .0,
+        200
+    );
+
+    let first = server.graphql_as(&admin, PAGE, json!({ "f": 2 })).await;
+    assert_eq!(hostnames(&first), ["listing-0", "listing-1"]);
+    assert_eq!(first["data"]["machines"]["totalCount"], 5);
+    assert_eq!(first["data"]["machines"]["pageInfo"]["hasNextPage"], true);
+    let node = &first["data"]["machines"]["edges"][0]["node"];
+    assert_eq!(
+        (node["online"].as_bool(), node["status"].as_str()),
+        (Some(true), Some("ONLINE"))
+    );
+    assert_eq!(node["latestMetrics"]["cpuPercent"], 12.5);
+    assert!(first["data"]["machines"]["edges"][1]["node"]["latestMetrics"].is_null());
+    let mut all = hostnames(&first);
+    let mut after = first["data"]["machines"]["pageInfo"]["endCursor"].clone();
+    loop {
+        let page = server
+            .graphql_as(&admin, PAGE, json!({ "f": 2, "a": after }))
+            .await;
+        all.extend(hostnames(&page));
+        if page["data"]["machines"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["data"]["machines"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(all, (0..5).map(|i| format!("listing-{i}")).collect::<Vec<_>>());
+
+    let online = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "status": "ONLINE" } }))
+        .await;
+    assert_eq!(hostnames(&online).len(), 3);
+    assert_eq!(online["data"]["machines"]["totalCount"], 3);
+    let offline = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "status": "OFFLINE" } }))
+        .await;
+    assert_eq!(hostnames(&offline), ["listing-3", "listing-4"]);
+    let search = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "search": "TING-4" } }))
+        .await;
+    assert_eq!(hostnames(&search), ["listing-4"]);
+    let wildcard = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "search": "%" } }))
+        .await;
+    assert_eq!(
+        hostnames(&wildcard),
+        Vec::<String>::new(),
+        "% is a character, not a wildcard"
+    );
+    let windows = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "os": "windows" } }))
+        .await;
+    assert_eq!(hostnames(&windows).len(), 3, "heartbeats reported Windows");
+    let bad = server.graphql_as(&admin, PAGE, json!({ "f": 500 })).await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+    let bad = server.graphql_as(&admin, PAGE, json!({ "a": "garbage" })).await;
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
+
+    let theirs = server.graphql_as(&other, PAGE, json!({})).await;
+    assert_eq!(hostnames(&theirs), ["outsider-0", "outsider-1"]);
+    let one =
+        "query($id: ID!) { machine(id: $id) { id hostname online latestMetrics { cpuPercent ramPercent } } }";
+    let mine = server
+        .graphql_as(&admin, one, json!({ "id": agents[0].machine_id }))
+        .await;
+    assert_eq!(
+        mine["data"]["machine"]["latestMetrics"]["ramPercent"], 40.0,
+        "{mine}"
+    );
+    let foreign = server
+        .graphql_as(&other, one, json!({ "id": agents[0].machine_id }))
+        .await;
+    assert_eq!(error_code(&foreign), "NOT_FOUND");
+    let by_name = "query($h: String!) { machineByHostname(hostname: $h) { id } }";
+    let found = server
+        .graphql_as(&admin, by_name, json!({ "h": "LISTING-2" }))
+        .await;
+    assert_eq!(
+        found["data"]["machineByHostname"]["id"],
+        agents[2].machine_id.to_string()
+    );
+    let hidden = server
+        .graphql_as(&admin, by_name, json!({ "h": others[0].hostname }))
+        .await;
+    assert_eq!(error_code(&hidden), "NOT_FOUND");
+
+    let overview = server
+        .graphql_as(
+            &admin,
+            "{ overview { totalMachines online offline nonCompliant averageHealth } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        overview["data"]["overview"],
+        json!({ "totalMachines": 5, "online": 3, "offline": 2, "nonCompliant": 0, "averageHealth": 100.0 })
+    );
+    assert_eq!(
+        error_code(&server.graphql(PAGE, json!({})).await),
+        "UNAUTHENTICATED"
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_machines_costs_the_same_statements_whatever_its_size() {
+    let server = TestServer::spawn().await;
+    let (admin, agents) = fleet(&server, &server.admin_token().await, "Loaders", 24).await;
+    let db = &server.state.services.infra.db;
+    let client_id = entities::machines::Entity::find_by_id(agents[0].machine_id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .client_id;
+    let label = Uuid::now_v7();
+    labels::Entity::insert(labels::ActiveModel {
+        id: Set(label),
+        client_id: Set(client_id),
+        key: Set("env".into()),
+        color: Set("#3b82f6".into()),
+        created_at: Set(Utc::now()),
+    })
+    .exec(&db.conn)
+    .await
+    .unwrap();
+    for agent in &agents {
+        machine_labels::Entity::insert(machine_labels::ActiveModel {
+            machine_id: Set(agent.machine_id),
+            label_id: Set(label),
+            value: Set("prod".into()),
+            assigned_at: Set(Utc::now()),
+        })
+        .exec(&db.conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            post(&server, agent, metrics_sample(Utc::now(), 5.0, 6.0)).await.0,
+            200
+        );
+    }
+    let query = "query($f: Int) { machines(first: $f) { edges { node { hostname labels { key value } latestMetrics { cpuPercent } group { name } disks { mountPoint } } } } }";
+    let mut costs = Vec::new();
+    for size in [4, 24] {
+        let before = db.statements();
+        let page = server.graphql_as(&admin, query, json!({ "f": size })).await;
+        costs.push(db.statements() - before);
+        let edges = page["data"]["machines"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page}"));
+        assert_eq!(edges.len(), size as usize);
+        assert!(edges
+            .iter()
+            .all(|e| e["node"]["labels"] == json!([{ "key": "env", "value": "prod" }])));
+        assert!(edges
+            .iter()
+            .all(|e| e["node"]["latestMetrics"]["cpuPercent"] == 5.0));
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "statements per page do not grow with its size: {costs:?}"
+    );
+    let labelled = server
+        .graphql_as(
+            &admin,
+            PAGE,
+            json!({ "f": 100, "filter": { "labelId": label.to_string() } }),
+        )
+        .await;
+    assert_eq!(hostnames(&labelled).len(), 24);
+}
+
+#[tokio::test]
+async fn metric_history_reads_raw_then_rollups_with_a_sampled_fallback() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "History", 1).await;
+    let (other, _) = fleet(&server, &root, "Peeker", 1).await;
+    let agent = &agents[0];
+    let now = Utc::now();
+    for minutes in [50, 30, 10] {
+        let at = now - Duration::minutes(minutes);
+        assert_eq!(
+            post(&server, agent, metrics_sample(at, minutes as f64, 50.0))
+                .await
+                .0,
+            200
+        );
+        let net = sample(
+            "network",
+            at,
+            json!({ "bytes_recv": 1000 * minutes, "bytes_sent": 10, "latency_ms": 5.0 }),
+        );
+        assert_eq!(post(&server, agent, net).await.0, 200);
+    }
+    // Ten days ago: six hours, two samples an hour (CPU 10 then 30).
+    let base = (now - Duration::days(10))
+        .duration_trunc(Duration::hours(1))
+        .unwrap();
+    for hour in 0..6 {
+        for (minute, cpu) in [(10, 10.0), (40, 30.0)] {
+            let at = base + Duration::hours(hour) + Duration::minutes(minute);
+            assert_eq!(post(&server, agent, metrics_sample(at, cpu, 60.0)).await.0, 200);
+        }
+    }
+    let query = "query($m: ID!, $r: MetricRange!) { metricHistory(machineId: $m, range: $r) { resolution points { at cpuPercent ramPercent cpuMin cpuMax } } }";
+    let vars = |r: &str| json!({ "m": agent.machine_id, "r": r });
+
+    let hour = server.graphql_as(&admin, query, vars("H1")).await;
+    let hour = &hour["data"]["metricHistory"];
+    assert_eq!(hour["resolution"], "RAW");
+    let cpu: Vec<f64> = hour["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["cpuPercent"].as_f64().unwrap())
+        .collect();
+    assert_eq!(cpu, [50.0, 30.0, 10.0], "oldest first");
+    let day = server.graphql_as(&admin, query, vars("H24")).await;
+    assert_eq!(
+        day["data"]["metricHistory"]["points"].as_array().unwrap().len(),
+        3
+    );
+
+    let sampled = server.graphql_as(&admin, query, vars("D30")).await;
+    let sampled = &sampled["data"]["metricHistory"];
+    assert_eq!(sampled["resolution"], "HOURLY", "{sampled}");
+    let old: Vec<&Value> = sampled["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ramPercent"] == 60.0)
+        .collect();
+    assert_eq!(old.len(), 6, "one point per hour without rollups");
+    assert!(
+        old.iter().all(|p| p["cpuPercent"] == 30.0),
+        "the hour's last sample: {old:?}"
+    );
+
+    let db = &server.state.services.infra.db;
+    optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(31), now + Duration::hours(1))
+        .await
+        .unwrap();
+    let rolled = server.graphql_as(&admin, query, vars("D30")).await;
+    let rolled = &rolled["data"]["metricHistory"];
+    assert_eq!(rolled["resolution"], "HOURLY");
+    let old: Vec<&Value> = rolled["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ramPercent"] == 60.0)
+        .collect();
+    assert_eq!(old.len(), 6);
+    for p in &old {
+        assert_eq!(
+            (
+                p["cpuPercent"].as_f64(),
+                p["cpuMin"].as_f64(),
+                p["cpuMax"].as_f64()
+            ),
+            (Some(20.0), Some(10.0), Some(30.0))
+        );
+    }
+    let first_at = chrono::DateTime::parse_from_rfc3339(old[0]["at"].as_str().unwrap()).unwrap();
+    assert_eq!(first_at.with_timezone(&Utc), base, "buckets start on the hour");
+
+    let net = server
+        .graphql_as(
+            &admin,
+            "query($m: ID!) { networkMetricHistory(machineId: $m, range: H1) { resolution points { bytesRecv latencyMs } } }",
+            json!({ "m": agent.machine_id }),
+        )
+        .await;
+    let points = net["data"]["networkMetricHistory"]["points"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{net}"));
+    assert_eq!(points.len(), 3);
+    assert_eq!(points[0]["bytesRecv"], 50_000.0);
+
+    let peek = server.graphql_as(&other, query, vars("H1")).await;
+    assert_eq!(error_code(&peek), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_machine_shows_its_disks_health_and_inventory() {
+    let server = TestServer::spawn().await;
+    let (admin, agents) = fleet(&server, &server.admin_token().await, "Detail", 1).await;
+    let agent = &agents[0];
+    for body in all_collectors(Utc::now() - Duration::seconds(30)) {
+        assert_eq!(post(&server, agent, body).await.0, 200);
+    }
+    let q = "query($id: ID!) { machine(id: $id) { disks { mountPoint usedPercent model } smartDisks { device smartStatus isVirtual reallocatedSectors } inventory(collector: PATCHES) { collector data } all: inventory { collector } } }";
+    let body = server
+        .graphql_as(&admin, q, json!({ "id": agent.machine_id }))
+        .await;
+    let m = &body["data"]["machine"];
+    assert_eq!(m["disks"][0]["mountPoint"], "C:\\", "{body}");
+    assert_eq!(m["disks"][0]["usedPercent"], 50.0);
+    assert_eq!(m["smartDisks"][1]["smartStatus"], "virtual");
+    assert_eq!(m["smartDisks"][0]["reallocatedSectors"], 0);
+    assert_eq!(m["inventory"][0]["collector"], "PATCHES");
+    assert_eq!(m["inventory"][0]["data"]["pending_updates"][0]["kb"], "KB5028997");
+    assert_eq!(m["all"].as_array().unwrap().len(), 8);
+}
