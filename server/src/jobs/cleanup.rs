@@ -1,6 +1,7 @@
 //! Hourly purge of expired rows: blacklist entries past their token's
 //! expiry, used or expired reset tokens, dead refresh tokens, install
-//! tokens 24 hours after expiry, and (where
+//! tokens 24 hours after expiry, time series past their tenant's licence
+//! retention, and (where
 //! TimescaleDB's retention policy does not do it) activity logs older than
 //! 30 days.
 
@@ -49,6 +50,7 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
             .await?
             .rows_affected
     };
+    crate::domain::fleet::retention::apply(db, timescaledb).await?;
     tracing::info!(
         activity_logs = activity,
         install_tokens = installs.rows_affected,

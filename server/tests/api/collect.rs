@@ -457,3 +457,67 @@ async fn a_loaded_machine_is_asked_to_heartbeat_every_30_seconds() {
     );
     assert_eq!(beat().await, Some(60));
 }
+
+#[tokio::test]
+async fn retention_follows_each_tenants_licence() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, pro) = fleet(&server, &root, "Keeper", 1).await;
+    let (_, trial) = fleet(&server, &root, "Trier", 1).await;
+    let db = &server.state.services.infra.db;
+    let trial_client = entities::machines::Entity::find_by_id(trial[0].machine_id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .client_id;
+    entities::clients::Entity::update_many()
+        .col_expr(
+            entities::clients::Column::LicenseType,
+            sea_orm::sea_query::Expr::value("trial"),
+        )
+        .filter(entities::clients::Column::Id.eq(trial_client))
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    let now = Utc::now();
+    for agent in [&pro[0], &trial[0]] {
+        for days in [100, 10, 1] {
+            let at = now - Duration::days(days);
+            assert_eq!(post(&server, agent, metrics_sample(at, 5.0, 5.0)).await.0, 200);
+            let disks = sample(
+                "storage",
+                at,
+                json!({ "disks": [{ "mount_point": "/", "total_gb": 10, "used_gb": 1 }] }),
+            );
+            assert_eq!(post(&server, agent, disks).await.0, 200);
+        }
+    }
+    optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(200), now)
+        .await
+        .unwrap();
+    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    let conn = &db.conn;
+    let kept = |machine: Uuid| async move {
+        let rows = metrics::Entity::find()
+            .filter(metrics::Column::MachineId.eq(machine))
+            .all(conn)
+            .await
+            .unwrap();
+        let mut ages: Vec<i64> = rows.iter().map(|r| (now - r.recorded_at).num_days()).collect();
+        ages.sort_unstable();
+        ages
+    };
+    assert_eq!(kept(pro[0].machine_id).await, [1, 10], "Pro keeps 90 days");
+    assert_eq!(kept(trial[0].machine_id).await, [1], "Trial keeps 7 days");
+    assert_eq!(
+        count::<disk_info::Entity>(&server, trial[0].machine_id, disk_info::Column::MachineId).await,
+        1
+    );
+    let hourly = entities::metrics_hourly::Entity::find()
+        .filter(entities::metrics_hourly::Column::MachineId.eq(pro[0].machine_id))
+        .count(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(hourly, 2, "rollups follow the raw data");
+}

@@ -3,6 +3,7 @@
 //! the fleet overview. Every read is scoped to one tenant.
 
 pub mod history;
+pub mod retention;
 pub mod rollups;
 
 use crate::{
