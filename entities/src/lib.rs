@@ -24,6 +24,7 @@ pub mod mfa_backup_codes;
 pub mod network_hourly;
 pub mod password_reset_tokens;
 pub mod refresh_tokens;
+pub mod risk_overrides;
 pub mod sites;
 pub mod smart_data;
 pub mod token_blacklist;

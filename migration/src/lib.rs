@@ -12,6 +12,7 @@ mod m20261122_000005_agent_requirements;
 mod m20261122_000006_renewal_request;
 mod m20261122_000007_agent_config;
 mod m20261122_000008_collector_data;
+mod m20261122_000009_risk_overrides;
 pub mod timescale;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_renewal_request::Migration),
             Box::new(m20261122_000007_agent_config::Migration),
             Box::new(m20261122_000008_collector_data::Migration),
+            Box::new(m20261122_000009_risk_overrides::Migration),
         ]
     }
 }

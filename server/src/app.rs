@@ -6,7 +6,7 @@ use crate::{
         activity::ActivityLog,
         agent_config::{intervals::CollectionSettings, versions::AgentVersions},
         auth::{password::PasswordHasher, AuthService, AuthSettings},
-        fleet::Fleet,
+        fleet::{risks::RiskOverrides, Fleet},
         ingest::Ingest,
         notify::outbox::Outbox,
         pki::{
@@ -44,6 +44,7 @@ pub struct Services {
     pub collection_settings: CollectionSettings,
     pub ingest: Ingest,
     pub fleet: Fleet,
+    pub risk_overrides: RiskOverrides,
 }
 
 /// What every request handler gets.
@@ -138,6 +139,7 @@ impl AppState {
             collection_settings: CollectionSettings::new(infra.db.clone()),
             ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
             fleet: Fleet::new(infra.db.clone()),
+            risk_overrides: RiskOverrides::new(infra.db.clone()),
             certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
             enrolment,
             install_tokens,

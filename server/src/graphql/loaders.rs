@@ -5,11 +5,11 @@
 //! the caller's tenant.
 
 use crate::domain::{
-    fleet::{Fleet, LatestMetrics, MachineLabel},
+    fleet::{risks::RiskOverrides, Fleet, LatestMetrics, MachineLabel},
     DomainError,
 };
 use async_graphql::dataloader::{DataLoader, Loader};
-use entities::{groups, machine_collector_data};
+use entities::{groups, machine_collector_data, risk_overrides};
 use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ pub struct LatestMetricsLoader(pub Fleet);
 pub struct LabelsLoader(pub Fleet);
 pub struct GroupLoader(pub Fleet);
 pub struct SnapshotLoader(pub Fleet);
+pub struct RiskOverridesLoader(pub RiskOverrides);
 
 fn shared(e: DomainError) -> Arc<DomainError> {
     Arc::new(e)
@@ -58,12 +59,26 @@ impl Loader<Uuid> for SnapshotLoader {
     }
 }
 
+impl Loader<Uuid> for RiskOverridesLoader {
+    type Value = Vec<risk_overrides::Model>;
+    type Error = Arc<DomainError>;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        self.0.of_machines(keys).await.map_err(shared)
+    }
+}
+
 /// Registers every loader on the schema.
 pub fn register<Q, M, S>(
     builder: async_graphql::SchemaBuilder<Q, M, S>,
     fleet: &Fleet,
+    overrides: &RiskOverrides,
 ) -> async_graphql::SchemaBuilder<Q, M, S> {
     builder
+        .data(DataLoader::new(
+            RiskOverridesLoader(overrides.clone()),
+            tokio::spawn,
+        ))
         .data(DataLoader::new(LatestMetricsLoader(fleet.clone()), tokio::spawn))
         .data(DataLoader::new(LabelsLoader(fleet.clone()), tokio::spawn))
         .data(DataLoader::new(GroupLoader(fleet.clone()), tokio::spawn))

@@ -6,16 +6,18 @@ use super::{
     agent_config::CollectorKind,
     auth as guard,
     error::ApiError,
-    loaders::{GroupLoader, LabelsLoader, LatestMetricsLoader, SnapshotLoader},
+    loaders::{GroupLoader, LabelsLoader, LatestMetricsLoader, RiskOverridesLoader, SnapshotLoader},
     types::{id, parse_id},
 };
 use crate::{
     app::Services,
     domain::{
+        auth::Role,
         collectors::Collector,
         fleet::{
             self,
             history::{self, Point, Range, Resolution, Series},
+            risks::{self, Level, OverrideInput, Severity},
             Cursor, MachineFilter as Filter,
         },
     },
@@ -26,7 +28,7 @@ use async_graphql::{
     Context, Enum, InputObject, Json, Object, SimpleObject, ID,
 };
 use chrono::{DateTime, Utc};
-use entities::machines;
+use entities::{machines, risk_overrides};
 use uuid::Uuid;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
@@ -365,6 +367,149 @@ impl Machine {
             })
             .collect())
     }
+
+    /// Risks in the latest security, patches, services and disk-health
+    /// data, with overrides applied; most severe first.
+    async fn risks(&self, ctx: &Context<'_>) -> Result<Vec<MachineRisk>> {
+        let snapshots = ctx
+            .data_unchecked::<DataLoader<SnapshotLoader>>()
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        let overrides = self.overrides(ctx).await?;
+        let risks = risks::apply(risks::detect(&snapshots), &overrides, Utc::now());
+        Ok(risks
+            .into_iter()
+            .map(|r| MachineRisk {
+                key: r.key,
+                title: r.title,
+                detected_severity: r.detected.into(),
+                severity: r.effective.map(Into::into),
+                accepted: r.override_id.is_some() && r.effective.is_none(),
+                override_id: r.override_id.map(id),
+                override_reason: r.override_reason,
+            })
+            .collect())
+    }
+
+    async fn risk_overrides(&self, ctx: &Context<'_>) -> Result<Vec<RiskOverride>> {
+        Ok(self.overrides(ctx).await?.into_iter().map(Into::into).collect())
+    }
+}
+
+impl Machine {
+    async fn overrides(&self, ctx: &Context<'_>) -> Result<Vec<risk_overrides::Model>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<RiskOverridesLoader>>()
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default())
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum RiskSeverity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<Severity> for RiskSeverity {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Low => Self::Low,
+            Severity::Medium => Self::Medium,
+            Severity::High => Self::High,
+            Severity::Critical => Self::Critical,
+        }
+    }
+}
+
+/// What an override does to a risk.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum RiskLevel {
+    /// Known and accepted: the risk no longer counts.
+    Accepted,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<RiskLevel> for Level {
+    fn from(l: RiskLevel) -> Self {
+        match l {
+            RiskLevel::Accepted => Self::Accepted,
+            RiskLevel::Low => Self::Severity(Severity::Low),
+            RiskLevel::Medium => Self::Severity(Severity::Medium),
+            RiskLevel::High => Self::Severity(Severity::High),
+            RiskLevel::Critical => Self::Severity(Severity::Critical),
+        }
+    }
+}
+
+fn level_of(stored: &str) -> RiskLevel {
+    match Level::parse(stored) {
+        Some(Level::Accepted) | None => RiskLevel::Accepted,
+        Some(Level::Severity(Severity::Low)) => RiskLevel::Low,
+        Some(Level::Severity(Severity::Medium)) => RiskLevel::Medium,
+        Some(Level::Severity(Severity::High)) => RiskLevel::High,
+        Some(Level::Severity(Severity::Critical)) => RiskLevel::Critical,
+    }
+}
+
+/// A risk detected in the machine's latest data.
+#[derive(SimpleObject)]
+pub struct MachineRisk {
+    /// Stable key overrides refer to (antivirus_disabled, port:3389, ...).
+    key: String,
+    title: String,
+    detected_severity: RiskSeverity,
+    /// After the override; null when accepted.
+    severity: Option<RiskSeverity>,
+    accepted: bool,
+    override_id: Option<ID>,
+    override_reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RiskOverride {
+    id: ID,
+    machine_id: ID,
+    risk_key: String,
+    level: RiskLevel,
+    reason: String,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: Option<ID>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<risk_overrides::Model> for RiskOverride {
+    fn from(o: risk_overrides::Model) -> Self {
+        Self {
+            id: id(o.id),
+            machine_id: id(o.machine_id),
+            level: level_of(&o.level),
+            risk_key: o.risk_key,
+            reason: o.reason,
+            expires_at: o.expires_at,
+            created_by: o.created_by.map(id),
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct RiskOverrideInput {
+    risk_key: String,
+    level: RiskLevel,
+    #[graphql(default)]
+    reason: String,
+    /// The override lapses then; none = until deleted.
+    expires_at: Option<DateTime<Utc>>,
 }
 
 /// Extra fields of the machines connection.
@@ -611,6 +756,19 @@ impl MachineQuery {
         })
     }
 
+    /// A machine's risk overrides.
+    async fn risk_overrides(&self, ctx: &Context<'_>, machine_id: ID) -> Result<Vec<RiskOverride>> {
+        let (_, machine_id) = owned_machine(ctx, &machine_id).await?;
+        let list = services(ctx)
+            .risk_overrides
+            .of_machines(&[machine_id])
+            .await
+            .map_err(ApiError::from)?
+            .remove(&machine_id)
+            .unwrap_or_default();
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
     /// Fleet counts and mean health.
     async fn overview(&self, ctx: &Context<'_>) -> Result<FleetOverview> {
         let principal = guard::caller(ctx)?;
@@ -627,6 +785,50 @@ impl MachineQuery {
             non_compliant: o.non_compliant,
             average_health: o.average_health,
         })
+    }
+}
+
+#[derive(Default)]
+pub struct MachineMutation;
+
+#[Object]
+impl MachineMutation {
+    /// Accepts a detected risk of a machine or sets its severity (replaces
+    /// the machine's earlier override of the same risk).
+    async fn set_risk_override(
+        &self,
+        ctx: &Context<'_>,
+        machine_id: ID,
+        input: RiskOverrideInput,
+    ) -> Result<RiskOverride> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let (_, machine_id) = owned_machine(ctx, &machine_id).await?;
+        let o = services(ctx)
+            .risk_overrides
+            .set(
+                principal,
+                machine_id,
+                OverrideInput {
+                    risk_key: input.risk_key,
+                    level: input.level.into(),
+                    reason: input.reason,
+                    expires_at: input.expires_at,
+                },
+            )
+            .await
+            .map_err(ApiError::from)?;
+        Ok(o.into())
+    }
+
+    async fn delete_risk_override(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let id = parse_id("id", &id)?;
+        services(ctx)
+            .risk_overrides
+            .delete(principal.client_id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
     }
 }
 

@@ -53,6 +53,7 @@ pub struct MutationRoot(
     agents::AgentMutation,
     certificates::CertificateMutation,
     agent_config::AgentConfigMutation,
+    machines::MachineMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -77,7 +78,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 
 /// The executable schema, with the services resolvers call.
 pub fn build_schema(services: Services) -> AppSchema {
-    loaders::register(builder(), &services.fleet)
+    loaders::register(builder(), &services.fleet, &services.risk_overrides)
         .data(services)
         .finish()
 }

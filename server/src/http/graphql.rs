@@ -112,8 +112,23 @@ fn request_meta(state: &AppState, headers: &HeaderMap, remote: Option<&RemoteAdd
     }
 }
 
-/// Resolves who is calling: a Bearer token (JWT or API token) wins over the
-/// access cookie.
+/// A Bearer token (JWT or API token) wins over the access cookie.
+fn credential<'a>(headers: &'a HeaderMap, jar: &'a [(String, String)]) -> Option<Credential<'a>> {
+    match (bearer(headers), cookie_value(jar, ACCESS_COOKIE)) {
+        (Some(t), _) => Some(Credential::Bearer(t)),
+        (None, Some(c)) => Some(Credential::Cookie(c)),
+        (None, None) => None,
+    }
+}
+
+/// Who is calling a plain HTTP route (read-only: no CSRF check needed).
+pub async fn caller(state: &AppState, headers: &HeaderMap, remote: Option<&RemoteAddr>) -> RequestAuth {
+    let jar = cookies(headers);
+    let meta = request_meta(state, headers, remote);
+    resolve_auth(state, credential(headers, &jar), meta, None).await
+}
+
+/// Resolves who is calling.
 async fn resolve_auth(
     state: &AppState,
     token: Option<Credential<'_>>,
@@ -155,11 +170,7 @@ async fn execute(
 ) -> Response {
     let jar = cookies(headers);
     let bearer_token = bearer(headers);
-    let credential = match (bearer_token, cookie_value(&jar, ACCESS_COOKIE)) {
-        (Some(t), _) => Some(Credential::Bearer(t)),
-        (None, Some(c)) => Some(Credential::Cookie(c)),
-        (None, None) => None,
-    };
+    let credential = credential(headers, &jar);
     // CSRF: a cookie-carrying mutation must echo the CSRF cookie in a
     // header, which a cross-site page cannot read. The document is parsed
     // here (again) only for cookie sessions and read-only tokens.

@@ -2,6 +2,7 @@
 //! middleware stack, set in one place.
 
 mod errors;
+mod export;
 mod graphql;
 mod health;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(health::health))
+        .route("/api/export/machines", get(export::machines))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .with_state(state.clone())

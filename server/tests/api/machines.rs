@@ -349,3 +349,181 @@ async fn a_machine_shows_its_disks_health_and_inventory() {
     assert_eq!(m["inventory"][0]["data"]["pending_updates"][0]["kb"], "KB5028997");
     assert_eq!(m["all"].as_array().unwrap().len(), 8);
 }
+
+#[tokio::test]
+async fn risks_are_detected_and_administrators_override_them() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Risky", 1).await;
+    let (other, _) = fleet(&server, &root, "Meddler", 1).await;
+    let agent = &agents[0];
+    for body in all_collectors(Utc::now() - Duration::seconds(30)) {
+        assert_eq!(post(&server, agent, body).await.0, 200);
+    }
+    let q = "query($id: ID!) { machine(id: $id) { risks { key detectedSeverity severity accepted overrideReason } riskOverrides { riskKey level } } }";
+    let risks = |token: String| {
+        let server = &server;
+        async move {
+            let body = server
+                .graphql_as(&token, q, json!({ "id": agent.machine_id }))
+                .await;
+            body["data"]["machine"].clone()
+        }
+    };
+    let before = risks(admin.clone()).await;
+    let keys: Vec<&str> = before["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "port:3389",
+            "security_updates_pending",
+            "disk_encryption_disabled",
+            "services_failed",
+            "reboot_required"
+        ],
+        "{before}"
+    );
+
+    let set = "mutation($m: ID!, $i: RiskOverrideInput!) { setRiskOverride(machineId: $m, input: $i) { id riskKey level } }";
+    let accept = json!({ "m": agent.machine_id, "i": { "riskKey": "port:3389", "level": "ACCEPTED", "reason": "RDP jump host" } });
+    assert_eq!(
+        error_code(&server.graphql_as(&other, set, accept.clone()).await),
+        "NOT_FOUND"
+    );
+    let accepted = server.graphql_as(&admin, set, accept).await;
+    let override_id = accepted["data"]["setRiskOverride"]["id"].clone();
+    assert_eq!(
+        accepted["data"]["setRiskOverride"]["level"], "ACCEPTED",
+        "{accepted}"
+    );
+    for level in ["CRITICAL", "HIGH"] {
+        let raised = json!({ "m": agent.machine_id, "i": { "riskKey": "reboot_required", "level": level } });
+        assert!(server.graphql_as(&admin, set, raised).await["errors"].is_null());
+    }
+    for (bad, field) in [
+        (json!({ "riskKey": "", "level": "LOW" }), "riskKey"),
+        (
+            json!({ "riskKey": "x", "level": "LOW", "expiresAt": "2020-01-01T00:00:00Z" }),
+            "expiresAt",
+        ),
+    ] {
+        let body = server
+            .graphql_as(&admin, set, json!({ "m": agent.machine_id, "i": bad }))
+            .await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let after = risks(admin.clone()).await;
+    let by_key = |key: &str| {
+        after["risks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_key("port:3389")["accepted"], true);
+    assert!(by_key("port:3389")["severity"].is_null());
+    assert_eq!(by_key("port:3389")["overrideReason"], "RDP jump host");
+    assert_eq!(
+        (
+            by_key("reboot_required")["detectedSeverity"].as_str(),
+            by_key("reboot_required")["severity"].as_str()
+        ),
+        (Some("LOW"), Some("HIGH"))
+    );
+    assert_eq!(
+        after["riskOverrides"].as_array().unwrap().len(),
+        2,
+        "one override per risk key"
+    );
+
+    let delete = "mutation($id: ID!) { deleteRiskOverride(id: $id) }";
+    assert_eq!(
+        error_code(
+            &server
+                .graphql_as(&other, delete, json!({ "id": override_id }))
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        server
+            .graphql_as(&admin, delete, json!({ "id": override_id }))
+            .await["data"]["deleteRiskOverride"],
+        true
+    );
+    let restored = risks(admin.clone()).await;
+    assert_eq!(restored["risks"][0]["severity"], "HIGH");
+    let listed = server
+        .graphql_as(
+            &admin,
+            "query($m: ID!) { riskOverrides(machineId: $m) { riskKey } }",
+            json!({ "m": agent.machine_id }),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["riskOverrides"],
+        json!([{ "riskKey": "reboot_required" }])
+    );
+}
+
+#[tokio::test]
+async fn machines_export_as_csv_for_the_callers_tenant_only() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Exporter", 2).await;
+    let (other, _) = fleet(&server, &root, "Stranger", 1).await;
+    heartbeat(&server, &agents[0]).await;
+    assert_eq!(
+        post(&server, &agents[0], metrics_sample(Utc::now(), 33.0, 44.0))
+            .await
+            .0,
+        200
+    );
+    let url = server.url("/api/export/machines");
+    let resp = server.http.get(&url).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("machines-"));
+    let text = resp.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(&header[..3], ["hostname", "status", "os"]);
+    let first: Vec<&str> = lines[1].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(first[col("hostname")], "exporter-0");
+    assert_eq!(first[col("status")], "online");
+    assert_eq!(
+        (first[col("cpu_percent")], first[col("ram_percent")]),
+        ("33", "44")
+    );
+    assert!(
+        !text.contains("stranger"),
+        "another tenant's machines never appear"
+    );
+    let theirs = server
+        .http
+        .get(&url)
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(theirs.lines().count(), 2);
+    let anonymous = server.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let body: Value = anonymous.json().await.unwrap();
+    assert_eq!(body["code"], "UNAUTHENTICATED");
+}

@@ -4,6 +4,7 @@
 
 pub mod history;
 pub mod retention;
+pub mod risks;
 pub mod rollups;
 
 use crate::{
@@ -92,6 +93,14 @@ pub struct MachineLabel {
     pub key: String,
     pub value: String,
     pub color: String,
+}
+
+/// One line of the machines export.
+pub struct ExportRow {
+    pub machine: machines::Model,
+    pub latest: Option<LatestMetrics>,
+    pub labels: Vec<MachineLabel>,
+    pub group: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -318,6 +327,33 @@ impl Fleet {
             .await?
             .into_iter()
             .map(|g| (g.id, g))
+            .collect())
+    }
+
+    /// Every machine of the tenant with what the CSV export shows, in four
+    /// statements whatever the fleet size.
+    pub async fn export(&self, client_id: Uuid) -> Result<Vec<ExportRow>, DomainError> {
+        let machines = machines::Entity::find()
+            .filter(machines::Column::ClientId.eq(client_id))
+            .order_by_asc(lower(machines::Column::Hostname))
+            .all(&self.db.conn)
+            .await?;
+        let ids: Vec<Uuid> = machines.iter().map(|m| m.id).collect();
+        let group_ids: Vec<Uuid> = machines.iter().filter_map(|m| m.group_id).collect();
+        let (metrics, labels, groups) = futures::try_join!(
+            self.latest_metrics(&ids),
+            self.labels_of(&ids),
+            self.groups(&group_ids)
+        )?;
+        let (mut metrics, mut labels) = (metrics, labels);
+        Ok(machines
+            .into_iter()
+            .map(|m| ExportRow {
+                latest: metrics.remove(&m.id),
+                labels: labels.remove(&m.id).unwrap_or_default(),
+                group: m.group_id.and_then(|g| groups.get(&g)).map(|g| g.name.clone()),
+                machine: m,
+            })
             .collect())
     }
 
