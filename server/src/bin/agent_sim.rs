@@ -1,16 +1,25 @@
-//! Agent simulator: enrols N machines with one install token, then sends
-//! heartbeats for each over mutual TLS, and prints what happened.
+//! Agent simulator and load generator: enrols N machines with one install
+//! token, heartbeats them, then (with `--duration-secs`) posts realistic
+//! collector payloads over mutual TLS at the agents' intervals, with
+//! latency histograms, and can check afterwards that every acknowledged
+//! sample is in the database exactly once.
 //!
 //!   agent-sim --gateway https://127.0.0.1:8443 --ca data/ca.crt \
-//!             --token <install token> --machines 50 --heartbeats 10
+//!             --token <install token> --machines 200 --heartbeats 1 \
+//!             --duration-secs 60 --metrics-interval 10 \
+//!             --verify-db sqlite://data/optralis.db
 
+use chrono::{DateTime, SubsecRound, Utc};
 use clap::Parser;
 use hdrhistogram::Histogram;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{json, Value};
 use std::{
+    collections::HashSet,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
+use tokio::sync::Semaphore;
 
 #[derive(Parser, Clone)]
 #[command(name = "agent-sim", about = "Simulated Optralis agents over mutual TLS")]
@@ -35,6 +44,26 @@ struct Args {
     /// Prefix of the simulated host names.
     #[arg(long, default_value = "sim")]
     prefix: String,
+    /// Enrolments in flight at once.
+    #[arg(long, default_value_t = 32)]
+    enrol_concurrency: usize,
+    /// Post collector data for this long (0: heartbeats only).
+    #[arg(long, default_value_t = 0)]
+    duration_secs: u64,
+    /// Seconds between metrics samples; the other collectors run at their
+    /// default intervals divided by `--time-scale`.
+    #[arg(long, default_value_t = 10.0)]
+    metrics_interval: f64,
+    /// Speeds up the slow collectors (storage every 300 s becomes 300/N).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Only the metrics collector (the densest series).
+    #[arg(long)]
+    metrics_only: bool,
+    /// After the run, check the acknowledged metrics/network samples
+    /// against this database (`sqlite://...` or `postgres://...`).
+    #[arg(long)]
+    verify_db: Option<String>,
 }
 
 #[derive(Default)]
@@ -43,70 +72,179 @@ struct Stats {
     enrol_errors: usize,
     heartbeats: usize,
     heartbeat_errors: usize,
+    collects: usize,
+    collect_errors: usize,
+    retried: usize,
+    /// (machine_id, collector, collected_at) of every acknowledged
+    /// time-series sample.
+    acked: Vec<(String, &'static str, DateTime<Utc>)>,
 }
 
-async fn run_machine(
+struct Shared {
     args: Args,
     ca: reqwest::Certificate,
-    n: usize,
-    stats: Arc<Mutex<Stats>>,
-    hist: Arc<Mutex<Histogram<u64>>>,
-) {
-    let hostname = format!("{}-{n:05}", args.prefix);
-    let plain = reqwest::Client::builder()
+    stats: Mutex<Stats>,
+    heartbeat_latency: Mutex<Histogram<u64>>,
+    collect_latency: Mutex<Histogram<u64>>,
+    enrol_gate: Semaphore,
+}
+
+/// Collectors, default intervals (s) and payload makers.
+const SLOW_COLLECTORS: [(&str, f64); 7] = [
+    ("network", 30.0),
+    ("storage", 300.0),
+    ("storage_health", 7200.0),
+    ("services", 120.0),
+    ("security", 900.0),
+    ("software", 14400.0),
+    ("patches", 21600.0),
+];
+
+fn payload(collector: &str, n: usize, tick: u64) -> Value {
+    let wave = ((tick as f64 + n as f64) / 7.0).sin();
+    match collector {
+        "metrics" => json!({
+            "cpu_percent": (35.0 + 30.0 * wave).clamp(0.0, 100.0),
+            "ram_percent": (55.0 + 10.0 * wave).clamp(0.0, 100.0),
+            "uptime_seconds": 86_400 + tick * 10,
+            "cpu_temp": 45.0 + 5.0 * wave,
+            "ram_used_bytes": 8_589_934_592_u64, "ram_total_bytes": 17_179_869_184_u64
+        }),
+        "network" => json!({
+            "bytes_recv": 1_000_000 + tick * 1000, "bytes_sent": 250_000 + tick * 100,
+            "packet_loss": 0.1, "latency_ms": 8.0 + wave,
+            "interfaces": [{ "name": "eth0", "mac": "02:00:00:00:00:01", "ips": ["10.0.0.1"], "is_up": true }]
+        }),
+        "storage" => json!({ "disks": [
+            { "mount_point": "/", "device": "/dev/sda1", "fs_type": "ext4", "total_gb": 100.0, "used_gb": 40.0 + wave, "interface": "SATA" },
+            { "mount_point": "/data", "device": "/dev/sdb1", "fs_type": "xfs", "total_gb": 500.0, "used_gb": 120.0 }
+        ] }),
+        "storage_health" => json!({ "disks": [
+            { "device": "/dev/sda", "model": "SIM SSD", "smart_status": "healthy", "temperature": 38, "power_on_hours": 9000, "reallocated_sectors": 0 }
+        ] }),
+        "services" => json!({ "services": (0..40).map(|i| json!({
+            "name": format!("svc-{i}"), "status": if i == 7 { "failed" } else { "running" }, "start_type": "auto"
+        })).collect::<Vec<_>>() }),
+        "security" => json!({
+            "antivirus": { "name": "ClamAV", "version": "1.2", "enabled": true, "up_to_date": true },
+            "firewall_enabled": true, "secure_boot_enabled": true,
+            "open_ports": [{ "port": 22 }, { "port": 443 }]
+        }),
+        "software" => json!({
+            "software": (0..150).map(|i| json!({ "name": format!("package-{i}"), "version": "1.0" })).collect::<Vec<_>>(),
+            "users": [{ "username": "root", "is_admin": true, "enabled": true }]
+        }),
+        _ => {
+            json!({ "pending_updates": [{ "title": "openssl", "category": "Security", "is_important": true }], "reboot_required": false })
+        }
+    }
+}
+
+fn client(shared: &Shared, identity: Option<reqwest::Identity>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(ca.clone())
-        .build()
-        .expect("client");
-    let enrol = plain
-        .post(format!("{}/api/public/bootstrap", args.gateway))
-        .json(&json!({
-            "token": args.token, "hostname": hostname, "hardware_id": format!("SIM-{}-{n}", args.prefix),
-            "os": "linux", "os_version": "Debian 12", "arch": "amd64"
-        }))
-        .send()
-        .await;
-    let answer: Value = match enrol {
-        Ok(r) if r.status().is_success() => r.json().await.unwrap_or_default(),
-        Ok(r) => {
-            eprintln!(
-                "{hostname}: enrolment refused: {} {}",
-                r.status(),
-                r.text().await.unwrap_or_default()
-            );
-            stats.lock().unwrap().enrol_errors += 1;
-            return;
+        .add_root_certificate(shared.ca.clone())
+        .timeout(Duration::from_secs(30));
+    if let Some(id) = identity {
+        b = b.identity(id);
+    }
+    b.build().expect("client")
+}
+
+/// Posts one sample until it is acknowledged or refused for good; a 503
+/// is retried after its Retry-After with the very same sample.
+async fn post_sample(shared: &Shared, agent: &reqwest::Client, body: &Value) -> Result<(), String> {
+    for attempt in 0..5 {
+        let started = Instant::now();
+        let resp = agent
+            .post(format!("{}/agent/collect", shared.args.gateway))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        if status.is_success() {
+            let _ = resp.bytes().await;
+            shared
+                .collect_latency
+                .lock()
+                .unwrap()
+                .record(started.elapsed().as_micros() as u64)
+                .ok();
+            return Ok(());
         }
-        Err(e) => {
-            eprintln!("{hostname}: enrolment failed: {e}");
-            stats.lock().unwrap().enrol_errors += 1;
-            return;
+        if status.as_u16() == 503 && attempt < 4 {
+            let wait = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1);
+            shared.stats.lock().unwrap().retried += 1;
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        return Err(format!("{status} {}", resp.text().await.unwrap_or_default()));
+    }
+    Err("gave up after retries".into())
+}
+
+async fn run_machine(shared: Arc<Shared>, n: usize, start_load: Arc<tokio::sync::Barrier>) {
+    let args = &shared.args;
+    let hostname = format!("{}-{n:05}", args.prefix);
+    let hardware_id = format!("SIM-{}-{n}", args.prefix);
+    let answer: Option<Value> = {
+        let _permit = shared.enrol_gate.acquire().await.expect("gate");
+        let enrol = client(&shared, None)
+            .post(format!("{}/api/public/bootstrap", args.gateway))
+            .json(&json!({
+                "token": args.token, "hostname": hostname, "hardware_id": hardware_id,
+                "os": "linux", "os_version": "Debian 12", "arch": "amd64"
+            }))
+            .send()
+            .await;
+        match enrol {
+            Ok(r) if r.status().is_success() => r.json().await.ok(),
+            Ok(r) => {
+                eprintln!(
+                    "{hostname}: enrolment refused: {} {}",
+                    r.status(),
+                    r.text().await.unwrap_or_default()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("{hostname}: enrolment failed: {e}");
+                None
+            }
         }
     };
-    stats.lock().unwrap().enrolled += 1;
-    let identity = format!(
-        "{}{}",
-        answer["certificate"].as_str().unwrap_or_default(),
-        answer["private_key"].as_str().unwrap_or_default()
-    );
-    let Ok(identity) = reqwest::Identity::from_pem(identity.as_bytes()) else {
-        stats.lock().unwrap().heartbeat_errors += args.heartbeats;
+    let identity = answer.as_ref().and_then(|a| {
+        let pem = format!(
+            "{}{}",
+            a["certificate"].as_str().unwrap_or_default(),
+            a["private_key"].as_str().unwrap_or_default()
+        );
+        reqwest::Identity::from_pem(pem.as_bytes()).ok()
+    });
+    let Some(identity) = identity else {
+        shared.stats.lock().unwrap().enrol_errors += 1;
+        start_load.wait().await;
         return;
     };
-    let agent = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .identity(identity)
-        .build()
-        .expect("agent client");
+    shared.stats.lock().unwrap().enrolled += 1;
+    let machine_id = answer
+        .as_ref()
+        .and_then(|a| a["machine_id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let agent = client(&shared, Some(identity));
     for _ in 0..args.heartbeats {
         let started = Instant::now();
         let result = agent
             .post(format!("{}/agent/heartbeat", args.gateway))
             .json(&json!({
-                "hostname": hostname, "hardware_id": format!("SIM-{}-{n}", args.prefix), "os": "linux",
+                "hostname": hostname, "hardware_id": hardware_id, "os": "linux",
                 "os_version": "Debian 12", "ip": "10.0.0.1", "agent_version": "2.1.0"
             }))
             .send()
@@ -114,25 +252,132 @@ async fn run_machine(
         match result {
             Ok(r) if r.status().is_success() => {
                 let _ = r.bytes().await;
-                hist.lock()
+                shared
+                    .heartbeat_latency
+                    .lock()
                     .unwrap()
                     .record(started.elapsed().as_micros() as u64)
                     .ok();
-                stats.lock().unwrap().heartbeats += 1;
+                shared.stats.lock().unwrap().heartbeats += 1;
             }
             Ok(r) => {
                 eprintln!("{hostname}: heartbeat refused: {}", r.status());
-                stats.lock().unwrap().heartbeat_errors += 1;
+                shared.stats.lock().unwrap().heartbeat_errors += 1;
             }
             Err(e) => {
                 eprintln!("{hostname}: heartbeat failed: {e}");
-                stats.lock().unwrap().heartbeat_errors += 1;
+                shared.stats.lock().unwrap().heartbeat_errors += 1;
             }
         }
         if args.interval_ms > 0 {
             tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
         }
     }
+    // Agents run every collector at start; machines are spread over one
+    // metrics interval so they do not all post in the same instant.
+    start_load.wait().await;
+    if args.duration_secs == 0 {
+        return;
+    }
+    let mut schedule: Vec<(&'static str, f64)> = vec![("metrics", args.metrics_interval)];
+    if !args.metrics_only {
+        schedule.extend(
+            SLOW_COLLECTORS
+                .iter()
+                .map(|(c, every)| (*c, every / args.time_scale.max(1e-6))),
+        );
+    }
+    let load_start = tokio::time::Instant::now();
+    let end = load_start + Duration::from_secs(args.duration_secs);
+    let offset = (n as f64 * 0.6180339887).fract();
+    let mut next: Vec<tokio::time::Instant> = schedule
+        .iter()
+        .map(|(_, every)| load_start + Duration::from_secs_f64(every.min(args.metrics_interval) * offset))
+        .collect();
+    let mut tick = 0u64;
+    loop {
+        let (i, due) = next
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| **t)
+            .map(|(i, t)| (i, *t))
+            .expect("schedule");
+        if due >= end {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        let (collector, every) = schedule[i];
+        next[i] = due + Duration::from_secs_f64(every);
+        tick += 1;
+        // Millisecond timestamps compare exactly on both backends.
+        let at = Utc::now().trunc_subsecs(3);
+        let body = json!({ "collector": collector, "collected_at": at, "data": payload(collector, n, tick) });
+        match post_sample(&shared, &agent, &body).await {
+            Ok(()) => {
+                let mut s = shared.stats.lock().unwrap();
+                s.collects += 1;
+                if collector == "metrics" || collector == "network" {
+                    s.acked.push((
+                        machine_id.clone(),
+                        if collector == "metrics" {
+                            "metrics"
+                        } else {
+                            "network"
+                        },
+                        at,
+                    ));
+                }
+            }
+            Err(e) => {
+                eprintln!("{hostname}: {collector} refused: {e}");
+                shared.stats.lock().unwrap().collect_errors += 1;
+            }
+        }
+    }
+}
+
+/// Compares acknowledged samples with what the database holds.
+async fn verify(
+    url: &str,
+    acked: &[(String, &'static str, DateTime<Utc>)],
+) -> Result<(usize, usize, usize), String> {
+    let db = sea_orm::Database::connect(url).await.map_err(|e| e.to_string())?;
+    let machines: HashSet<&str> = acked.iter().map(|(m, _, _)| m.as_str()).collect();
+    let mut stored: HashSet<(String, String, i64)> = HashSet::new();
+    for machine in machines {
+        let id: uuid::Uuid = machine.parse().map_err(|e: uuid::Error| e.to_string())?;
+        let rows = db
+            .query_all(Statement::from_sql_and_values(
+                db.get_database_backend(),
+                match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        "SELECT collector, recorded_at FROM metrics WHERE machine_id = $1"
+                    }
+                    _ => "SELECT collector, recorded_at FROM metrics WHERE machine_id = ?",
+                },
+                [id.into()],
+            ))
+            .await
+            .map_err(|e| e.to_string())?;
+        for row in rows {
+            let collector: String = row.try_get("", "collector").map_err(|e| e.to_string())?;
+            let at: DateTime<Utc> = row.try_get("", "recorded_at").map_err(|e| e.to_string())?;
+            stored.insert((machine.to_owned(), collector, at.timestamp_millis()));
+        }
+    }
+    let acked_keys: HashSet<(String, String, i64)> = acked
+        .iter()
+        .map(|(m, c, at)| (m.clone(), (*c).to_owned(), at.timestamp_millis()))
+        .collect();
+    let lost = acked_keys.difference(&stored).count();
+    // Samples stored but not acknowledged (an answer lost in flight) are
+    // legitimate; a retry of them would be a no-op.
+    let extra = stored.difference(&acked_keys).count();
+    Ok((stored.len(), lost, extra))
+}
+
+fn millis(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
 }
 
 #[tokio::main]
@@ -149,39 +394,69 @@ async fn main() -> std::process::ExitCode {
         eprintln!("agent-sim: {} is not a PEM certificate", args.ca.display());
         return std::process::ExitCode::from(2);
     };
-    let stats = Arc::new(Mutex::new(Stats::default()));
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3).expect("histogram")));
+    let shared = Arc::new(Shared {
+        enrol_gate: Semaphore::new(args.enrol_concurrency.max(1)),
+        args: args.clone(),
+        ca,
+        stats: Mutex::new(Stats::default()),
+        heartbeat_latency: Mutex::new(Histogram::new(3).expect("histogram")),
+        collect_latency: Mutex::new(Histogram::new(3).expect("histogram")),
+    });
+    let barrier = Arc::new(tokio::sync::Barrier::new(args.machines));
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.machines)
-        .map(|n| {
-            tokio::spawn(run_machine(
-                args.clone(),
-                ca.clone(),
-                n,
-                stats.clone(),
-                hist.clone(),
-            ))
-        })
+        .map(|n| tokio::spawn(run_machine(shared.clone(), n, barrier.clone())))
         .collect();
     for t in tasks {
         let _ = t.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let s = stats.lock().unwrap();
-    let h = hist.lock().unwrap();
+    let s = shared.stats.lock().unwrap();
+    let hb = shared.heartbeat_latency.lock().unwrap();
     println!(
         "machines enrolled: {}/{} ({} refused)",
         s.enrolled, args.machines, s.enrol_errors
     );
     println!(
-        "heartbeats: {} ok, {} failed in {elapsed:.2} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms",
+        "heartbeats: {} ok, {} failed; latency p50 {:.2} ms, p99 {:.2} ms",
         s.heartbeats,
         s.heartbeat_errors,
-        s.heartbeats as f64 / elapsed.max(1e-9),
-        h.value_at_quantile(0.5) as f64 / 1000.0,
-        h.value_at_quantile(0.99) as f64 / 1000.0
+        millis(&hb, 0.5),
+        millis(&hb, 0.99)
     );
-    if s.enrol_errors + s.heartbeat_errors == 0 {
+    let mut failed = s.enrol_errors + s.heartbeat_errors;
+    if args.duration_secs > 0 {
+        let cl = shared.collect_latency.lock().unwrap();
+        println!(
+            "collect: {} ok, {} failed, {} retried over {} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            s.collects,
+            s.collect_errors,
+            s.retried,
+            args.duration_secs,
+            s.collects as f64 / args.duration_secs as f64,
+            millis(&cl, 0.5),
+            millis(&cl, 0.99),
+            cl.max() as f64 / 1000.0
+        );
+        failed += s.collect_errors;
+    }
+    if let Some(url) = &args.verify_db {
+        match verify(url, &s.acked).await {
+            Ok((stored, lost, extra)) => {
+                println!(
+                    "verify: {} acknowledged, {stored} stored, {lost} lost, {extra} stored without acknowledgement",
+                    s.acked.len()
+                );
+                failed += lost;
+            }
+            Err(e) => {
+                eprintln!("agent-sim: verification failed: {e}");
+                failed += 1;
+            }
+        }
+    }
+    let _ = elapsed;
+    if failed == 0 {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::FAILURE

@@ -759,3 +759,88 @@ async fn an_admin_can_ask_an_agent_to_renew_early() {
     assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 200);
     assert_eq!(beat().await["commands"], json!([]));
 }
+
+#[tokio::test]
+async fn the_load_generator_posts_collectors_and_every_acknowledged_sample_is_stored() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Load").await;
+    let token = install_token(&server, &admin, json!({})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, server.state.services.enrolment.ca().cert_pem()).unwrap();
+    let db_url = match &server.env.config().database {
+        optralis::config::DatabaseTarget::Sqlite { path } => format!("sqlite://{}?mode=rw", path.display()),
+        optralis::config::DatabaseTarget::Postgres { url } => url.clone(),
+    };
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
+        .args([
+            "--gateway",
+            &format!("https://127.0.0.1:{}", server.gateway_addr.port()),
+        ])
+        .args([
+            "--token",
+            &token,
+            "--machines",
+            "6",
+            "--heartbeats",
+            "1",
+            "--prefix",
+            "load",
+        ])
+        .args([
+            "--duration-secs",
+            "3",
+            "--metrics-interval",
+            "0.25",
+            "--time-scale",
+            "300",
+        ])
+        .args(["--verify-db", &db_url])
+        .arg("--ca")
+        .arg(&ca)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let collect_line = stdout
+        .lines()
+        .find(|l| l.starts_with("collect:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(collect_line.contains(" 0 failed"), "{stdout}");
+    let verify_line = stdout
+        .lines()
+        .find(|l| l.starts_with("verify:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(verify_line.contains(" 0 lost"), "{stdout}");
+    let acknowledged: u64 = verify_line
+        .trim_start_matches("verify: ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        acknowledged >= 6 * 8,
+        "metrics every 250 ms for 3 s on 6 machines: {stdout}"
+    );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let rows = entities::metrics::Entity::find()
+        .count(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, acknowledged,
+        "exactly the acknowledged samples, none duplicated"
+    );
+    let snapshots = entities::machine_collector_data::Entity::find()
+        .count(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(snapshots, 6 * 8, "every collector ran on every machine");
+}
