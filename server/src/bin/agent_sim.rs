@@ -403,16 +403,14 @@ async fn main() -> std::process::ExitCode {
         collect_latency: Mutex::new(Histogram::new(3).expect("histogram")),
     });
     let barrier = Arc::new(tokio::sync::Barrier::new(args.machines));
-    let started = Instant::now();
     let tasks: Vec<_> = (0..args.machines)
         .map(|n| tokio::spawn(run_machine(shared.clone(), n, barrier.clone())))
         .collect();
     for t in tasks {
         let _ = t.await;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let s = shared.stats.lock().unwrap();
-    let hb = shared.heartbeat_latency.lock().unwrap();
+    let s = std::mem::take(&mut *shared.stats.lock().unwrap());
+    let hb = shared.heartbeat_latency.lock().unwrap().clone();
     println!(
         "machines enrolled: {}/{} ({} refused)",
         s.enrolled, args.machines, s.enrol_errors
@@ -426,7 +424,7 @@ async fn main() -> std::process::ExitCode {
     );
     let mut failed = s.enrol_errors + s.heartbeat_errors;
     if args.duration_secs > 0 {
-        let cl = shared.collect_latency.lock().unwrap();
+        let cl = shared.collect_latency.lock().unwrap().clone();
         println!(
             "collect: {} ok, {} failed, {} retried over {} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             s.collects,
@@ -455,7 +453,6 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    let _ = elapsed;
     if failed == 0 {
         std::process::ExitCode::SUCCESS
     } else {
