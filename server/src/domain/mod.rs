@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod error;
 pub mod fleet;
 pub mod ingest;
+pub mod live;
 pub mod notify;
 pub mod pki;
 pub mod status;

@@ -651,6 +651,19 @@ pub struct FleetOverview {
     average_health: f64,
 }
 
+impl From<fleet::Overview> for FleetOverview {
+    fn from(o: fleet::Overview) -> Self {
+        Self {
+            total_machines: o.total,
+            online: o.online,
+            offline: o.offline,
+            in_maintenance: o.in_maintenance,
+            non_compliant: o.non_compliant,
+            average_health: o.average_health,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct MachineQuery;
 
@@ -777,14 +790,7 @@ impl MachineQuery {
             .overview(principal.client_id)
             .await
             .map_err(ApiError::from)?;
-        Ok(FleetOverview {
-            total_machines: o.total,
-            online: o.online,
-            offline: o.offline,
-            in_maintenance: o.in_maintenance,
-            non_compliant: o.non_compliant,
-            average_health: o.average_health,
-        })
+        Ok(o.into())
     }
 }
 

@@ -10,6 +10,7 @@ mod certificates;
 pub mod error;
 mod extension;
 mod identity;
+mod live;
 mod loaders;
 mod machines;
 mod system;
@@ -58,7 +59,7 @@ pub struct MutationRoot(
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(system::SystemSubscription);
+pub struct SubscriptionRoot(system::SystemSubscription, live::LiveSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

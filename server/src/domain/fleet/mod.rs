@@ -114,6 +114,15 @@ pub struct Overview {
     pub average_health: f64,
 }
 
+/// Rows of a batch lookup grouped by machine, in their order.
+pub fn by_machine<T>(rows: Vec<T>, machine_of: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for r in rows {
+        out.entry(machine_of(&r)).or_default().push(r);
+    }
+    out
+}
+
 /// Online: heard from within the offline threshold.
 pub fn is_online(m: &machines::Model, now: DateTime<Utc>) -> bool {
     m.last_seen.is_some_and(|seen| now - seen <= OFFLINE_AFTER)
@@ -286,11 +295,7 @@ impl Fleet {
             .order_by_asc(machine_collector_data::Column::Collector)
             .all(&self.db.conn)
             .await?;
-        let mut out: HashMap<Uuid, Vec<_>> = HashMap::new();
-        for r in rows {
-            out.entry(r.machine_id).or_default().push(r);
-        }
-        Ok(out)
+        Ok(by_machine(rows, |r| r.machine_id))
     }
 
     /// Labels of each machine, by key.

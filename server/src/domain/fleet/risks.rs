@@ -228,11 +228,7 @@ impl RiskOverrides {
             .order_by_asc(risk_overrides::Column::RiskKey)
             .all(&self.db.conn)
             .await?;
-        let mut out: HashMap<Uuid, Vec<_>> = HashMap::new();
-        for r in rows {
-            out.entry(r.machine_id).or_default().push(r);
-        }
-        Ok(out)
+        Ok(super::by_machine(rows, |r| r.machine_id))
     }
 
     /// Creates or replaces the override of one risk of one of the actor's

@@ -6,9 +6,9 @@ pub mod payloads;
 pub mod writer;
 
 use crate::{
-    domain::{collectors::Collector, DomainError},
+    domain::{collectors::Collector, live, DomainError},
     infra::{
-        bus::{Event, EventBus},
+        bus::EventBus,
         cache::Cache,
         db::Database,
         group_commit::{CommitError, GroupCommit},
@@ -21,11 +21,12 @@ use std::{sync::Arc, time::Duration};
 use uuid::Uuid;
 use writer::Sample;
 
-/// Bus event kind of an accepted sample.
-pub const COLLECT_EVENT: &str = "machine.collect";
 /// How long a machine under load keeps its short heartbeat interval after
 /// its last metrics sample said so.
 const LOAD_FLAG_TTL: Duration = Duration::from_secs(300);
+/// How often an unchanged load state is written again (well inside the
+/// flag's TTL).
+const LOAD_FLAG_REFRESH: Duration = Duration::from_secs(60);
 /// What a client is told to wait after a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -47,6 +48,10 @@ pub struct Ingest {
     writer: GroupCommit<Sample>,
     bus: Arc<dyn EventBus>,
     cache: Arc<dyn Cache>,
+    /// The load state this instance last wrote for each machine: the
+    /// shared cache is written when it changes (or once a minute), not at
+    /// every sample.
+    last_load: moka::future::Cache<Uuid, bool>,
 }
 
 impl Ingest {
@@ -55,6 +60,10 @@ impl Ingest {
             writer: writer::start(db),
             bus,
             cache,
+            last_load: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(LOAD_FLAG_REFRESH)
+                .build(),
         }
     }
 
@@ -100,26 +109,31 @@ impl Ingest {
                 }
                 CommitError::Stopped => DomainError::Internal("collect writer stopped".into()),
             })?;
-        match load {
-            Some(true) => {
-                let _ = self.cache.set(&load_key(machine_id), "1", LOAD_FLAG_TTL).await;
+        let known = match load {
+            Some(_) => self.last_load.get(&machine_id).await,
+            None => None,
+        };
+        if let Some(high) = load.filter(|high| known != Some(*high)) {
+            let key = load_key(machine_id);
+            let written = if high {
+                self.cache.set(&key, "1", LOAD_FLAG_TTL).await
+            } else {
+                self.cache.delete(&key).await
+            };
+            if written.is_ok() {
+                self.last_load.insert(machine_id, high).await;
             }
-            Some(false) => {
-                let _ = self.cache.delete(&load_key(machine_id)).await;
-            }
-            None => {}
         }
         self.bus
-            .publish(Event {
-                kind: COLLECT_EVENT.into(),
-                client_id: Some(client_id),
-                payload: json!({
-                    "machine_id": machine_id,
-                    "collector": collector.name(),
-                    "collected_at": collected_at,
-                    "values": summary,
-                }),
-            })
+            .publish(live::collected(
+                client_id,
+                &live::Collected {
+                    machine_id,
+                    collector: collector.name().to_owned(),
+                    collected_at,
+                    values: summary,
+                },
+            ))
             .await;
         Ok(json!({ "status": "ok", "collector": collector.name(), "collected_at": collected_at }))
     }

@@ -14,13 +14,9 @@ use crate::{
         activity::{ActivityLog, Category, Entry, Level, RequestMeta},
         agent_config::versions::{AgentVersions, Target},
         auth::Principal,
-        DomainError,
+        live, DomainError,
     },
-    infra::{
-        bus::{Event, EventBus},
-        cache::Cache,
-        db::Database,
-    },
+    infra::{bus::EventBus, cache::Cache, db::Database},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Utc};
@@ -298,6 +294,19 @@ impl Enrolment {
         for old in &superseded {
             self.mark_revoked_in_cache(&old.serial, old.expires_at).await;
         }
+        if existing.is_none() {
+            self.bus
+                .publish(live::status(
+                    client_id,
+                    &live::StatusChange {
+                        machine_id,
+                        hostname: hostname.clone(),
+                        status: live::Status::Enrolled,
+                        at: now,
+                    },
+                ))
+                .await;
+        }
         self.activity
             .record(
                 Entry::new(Level::Info, Category::Certificate, format!("Machine enrôlée : {hostname}"))
@@ -488,11 +497,15 @@ impl Enrolment {
             .await?;
         if was_offline {
             self.bus
-                .publish(Event {
-                    kind: "machine.status".into(),
-                    client_id: Some(client_id),
-                    payload: json!({ "machine_id": machine.id, "hostname": machine.hostname, "status": "online", "at": now }),
-                })
+                .publish(live::status(
+                    client_id,
+                    &live::StatusChange {
+                        machine_id: machine.id,
+                        hostname: beat.hostname.trim().to_owned(),
+                        status: live::Status::Online,
+                        at: now,
+                    },
+                ))
                 .await;
         }
         let mut commands = Vec::new();

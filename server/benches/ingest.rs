@@ -1,0 +1,444 @@
+//! Collector ingestion and fleet reads, each against a baseline measured
+//! in the same run:
+//! - collect ingestion (the real path: validation, group commit, time
+//!   series and snapshot) in rows/s vs a raw multi-row INSERT of the same
+//!   rows into the same table through the same driver, and vs a naive
+//!   one-row-per-statement path; on SQLite and, when reachable, PostgreSQL;
+//! - a 30-day CPU/RAM history from the hourly rollups vs the same answer
+//!   computed from raw rows;
+//! - a page of 100 machines with labels and latest metrics over GraphQL:
+//!   SQL statements per request and requests/s.
+//!
+//! Run: cargo bench -p optralis --bench ingest
+//!   BENCH_SECONDS=5  BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
+
+use chrono::{Duration as ChronoDuration, DurationRound, Utc};
+use entities::{labels, machine_labels, metrics};
+use optralis::{
+    app::AppState,
+    config::Config,
+    domain::{
+        auth::{AuthVia, LoginOutcome, Principal, Role},
+        fleet::{
+            history::{self, Range, Series},
+            rollups,
+        },
+        ingest::CollectRequest,
+        pki::enrolment::EnrolRequest,
+    },
+    infra::db::Backend,
+};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+use uuid::Uuid;
+
+const EMAIL: &str = "bench@optralis.test";
+const PASSWORD: &str = "Bench-Passw0rd!!";
+const MACHINES: usize = 100;
+
+struct Fleet {
+    state: AppState,
+    client_id: Uuid,
+    machines: Vec<Uuid>,
+    access_token: String,
+}
+
+async fn start(database_url: Option<&str>) -> (Fleet, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars: HashMap<String, String> = [
+        ("OPTRALIS_DATA_DIR", dir.path().display().to_string()),
+        ("DEFAULT_ADMIN_EMAIL", EMAIL.into()),
+        ("DEFAULT_ADMIN_PASSWORD", PASSWORD.into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(url) = database_url {
+        vars.insert("DATABASE_URL".into(), url.into());
+    }
+    let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    let LoginOutcome::Session(session) = state
+        .services
+        .auth
+        .login(EMAIL, PASSWORD, &Default::default())
+        .await
+        .unwrap()
+    else {
+        unreachable!("no MFA on the bench account")
+    };
+    let principal = Principal {
+        user_id: Some(session.user.id),
+        client_id: session.user.client_id,
+        role: Role::SuperAdmin,
+        via: AuthVia::Session {
+            jti: session.access.jti,
+            expires_at: session.access.expires_at(),
+            impersonator: None,
+            cookie: false,
+        },
+        password_change_required: false,
+    };
+    let token = state
+        .services
+        .install_tokens
+        .create(&principal, Some("bench"), Some(60), Some(0), &Default::default())
+        .await
+        .unwrap();
+    let mut machines = Vec::new();
+    for i in 0..MACHINES {
+        let enrolled = state
+            .services
+            .enrolment
+            .enrol(
+                EnrolRequest {
+                    token: token.secret.clone(),
+                    hostname: format!("bench-{i:04}"),
+                    hardware_id: Some(format!("HW-{i}")),
+                    os: "linux".into(),
+                    os_version: "Debian 12".into(),
+                    arch: Some("amd64".into()),
+                },
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        machines.push(enrolled.machine_id);
+    }
+    let fleet = Fleet {
+        client_id: session.user.client_id,
+        access_token: session.access_token,
+        state,
+        machines,
+    };
+    (fleet, dir)
+}
+
+/// Metrics samples through the real ingest path for `secs`; rows/s.
+async fn ingest(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = fleet
+        .machines
+        .iter()
+        .enumerate()
+        .map(|(n, &machine)| {
+            let (ingest, done, client) = (fleet.state.services.ingest.clone(), done.clone(), fleet.client_id);
+            tokio::spawn(async move {
+                let mut i = 0i64;
+                while Instant::now() < stop {
+                    let at = base + ChronoDuration::milliseconds(i);
+                    i += 1;
+                    let req = CollectRequest {
+                        collector: "metrics".into(),
+                        collected_at: Some(at),
+                        data: json!({ "cpu_percent": (n % 100) as f64, "ram_percent": 50.0, "uptime_seconds": 1000 + i, "cpu_temp": 40.0 }),
+                    };
+                    ingest.collect(client, machine, req).await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn row(client: Uuid, machine: Uuid, at: chrono::DateTime<Utc>) -> metrics::ActiveModel {
+    metrics::ActiveModel {
+        machine_id: Set(machine),
+        collector: Set("metrics".into()),
+        recorded_at: Set(at),
+        client_id: Set(client),
+        cpu_percent: Set(Some(42.0)),
+        ram_percent: Set(Some(50.0)),
+        ram_used_bytes: Set(None),
+        ram_total_bytes: Set(None),
+        uptime_seconds: Set(Some(1000)),
+        cpu_temp: Set(Some(40.0)),
+        bytes_recv: Set(None),
+        bytes_sent: Set(None),
+        packet_loss: Set(None),
+        latency_ms: Set(None),
+    }
+}
+
+/// The same rows as multi-row INSERTs of 1000 rows, one statement each.
+async fn raw_batched(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
+    let db = &fleet.state.services.infra.db.conn;
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let mut done = 0u64;
+    let mut i = 0i64;
+    while Instant::now() < stop {
+        let rows: Vec<_> = (0..1000)
+            .map(|k| {
+                let machine = fleet.machines[k % fleet.machines.len()];
+                row(
+                    fleet.client_id,
+                    machine,
+                    base + ChronoDuration::milliseconds(i + (k / fleet.machines.len()) as i64),
+                )
+            })
+            .collect();
+        i += (1000 / fleet.machines.len()) as i64;
+        metrics::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+        done += 1000;
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One INSERT per row, each committed on its own.
+async fn naive(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
+    let db = &fleet.state.services.infra.db.conn;
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let mut done = 0u64;
+    while Instant::now() < stop {
+        let machine = fleet.machines[done as usize % fleet.machines.len()];
+        let at = base + ChronoDuration::milliseconds((done / fleet.machines.len() as u64) as i64);
+        metrics::Entity::insert(row(fleet.client_id, machine, at))
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+        done += 1;
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn ingestion(label: &str, fleet: &Fleet, secs: f64) {
+    let now = Utc::now();
+    let ours = ingest(fleet, secs, now - ChronoDuration::days(3)).await;
+    let raw = raw_batched(fleet, secs, now - ChronoDuration::days(4)).await;
+    let slow = naive(fleet, secs, now - ChronoDuration::days(5)).await;
+    println!(
+        "[{label}] collect ingestion {ours:.0} rows/s vs raw multi-row INSERT {raw:.0} rows/s = {:.0}% (goal >= 40%); vs one row per statement {slow:.0} rows/s = {:.1}x (goal >= 5x)",
+        100.0 * ours / raw,
+        ours / slow
+    );
+}
+
+/// 30 days of 10-second samples for one machine, then the D30 history
+/// from rollups vs the same hourly answer computed from raw rows.
+async fn history_read(label: &str, fleet: &Fleet, secs: f64) {
+    let db = &fleet.state.services.infra.db;
+    let machine = fleet.machines[0];
+    let end = Utc::now().duration_trunc(ChronoDuration::hours(1)).unwrap();
+    let start = end - ChronoDuration::days(30);
+    let mut at = start;
+    while at < end {
+        let rows: Vec<_> = (0..1000)
+            .map(|k| row(fleet.client_id, machine, at + ChronoDuration::seconds(10 * k)))
+            .take_while(|r| *r.recorded_at.as_ref() < end)
+            .collect();
+        at += ChronoDuration::seconds(10 * 1000);
+        if rows.is_empty() {
+            break;
+        }
+        metrics::Entity::insert_many(rows)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&db.conn)
+            .await
+            .unwrap();
+    }
+    rollups::refresh(db, false, start, end + ChronoDuration::hours(1))
+        .await
+        .unwrap();
+    let bucket = match db.backend {
+        Backend::Postgres => "date_trunc('hour', recorded_at)",
+        Backend::Sqlite => "substr(recorded_at, 1, 13)",
+    };
+    let raw_sql = format!(
+        "SELECT {bucket} AS b, AVG(cpu_percent) AS cpu, AVG(ram_percent) AS ram, MIN(cpu_percent), MAX(cpu_percent) \
+         FROM metrics WHERE machine_id = {} AND collector = 'metrics' AND recorded_at >= {} GROUP BY {bucket} ORDER BY b",
+        if db.backend == Backend::Postgres { "$1" } else { "?1" },
+        if db.backend == Backend::Postgres { "$2" } else { "?2" },
+    );
+    let time = |n: &mut u64| {
+        *n += 1;
+    };
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let (mut n_rollup, started) = (0u64, Instant::now());
+    let mut points = 0;
+    while Instant::now() < stop {
+        let h = history::history(db, fleet.client_id, machine, Series::Metrics, Range::D30)
+            .await
+            .unwrap();
+        points = h.points.len();
+        time(&mut n_rollup);
+    }
+    let rollup_rate = n_rollup as f64 / started.elapsed().as_secs_f64();
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let (mut n_raw, started) = (0u64, Instant::now());
+    let mut raw_points = 0;
+    while Instant::now() < stop {
+        let rows = db
+            .conn
+            .query_all(Statement::from_sql_and_values(
+                db.conn.get_database_backend(),
+                raw_sql.clone(),
+                [machine.into(), (Utc::now() - ChronoDuration::days(30)).into()],
+            ))
+            .await
+            .unwrap();
+        raw_points = rows.len();
+        time(&mut n_raw);
+    }
+    let raw_rate = n_raw as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "[{label}] 30-day history ({points} hourly points from 259200 raw rows): rollups {rollup_rate:.1}/s vs from raw rows {raw_rate:.2}/s ({raw_points} points) = {:.0}x faster (goal >= 20x)",
+        rollup_rate / raw_rate
+    );
+}
+
+/// A page of 100 machines with labels and latest metrics over GraphQL.
+async fn machine_page(label: &str, fleet: &Fleet, secs: f64) {
+    let db = &fleet.state.services.infra.db;
+    let label_id = Uuid::now_v7();
+    labels::Entity::insert(labels::ActiveModel {
+        id: Set(label_id),
+        client_id: Set(fleet.client_id),
+        key: Set("env".into()),
+        color: Set("#3b82f6".into()),
+        created_at: Set(Utc::now()),
+    })
+    .exec(&db.conn)
+    .await
+    .unwrap();
+    for &m in &fleet.machines {
+        machine_labels::Entity::insert(machine_labels::ActiveModel {
+            machine_id: Set(m),
+            label_id: Set(label_id),
+            value: Set("prod".into()),
+            assigned_at: Set(Utc::now()),
+        })
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(optralis::serve::serve(
+        listener,
+        optralis::http::router(fleet.state.clone()),
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/graphql");
+    let body = json!({ "query": "{ machines(first: 100) { edges { node { id hostname online labels { key value } latestMetrics { cpuPercent ramPercent } } } } }" }).to_string();
+    let send = || {
+        http.post(&url)
+            .bearer_auth(&fleet.access_token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    // Background jobs share the counter: the fewest over a few requests is
+    // the request's own cost.
+    let mut statements = u64::MAX;
+    for _ in 0..5 {
+        let before = db.statements();
+        let first: serde_json::Value = send().await.unwrap().json().await.unwrap();
+        statements = statements.min(db.statements() - before);
+        assert_eq!(
+            first["data"]["machines"]["edges"].as_array().map(Vec::len),
+            Some(100),
+            "{first}"
+        );
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (http, url, body, token, done) = (
+                http.clone(),
+                url.clone(),
+                body.clone(),
+                fleet.access_token.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let r = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    if r.status().is_success() {
+                        let _ = r.bytes().await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "[{label}] page of 100 machines with labels and latest metrics: {statements} SQL statements per request (goal <= 4, authentication included), {rate:.0} requests/s (8 clients)"
+    );
+}
+
+async fn postgres_url() -> Option<String> {
+    let admin = std::env::var("BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let conn = sea_orm::Database::connect(&admin).await.ok()?;
+    let name = format!("optralis_bench_{}", std::process::id());
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .ok()?;
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .ok()?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
+}
+
+fn main() {
+    let secs: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5.0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        println!(
+            "ingest benchmark ({} cores, {secs} s per phase, {MACHINES} machines, server and load in one process)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        let (sqlite, _dir) = start(None).await;
+        ingestion("sqlite", &sqlite, secs).await;
+        history_read("sqlite", &sqlite, secs).await;
+        machine_page("sqlite", &sqlite, secs).await;
+        match postgres_url().await {
+            Some(url) => {
+                let (pg, _dir) = start(Some(&url)).await;
+                ingestion("postgres", &pg, secs).await;
+                history_read("postgres", &pg, secs).await;
+                machine_page("postgres", &pg, secs).await;
+            }
+            None => println!("[postgres] skipped: no server at BENCH_POSTGRES_URL"),
+        }
+    });
+}
