@@ -17,7 +17,9 @@ pub async fn run(db: Database, timescaledb: bool) {
     let mut ticker = tokio::time::interval(EVERY);
     loop {
         ticker.tick().await;
-        if let Err(e) = purge(&db, timescaledb).await {
+        let tick =
+            super::exclusive::run_once(&db, super::exclusive::keys::CLEANUP, || purge(&db, timescaledb));
+        if let Err(e) = tick.await {
             tracing::warn!(error = %e, "cleanup failed");
         }
     }

@@ -1,7 +1,10 @@
 //! Periodic and queued background work.
 
 pub mod cleanup;
+pub mod exclusive;
+pub mod offline;
 mod outbox;
+mod rollups;
 
 use crate::app::Services;
 use std::sync::Arc;
@@ -13,8 +16,9 @@ pub fn spawn(services: &Services, mailer: Arc<dyn crate::infra::mailer::Mailer>)
         services.infra.db.clone(),
         services.status.timescaledb(),
     ));
-    tokio::spawn(crate::domain::fleet::rollups::run(
+    tokio::spawn(rollups::run(
         services.infra.db.clone(),
         services.status.timescaledb(),
     ));
+    tokio::spawn(offline::run(services.clone()));
 }

@@ -351,6 +351,36 @@ impl WsClient {
             .await;
         assert_eq!(self.recv().await["type"], "connection_ack");
     }
+
+    /// `connection_init` with a Bearer token, expecting the ack.
+    pub async fn init_with(&mut self, token: &str) {
+        self.send(
+            json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }),
+        )
+        .await;
+        let ack = self.recv().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+
+    /// Starts subscription `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(
+            json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }),
+        )
+        .await;
+    }
+
+    /// The next frame, or None if nothing arrives within `wait`.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(wait, self.socket.next()).await.ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
 }
 
 /// A minimal SMTP server on 127.0.0.1 that accepts every message and hands

@@ -98,3 +98,235 @@ async fn connection_init_authenticates_and_refuses_bad_tokens_with_4403() {
     .await;
     assert_eq!(bad.recv().await["close"], 4403);
 }
+
+const METRICS: &str =
+    "subscription($m: ID!) { machineMetrics(machineId: $m) { machineId at cpuPercent ramPercent } }";
+
+#[tokio::test]
+async fn machine_metrics_stream_committed_samples_of_that_machine_only() {
+    use crate::collect::{fleet, metrics_sample, post, sample};
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Live", 2).await;
+    let (other, _) = fleet(&server, &root, "Spy", 1).await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.init_with(&admin).await;
+    ws.subscribe("m", METRICS, json!({ "m": agents[0].machine_id }))
+        .await;
+    // The subscription is registered once the server has read the frame;
+    // a round trip through another operation makes sure of it.
+    ws.subscribe("t", "subscription { serverTime(intervalMs: 100) }", json!({}))
+        .await;
+    loop {
+        if ws.recv().await["id"] == "t" {
+            break;
+        }
+    }
+    ws.send(json!({ "id": "t", "type": "complete" })).await;
+
+    let at = chrono::Utc::now();
+    assert_eq!(
+        post(&server, &agents[1], metrics_sample(at, 99.0, 99.0)).await.0,
+        200
+    );
+    assert_eq!(
+        post(
+            &server,
+            &agents[0],
+            sample("network", at, json!({ "bytes_recv": 5 }))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        post(&server, &agents[0], metrics_sample(at, 12.5, 40.0)).await.0,
+        200
+    );
+    let frame = loop {
+        let f = ws.recv().await;
+        if f["id"] == "m" {
+            break f;
+        }
+    };
+    assert_eq!(frame["type"], "next", "{frame}");
+    let event = &frame["payload"]["data"]["machineMetrics"];
+    assert_eq!(event["machineId"], agents[0].machine_id.to_string());
+    assert_eq!(
+        (event["cpuPercent"].as_f64(), event["ramPercent"].as_f64()),
+        (Some(12.5), Some(40.0)),
+        "only this machine's metrics samples"
+    );
+
+    let mut spy = WsClient::connect(&server.ws_url()).await;
+    spy.init_with(&other).await;
+    spy.subscribe("x", METRICS, json!({ "m": agents[0].machine_id }))
+        .await;
+    let refused = spy.recv().await;
+    let errors = if refused["type"] == "error" {
+        refused["payload"].clone()
+    } else {
+        refused["payload"]["errors"].clone()
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "NOT_FOUND", "{refused}");
+
+    let mut anonymous = WsClient::connect(&server.ws_url()).await;
+    anonymous.init().await;
+    anonymous
+        .subscribe("y", METRICS, json!({ "m": agents[0].machine_id }))
+        .await;
+    let refused = anonymous.recv().await;
+    let errors = if refused["type"] == "error" {
+        refused["payload"].clone()
+    } else {
+        refused["payload"]["errors"].clone()
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+}
+
+#[tokio::test]
+async fn status_changes_and_the_overview_follow_the_tenants_fleet() {
+    use crate::agents::{agent_of, enrol, heartbeat_body, install_token};
+    use crate::helpers::tenant_with_admin;
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Watch").await;
+    let (_, _, other) = tenant_with_admin(&server, &root, "Elsewhere").await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.init_with(&admin).await;
+    ws.subscribe(
+        "s",
+        "subscription { machineStatusChanged { machineId hostname status } }",
+        json!({}),
+    )
+    .await;
+    ws.subscribe(
+        "o",
+        "subscription { fleetOverview { totalMachines online } }",
+        json!({}),
+    )
+    .await;
+    let first = ws.recv().await;
+    assert_eq!(
+        first["payload"]["data"]["fleetOverview"],
+        json!({ "totalMachines": 0, "online": 0 }),
+        "{first}"
+    );
+
+    let foreign_token = install_token(&server, &other, json!({})).await;
+    enrol(&server, &foreign_token, "not-mine", "HW-X").await;
+    let token = install_token(&server, &admin, json!({})).await;
+    let enrolled = enrol(&server, &token, "watched", "HW-W").await;
+    let agent = agent_of(&server, &enrolled);
+    let beat = agent
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(&heartbeat_body("watched"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat.status(), 200);
+
+    let mut statuses = Vec::new();
+    let mut overviews = Vec::new();
+    while statuses.len() < 2 || overviews.last() != Some(&json!({ "totalMachines": 1, "online": 1 })) {
+        let f = ws.recv().await;
+        match f["id"].as_str() {
+            Some("s") => {
+                let e = &f["payload"]["data"]["machineStatusChanged"];
+                assert_eq!(e["hostname"], "watched", "another tenant's machine leaked: {f}");
+                statuses.push(e["status"].as_str().unwrap().to_owned());
+            }
+            Some("o") => overviews.push(f["payload"]["data"]["fleetOverview"].clone()),
+            _ => panic!("{f}"),
+        }
+    }
+    assert_eq!(statuses, ["ENROLLED", "ONLINE"]);
+    assert!(overviews.len() <= 2, "bursts are throttled: {overviews:?}");
+}
+
+#[tokio::test]
+async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat() {
+    use crate::collect::fleet;
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Quiet", 1).await;
+    let agent = &agents[0];
+    let beat = || async {
+        let resp = agent
+            .client
+            .post(server.gateway_url("/agent/heartbeat"))
+            .json(&crate::agents::heartbeat_body(&agent.hostname))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    };
+    beat().await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.init_with(&admin).await;
+    ws.subscribe("s", "subscription { machineStatusChanged { machineId status } }", json!({})).await;
+    // Let the subscription settle before anything is published.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    // Ten minutes of silence.
+    let db = &server.state.services.infra.db;
+    entities::machines::Entity::update_many()
+        .col_expr(
+            entities::machines::Column::LastSeen,
+            Expr::value(Some(chrono::Utc::now() - chrono::Duration::minutes(10))),
+        )
+        .filter(entities::machines::Column::Id.eq(agent.machine_id))
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    let bus = server.state.services.infra.bus.clone();
+    let detect = || optralis::domain::fleet::offline::detect(db, bus.as_ref());
+    assert_eq!(detect().await.unwrap(), 1);
+    assert_eq!(detect().await.unwrap(), 0, "announced once");
+    let offline = ws.recv().await;
+    assert_eq!(offline["payload"]["data"]["machineStatusChanged"]["status"], "OFFLINE", "{offline}");
+    let overview = server.graphql_as(&admin, "{ overview { online offline } }", json!({})).await;
+    assert_eq!(overview["data"]["overview"], json!({ "online": 0, "offline": 1 }));
+
+    beat().await;
+    let online = ws.recv().await;
+    assert_eq!(online["payload"]["data"]["machineStatusChanged"]["status"], "ONLINE", "{online}");
+    assert!(ws.try_recv(std::time::Duration::from_millis(300)).await.is_none(), "no other event");
+    let row = entities::machines::Entity::find_by_id(agent.machine_id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.offline_notified_at.is_none(), "the heartbeat clears the mark");
+}
+
+#[tokio::test]
+async fn a_job_runs_on_one_instance_at_a_time() {
+    use optralis::jobs::exclusive::run_once;
+    let server = TestServer::spawn().await;
+    let db = server.state.services.infra.db.clone();
+    if db.backend == optralis::infra::db::Backend::Sqlite {
+        // One process per SQLite file: nothing to exclude.
+        assert!(run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) }).await.unwrap());
+        return;
+    }
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let holder = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            run_once(&db, 42, || async move {
+                let _ = started_tx.send(());
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                Ok::<(), sea_orm::DbErr>(())
+            })
+            .await
+            .unwrap()
+        })
+    };
+    started_rx.await.unwrap();
+    let second = run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) }).await.unwrap();
+    assert!(!second, "the second runner skips while the first holds the lock");
+    assert!(holder.await.unwrap());
+    assert!(run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) }).await.unwrap(), "free again");
+}

@@ -3,6 +3,7 @@
 //! the fleet overview. Every read is scoped to one tenant.
 
 pub mod history;
+pub mod offline;
 pub mod retention;
 pub mod risks;
 pub mod rollups;

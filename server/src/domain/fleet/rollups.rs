@@ -11,7 +11,6 @@ use sea_orm::{ConnectionTrait, DbErr, Statement};
 pub const START_WINDOW: Duration = Duration::days(31);
 /// Buckets re-computed on every tick.
 pub const TICK_WINDOW: Duration = Duration::hours(3);
-pub const EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn bucket(backend: Backend, col: &str) -> String {
     match backend {
@@ -95,26 +94,4 @@ pub async fn refresh(
             .await?;
     }
     Ok(())
-}
-
-/// The rollup job: a full refresh at start, then the recent hours on every
-/// tick (plain tables only; TimescaleDB keeps its aggregates itself).
-pub async fn run(db: Database, timescaledb: bool) {
-    let now = Utc::now();
-    match refresh(&db, timescaledb, now - START_WINDOW, now).await {
-        Ok(()) => tracing::info!(timescaledb, "hourly rollups refreshed over 31 days"),
-        Err(e) => tracing::warn!(error = %e, "initial rollup refresh failed"),
-    }
-    if timescaledb {
-        return;
-    }
-    let mut ticker = tokio::time::interval(EVERY);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        let now = Utc::now();
-        if let Err(e) = refresh(&db, false, now - TICK_WINDOW, now + Duration::hours(1)).await {
-            tracing::warn!(error = %e, "rollup refresh failed");
-        }
-    }
 }

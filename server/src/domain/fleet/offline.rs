@@ -1,0 +1,41 @@
+//! Offline detection: a machine silent past the threshold is marked
+//! offline once (`offline_notified_at`, the spec's anti-spam) and its
+//! status event published; its next heartbeat clears the mark and
+//! announces it online again. Machines in maintenance are left alone.
+
+use crate::{
+    domain::{live, pki::enrolment::OFFLINE_AFTER, DomainError},
+    infra::{bus::EventBus, db::Database},
+};
+use chrono::Utc;
+use entities::machines;
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+
+/// Marks newly silent machines offline and announces each; returns how
+/// many. The UPDATE claims the rows, so two runs never announce twice.
+pub async fn detect(db: &Database, bus: &dyn EventBus) -> Result<usize, DomainError> {
+    let now = Utc::now();
+    let marked = machines::Entity::update_many()
+        .col_expr(machines::Column::OfflineNotifiedAt, Expr::value(Some(now)))
+        .filter(machines::Column::LastSeen.lt(now - OFFLINE_AFTER))
+        .filter(machines::Column::OfflineNotifiedAt.is_null())
+        .filter(machines::Column::MaintenanceMode.eq(false))
+        .exec_with_returning(&db.conn)
+        .await?;
+    for m in &marked {
+        bus.publish(live::status(
+            m.client_id,
+            &live::StatusChange {
+                machine_id: m.id,
+                hostname: m.hostname.clone(),
+                status: live::Status::Offline,
+                at: now,
+            },
+        ))
+        .await;
+    }
+    if !marked.is_empty() {
+        tracing::info!(count = marked.len(), "machines went offline");
+    }
+    Ok(marked.len())
+}
