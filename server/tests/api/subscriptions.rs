@@ -265,7 +265,12 @@ async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat
     beat().await;
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;
-    ws.subscribe("s", "subscription { machineStatusChanged { machineId status } }", json!({})).await;
+    ws.subscribe(
+        "s",
+        "subscription { machineStatusChanged { machineId status } }",
+        json!({}),
+    )
+    .await;
     // Let the subscription settle before anything is published.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
@@ -285,14 +290,25 @@ async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat
     assert_eq!(detect().await.unwrap(), 1);
     assert_eq!(detect().await.unwrap(), 0, "announced once");
     let offline = ws.recv().await;
-    assert_eq!(offline["payload"]["data"]["machineStatusChanged"]["status"], "OFFLINE", "{offline}");
-    let overview = server.graphql_as(&admin, "{ overview { online offline } }", json!({})).await;
+    assert_eq!(
+        offline["payload"]["data"]["machineStatusChanged"]["status"], "OFFLINE",
+        "{offline}"
+    );
+    let overview = server
+        .graphql_as(&admin, "{ overview { online offline } }", json!({}))
+        .await;
     assert_eq!(overview["data"]["overview"], json!({ "online": 0, "offline": 1 }));
 
     beat().await;
     let online = ws.recv().await;
-    assert_eq!(online["payload"]["data"]["machineStatusChanged"]["status"], "ONLINE", "{online}");
-    assert!(ws.try_recv(std::time::Duration::from_millis(300)).await.is_none(), "no other event");
+    assert_eq!(
+        online["payload"]["data"]["machineStatusChanged"]["status"], "ONLINE",
+        "{online}"
+    );
+    assert!(
+        ws.try_recv(std::time::Duration::from_millis(300)).await.is_none(),
+        "no other event"
+    );
     let row = entities::machines::Entity::find_by_id(agent.machine_id)
         .one(&db.conn)
         .await
@@ -308,7 +324,9 @@ async fn a_job_runs_on_one_instance_at_a_time() {
     let db = server.state.services.infra.db.clone();
     if db.backend == optralis::infra::db::Backend::Sqlite {
         // One process per SQLite file: nothing to exclude.
-        assert!(run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) }).await.unwrap());
+        assert!(run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) })
+            .await
+            .unwrap());
         return;
     }
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
@@ -325,8 +343,15 @@ async fn a_job_runs_on_one_instance_at_a_time() {
         })
     };
     started_rx.await.unwrap();
-    let second = run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) }).await.unwrap();
+    let second = run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) })
+        .await
+        .unwrap();
     assert!(!second, "the second runner skips while the first holds the lock");
     assert!(holder.await.unwrap());
-    assert!(run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) }).await.unwrap(), "free again");
+    assert!(
+        run_once(&db, 42, || async { Ok::<(), sea_orm::DbErr>(()) })
+            .await
+            .unwrap(),
+        "free again"
+    );
 }
