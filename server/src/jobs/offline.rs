@@ -12,9 +12,11 @@ pub async fn run(services: Services) {
     loop {
         ticker.tick().await;
         let db = &services.infra.db;
-        let bus = services.infra.bus.clone();
+        let (bus, cache) = (services.infra.bus.clone(), services.infra.cache.clone());
         let result = run_once(db, keys::OFFLINE, || async move {
-            offline::detect(db, bus.as_ref()).await.map(|_| ())
+            offline::detect(db, bus.as_ref(), cache.as_ref())
+                .await
+                .map(|_| ())
         })
         .await;
         if let Err(e) = result {

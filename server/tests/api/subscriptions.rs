@@ -285,8 +285,11 @@ async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat
         .exec(&db.conn)
         .await
         .unwrap();
-    let bus = server.state.services.infra.bus.clone();
-    let detect = || optralis::domain::fleet::offline::detect(db, bus.as_ref());
+    let (bus, cache) = (
+        server.state.services.infra.bus.clone(),
+        server.state.services.infra.cache.clone(),
+    );
+    let detect = || optralis::domain::fleet::offline::detect(db, bus.as_ref(), cache.as_ref());
     assert_eq!(detect().await.unwrap(), 1);
     assert_eq!(detect().await.unwrap(), 0, "announced once");
     let offline = ws.recv().await;

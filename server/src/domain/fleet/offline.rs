@@ -4,8 +4,12 @@
 //! announces it online again. Machines in maintenance are left alone.
 
 use crate::{
-    domain::{live, pki::enrolment::OFFLINE_AFTER, DomainError},
-    infra::{bus::EventBus, db::Database},
+    domain::{
+        live,
+        pki::enrolment::{beat_view_key, OFFLINE_AFTER},
+        DomainError,
+    },
+    infra::{bus::EventBus, cache::Cache, db::Database},
 };
 use chrono::Utc;
 use entities::machines;
@@ -13,7 +17,7 @@ use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 
 /// Marks newly silent machines offline and announces each; returns how
 /// many. The UPDATE claims the rows, so two runs never announce twice.
-pub async fn detect(db: &Database, bus: &dyn EventBus) -> Result<usize, DomainError> {
+pub async fn detect(db: &Database, bus: &dyn EventBus, cache: &dyn Cache) -> Result<usize, DomainError> {
     let now = Utc::now();
     let marked = machines::Entity::update_many()
         .col_expr(machines::Column::OfflineNotifiedAt, Expr::value(Some(now)))
@@ -23,6 +27,7 @@ pub async fn detect(db: &Database, bus: &dyn EventBus) -> Result<usize, DomainEr
         .exec_with_returning(&db.conn)
         .await?;
     for m in &marked {
+        let _ = cache.delete(&beat_view_key(m.id)).await;
         bus.publish(live::status(
             m.client_id,
             &live::StatusChange {

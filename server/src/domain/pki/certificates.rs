@@ -245,6 +245,10 @@ impl Certificates {
         txn.commit().await?;
         let _ = self.cache.delete(&format!("cert:revoked:{}", cert.serial)).await;
         let _ = self.cache.delete("crl:der").await;
+        let _ = self
+            .cache
+            .delete(&super::enrolment::beat_view_key(cert.machine_id))
+            .await;
         Ok(cert)
     }
 

@@ -26,6 +26,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::{sync::Arc, time::Duration};
 use uuid::Uuid;
@@ -85,7 +86,47 @@ pub struct Enrolment {
     writer: HeartbeatWriter,
     versions: AgentVersions,
     activity: ActivityLog,
+    /// When this instance last took a heartbeat of each machine.
+    recent_beats: moka::future::Cache<Uuid, DateTime<Utc>>,
 }
+
+/// What a heartbeat needs of its machine row, kept in the shared cache
+/// (`hb:<machine id>`) so a steady heartbeat reads nothing from the
+/// database. Every change to these fields drops the entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct BeatView {
+    client_id: Uuid,
+    cert_serial: Option<String>,
+    update_channel: String,
+    arch: Option<String>,
+    renewal_requested: bool,
+    force_collect_requested_at: Option<DateTime<Utc>>,
+    offline_notified: bool,
+    last_seen: Option<DateTime<Utc>>,
+}
+
+impl From<&machines::Model> for BeatView {
+    fn from(m: &machines::Model) -> Self {
+        Self {
+            client_id: m.client_id,
+            cert_serial: m.cert_serial.clone(),
+            update_channel: m.update_channel.clone(),
+            arch: m.arch.clone(),
+            renewal_requested: m.renewal_requested_at.is_some(),
+            force_collect_requested_at: m.force_collect_requested_at,
+            offline_notified: m.offline_notified_at.is_some(),
+            last_seen: m.last_seen,
+        }
+    }
+}
+
+/// Cache key of a machine's heartbeat view.
+pub fn beat_view_key(machine_id: Uuid) -> String {
+    format!("hb:{machine_id}")
+}
+
+/// A view at most this old is used; admin changes drop it sooner.
+const BEAT_VIEW_TTL: Duration = Duration::from_secs(60);
 
 /// A machine silent this long counts as offline until its next heartbeat.
 pub const OFFLINE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
@@ -135,6 +176,10 @@ impl Enrolment {
     ) -> Self {
         Self {
             versions,
+            recent_beats: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(Duration::from_secs(900))
+                .build(),
             requirements: RequirementsService::new(db.clone(), cache.clone()),
             writer: HeartbeatWriter::start(db.clone()),
             db,
@@ -294,6 +339,7 @@ impl Enrolment {
         for old in &superseded {
             self.mark_revoked_in_cache(&old.serial, old.expires_at).await;
         }
+        self.forget_beat_view(machine_id).await;
         if existing.is_none() {
             self.bus
                 .publish(live::status(
@@ -417,6 +463,37 @@ impl Enrolment {
             .ok_or(DomainError::NotFound("machine"))
     }
 
+    /// The heartbeat view of a machine: from the shared cache, or read
+    /// (and cached) when absent or when `fresh` is asked. Returns whether
+    /// it was read from the database.
+    async fn beat_view(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+        fresh: bool,
+    ) -> Result<(BeatView, bool), DomainError> {
+        let key = beat_view_key(machine_id);
+        if !fresh {
+            if let Ok(Some(json)) = self.cache.get(&key).await {
+                if let Ok(view) = serde_json::from_str::<BeatView>(&json) {
+                    if view.client_id == client_id {
+                        return Ok((view, false));
+                    }
+                }
+            }
+        }
+        let view = BeatView::from(&self.machine(client_id, machine_id).await?);
+        if let Ok(json) = serde_json::to_string(&view) {
+            let _ = self.cache.set(&key, &json, BEAT_VIEW_TTL).await;
+        }
+        Ok((view, true))
+    }
+
+    /// Drops a machine's heartbeat view after a change to its row.
+    pub async fn forget_beat_view(&self, machine_id: Uuid) {
+        let _ = self.cache.delete(&beat_view_key(machine_id)).await;
+    }
+
     /// Records that the agent fetched its configuration, off the request
     /// path (a failure only loses the timestamp).
     pub fn touch_config_sync(&self, machine_id: Uuid) {
@@ -455,10 +532,25 @@ impl Enrolment {
             Some(_) => return Err(DomainError::invalid("ip", "is not an IP address")),
             None => meta.ip.clone().unwrap_or_default(),
         };
-        let machine = self.machine(client_id, machine_id).await?;
+        let (mut view, mut fresh) = self.beat_view(client_id, machine_id, false).await?;
+        let now = Utc::now();
+        let silent_since = |view: &BeatView, local: Option<DateTime<Utc>>| {
+            view.offline_notified
+                || view
+                    .last_seen
+                    .max(local)
+                    .is_none_or(|seen| now - seen > OFFLINE_AFTER)
+        };
+        let local = self.recent_beats.get(&machine_id).await;
+        let mut was_offline = silent_since(&view, local);
+        if was_offline && !fresh {
+            // The cached view may just be old: decide on the row itself.
+            (view, fresh) = self.beat_view(client_id, machine_id, true).await?;
+            was_offline = silent_since(&view, local);
+        }
         // The machine row mirrors its live certificate; read it only when
         // the agent presents another one (after a renewal or re-enrolment).
-        let cert = if machine.cert_serial.as_deref() == Some(serial) {
+        let cert = if view.cert_serial.as_deref() == Some(serial) {
             None
         } else {
             client_certificates::Entity::find()
@@ -467,10 +559,7 @@ impl Enrolment {
                 .one(&self.db.conn)
                 .await?
         };
-        let now = Utc::now();
         let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
-        let was_offline = machine.offline_notified_at.is_some()
-            || machine.last_seen.is_none_or(|seen| now - seen > OFFLINE_AFTER);
         let hardware_id = match beat
             .hardware_id
             .as_deref()
@@ -480,9 +569,10 @@ impl Enrolment {
             Some(hw) => Some(short("hardware_id", hw, 255)?),
             None => None,
         };
+        let changes_view = was_offline || cert.is_some() || view.force_collect_requested_at.is_some();
         self.writer
             .write(BeatUpdate {
-                machine_id: machine.id,
+                machine_id,
                 at: now,
                 hostname: beat.hostname.trim().to_owned(),
                 hardware_id,
@@ -492,15 +582,22 @@ impl Enrolment {
                 ip,
                 compliant,
                 cert,
-                force_collect_delivered: machine.force_collect_requested_at,
+                force_collect_delivered: view.force_collect_requested_at,
             })
             .await?;
+        self.recent_beats.insert(machine_id, now).await;
+        if changes_view {
+            // The row now differs from the view (mark cleared, certificate
+            // mirrored, command delivered).
+            self.forget_beat_view(machine_id).await;
+        }
+        let _ = fresh;
         if was_offline {
             self.bus
                 .publish(live::status(
                     client_id,
                     &live::StatusChange {
-                        machine_id: machine.id,
+                        machine_id,
                         hostname: beat.hostname.trim().to_owned(),
                         status: live::Status::Online,
                         at: now,
@@ -509,10 +606,10 @@ impl Enrolment {
                 .await;
         }
         let mut commands = Vec::new();
-        if machine.renewal_requested_at.is_some() {
+        if view.renewal_requested {
             commands.push("renew_certificate");
         }
-        if machine.force_collect_requested_at.is_some() {
+        if view.force_collect_requested_at.is_some() {
             commands.push("force_collect");
         }
         // A machine under load reports more often (its last metrics sample
@@ -521,14 +618,14 @@ impl Enrolment {
             Ok(Some(_)) => HEARTBEAT_INTERVAL_UNDER_LOAD,
             _ => HEARTBEAT_INTERVAL_SECONDS,
         };
-        let update = match Target::of_machine(&machine.update_channel, &beat.os, machine.arch.as_deref()) {
+        let update = match Target::of_machine(&view.update_channel, &beat.os, view.arch.as_deref()) {
             Some(target) => self.versions.update_for(&target, &beat.agent_version).await?,
             None => None,
         };
         Ok(json!({
             "status": "ok",
             "is_os_compliant": compliant,
-            "machine_id": machine.id,
+            "machine_id": machine_id,
             "server_time": now,
             "next_heartbeat_seconds": next_interval,
             "commands": commands,
@@ -609,6 +706,7 @@ impl Enrolment {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.forget_beat_view(machine_id).await;
         self.activity
             .record(
                 Entry::new(Level::Info, Category::Certificate, "Certificat renouvelé")
@@ -724,6 +822,7 @@ impl Enrolment {
         if updated.rows_affected == 0 {
             return Err(DomainError::NotFound("machine"));
         }
+        self.forget_beat_view(machine_id).await;
         let mut entry = entry
             .client(actor.client_id)
             .metadata(json!({ "machine_id": machine_id }));
@@ -755,6 +854,7 @@ impl Enrolment {
         if updated.rows_affected == 0 {
             return Err(DomainError::NotFound("machine"));
         }
+        self.forget_beat_view(machine_id).await;
         let mut entry = Entry::new(
             Level::Info,
             Category::Machine,
@@ -808,6 +908,7 @@ impl Enrolment {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.forget_beat_view(machine.id).await;
         self.mark_revoked_in_cache(&active.serial, active.expires_at)
             .await;
         let mut entry = Entry::new(

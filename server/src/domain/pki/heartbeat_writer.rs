@@ -15,6 +15,10 @@ use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
 const MAX_BATCH: usize = 512;
+/// A heartbeat waits this long for others to share its transaction: an
+/// agent beating once a minute does not notice, and a busy fleet turns
+/// many single-row transactions into one.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The columns a heartbeat refreshes.
 #[derive(Clone, Debug)]
@@ -46,7 +50,7 @@ impl HeartbeatWriter {
             Box::pin(async move { flush(&db, &batch).await.map_err(|e| e.to_string()) })
         });
         Self {
-            inner: GroupCommit::start("heartbeats", db, MAX_BATCH, flush),
+            inner: GroupCommit::start("heartbeats", db, MAX_BATCH, LINGER, flush),
         }
     }
 
