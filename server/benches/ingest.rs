@@ -11,6 +11,7 @@
 //!
 //! Run: cargo bench -p optralis --bench ingest
 //!   BENCH_SECONDS=5  BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
+//!   BENCH_DENSITY_AGENTS=2000 BENCH_DENSITY_SECONDS=60: fleet density only
 
 use chrono::{Duration as ChronoDuration, DurationRound, Utc};
 use entities::{labels, machine_labels, metrics};
@@ -427,6 +428,11 @@ fn main() {
             "ingest benchmark ({} cores, {secs} s per phase, {MACHINES} machines, server and load in one process)",
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
+        if let Some(agents) = std::env::var("BENCH_DENSITY_AGENTS").ok().and_then(|n| n.parse().ok()) {
+            let secs = std::env::var("BENCH_DENSITY_SECONDS").ok().and_then(|n| n.parse().ok()).unwrap_or(60);
+            density(agents, secs).await;
+            return;
+        }
         let (sqlite, _dir) = start(None).await;
         ingestion("sqlite", &sqlite, secs).await;
         history_read("sqlite", &sqlite, secs).await;
@@ -441,4 +447,167 @@ fn main() {
             None => println!("[postgres] skipped: no server at BENCH_POSTGRES_URL"),
         }
     });
+}
+
+/// Fleet density: the release server (`optralis serve`, SQLite) and the
+/// simulator as separate processes; N agents post metrics every 10 s and
+/// the other collectors at their default intervals. Reports the server's
+/// CPU share of all cores and its p99 collect latency.
+pub async fn density(agents: usize, secs: u64) {
+    use std::process::Stdio;
+    use tokio::io::AsyncBufReadExt;
+    // One connection per agent on both sides: lift the open-file limit to
+    // the hard maximum (the children inherit it).
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, agent_port) = (free(), free());
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"))
+        .arg("serve")
+        .env("OPTRALIS_DATA_DIR", dir.path())
+        .env("PORT", port.to_string())
+        .env("BIND_ADDRESS", "127.0.0.1")
+        .env("AGENT_PORT", agent_port.to_string())
+        .env("DEFAULT_ADMIN_EMAIL", EMAIL)
+        .env("DEFAULT_ADMIN_PASSWORD", PASSWORD)
+        .env("AGENT_RATE_LIMIT_PER_MINUTE", "100000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = server.id().unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let gql = |token: Option<String>, query: &str, vars: serde_json::Value| {
+        let mut req = http
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": query, "variables": vars }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let login: serde_json::Value = gql(
+        None,
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+        json!({ "e": EMAIL, "p": PASSWORD }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = login["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+    let created: serde_json::Value = gql(
+        Some(token),
+        "mutation { createInstallToken(input: { durationMinutes: 60 }) { token { secret } } }",
+        json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let secret = created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let db = format!("sqlite://{}?mode=ro", dir.path().join("optralis.db").display());
+    let mut sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
+        .args([
+            "--gateway",
+            &format!("https://127.0.0.1:{agent_port}"),
+            "--token",
+            &secret,
+        ])
+        .args([
+            "--machines",
+            &agents.to_string(),
+            "--heartbeats",
+            "1",
+            "--prefix",
+            "dense",
+        ])
+        .args([
+            "--duration-secs",
+            &secs.to_string(),
+            "--metrics-interval",
+            "10",
+            "--verify-db",
+            &db,
+        ])
+        .args(["--spread-secs", "60"])
+        .arg("--ca")
+        .arg(dir.path().join("ca.crt"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let cpu = || -> (f64, u64) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, r)| r)
+            .split_whitespace()
+            .collect();
+        let ticks = fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let rss_pages = fields.get(21).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        (ticks as f64 / 100.0, rss_pages * 4096)
+    };
+    let mut lines = tokio::io::BufReader::new(sim.stdout.take().unwrap()).lines();
+    let mut report = Vec::new();
+    let mut window: Option<(Instant, f64)> = None;
+    let mut measured = None;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line == "load phase started" {
+            window = Some((Instant::now(), cpu().0));
+            continue;
+        }
+        if line.starts_with("collect:") {
+            if let Some((started, cpu0)) = window {
+                let (cpu1, rss) = cpu();
+                measured = Some(((cpu1 - cpu0) / started.elapsed().as_secs_f64(), rss));
+            }
+        }
+        report.push(line);
+    }
+    let status = sim.wait().await.unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let (busy, rss) = measured.unwrap_or((0.0, 0));
+    println!(
+        "[density] {agents} agents, metrics every 10 s, other collectors at their defaults, {secs} s: server CPU {:.0}% of {cores} cores, RSS {:.0} MiB (simulator {})",
+        100.0 * busy / cores,
+        rss as f64 / 1048576.0,
+        if status.success() { "ok" } else { "reported failures" }
+    );
+    for line in report {
+        println!("[density]   {line}");
+    }
+    let _ = server.kill().await;
 }

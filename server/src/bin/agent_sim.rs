@@ -60,6 +60,11 @@ struct Args {
     /// Only the metrics collector (the densest series).
     #[arg(long)]
     metrics_only: bool,
+    /// First samples of the machines are spread over this many seconds
+    /// (default: one metrics interval); a fleet that did not all start at
+    /// once is spread over a minute or more.
+    #[arg(long)]
+    spread_secs: Option<f64>,
     /// After the run, check the acknowledged metrics/network samples
     /// against this database (`sqlite://...` or `postgres://...`).
     #[arg(long)]
@@ -157,12 +162,22 @@ fn client(shared: &Shared, identity: Option<reqwest::Identity>) -> reqwest::Clie
 async fn post_sample(shared: &Shared, agent: &reqwest::Client, body: &Value) -> Result<(), String> {
     for attempt in 0..5 {
         let started = Instant::now();
-        let resp = agent
+        let resp = match agent
             .post(format!("{}/agent/collect", shared.args.gateway))
             .json(body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+        {
+            Ok(r) => r,
+            // A dropped connection (an idle one closed by the server as it
+            // was reused): the same sample again is safe, it is idempotent.
+            Err(_) if attempt < 4 => {
+                shared.stats.lock().unwrap().retried += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let status = resp.status();
         if status.is_success() {
             let _ = resp.bytes().await;
@@ -275,9 +290,15 @@ async fn run_machine(shared: Arc<Shared>, n: usize, start_load: Arc<tokio::sync:
     }
     // Agents run every collector at start; machines are spread over one
     // metrics interval so they do not all post in the same instant.
-    start_load.wait().await;
+    let leader = start_load.wait().await.is_leader();
     if args.duration_secs == 0 {
         return;
+    }
+    if leader {
+        // Lets a harness measure the server over the load phase only.
+        println!("load phase started");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
     }
     let mut schedule: Vec<(&'static str, f64)> = vec![("metrics", args.metrics_interval)];
     if !args.metrics_only {
@@ -292,7 +313,10 @@ async fn run_machine(shared: Arc<Shared>, n: usize, start_load: Arc<tokio::sync:
     let offset = (n as f64 * 0.6180339887).fract();
     let mut next: Vec<tokio::time::Instant> = schedule
         .iter()
-        .map(|(_, every)| load_start + Duration::from_secs_f64(every.min(args.metrics_interval) * offset))
+        .map(|(_, every)| {
+            let spread = args.spread_secs.unwrap_or(args.metrics_interval);
+            load_start + Duration::from_secs_f64(every.min(spread) * offset)
+        })
         .collect();
     let mut tick = 0u64;
     loop {

@@ -15,10 +15,9 @@ use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
 const MAX_BATCH: usize = 512;
-/// A heartbeat waits this long for others to share its transaction: an
-/// agent beating once a minute does not notice, and a busy fleet turns
-/// many single-row transactions into one.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+/// No linger: while one batch commits the next gathers (a fixed wait would
+/// cap each connection at one heartbeat per wait).
+const LINGER: std::time::Duration = std::time::Duration::ZERO;
 
 /// The columns a heartbeat refreshes.
 #[derive(Clone, Debug)]
