@@ -31,6 +31,9 @@ function freePort() {
   });
 }
 
+export const ADMIN_EMAIL = 'root@optralis.test';
+export const ADMIN_PASSWORD = 'Web-Client-Passw0rd!';
+
 export async function startServer(extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'optralis-web-'));
   const port = await freePort();
@@ -42,6 +45,8 @@ export async function startServer(extraEnv = {}) {
     BIND_ADDRESS: '127.0.0.1',
     OPTRALIS_DATA_DIR: dataDir,
     RUST_LOG: 'warn',
+    DEFAULT_ADMIN_EMAIL: ADMIN_EMAIL,
+    DEFAULT_ADMIN_PASSWORD: ADMIN_PASSWORD,
     ...extraEnv,
   };
   const child = spawn(binaryPath(), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -65,6 +70,20 @@ export async function startServer(extraEnv = {}) {
     base,
     graphqlUrl: `${base}/graphql`,
     wsUrl: `ws://127.0.0.1:${port}/graphql/ws`,
+    /** An access token for the first super_admin (login over HTTP). */
+    async adminToken() {
+      const res = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+          variables: { e: ADMIN_EMAIL, p: ADMIN_PASSWORD },
+        }),
+      });
+      const body = await res.json();
+      if (!body.data?.login?.accessToken) throw new Error(`login failed: ${JSON.stringify(body)}`);
+      return body.data.login.accessToken;
+    },
     async stop() {
       const exited = new Promise((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');

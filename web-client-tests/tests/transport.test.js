@@ -6,10 +6,23 @@ import WebSocket from 'ws';
 import { startServer } from '../lib/server.js';
 
 let server;
+let token;
 
 before(async () => {
   server = await startServer();
+  token = await server.adminToken();
 });
+
+/** A graphql-ws client that authenticates in connection_init. */
+function wsClient() {
+  return createClient({
+    url: server.wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams: { authorization: `Bearer ${token}` },
+  });
+}
 
 after(async () => {
   const code = await server.stop();
@@ -31,7 +44,7 @@ test('serverInfo over HTTP POST', async () => {
 });
 
 test('serverTime subscription with graphql-ws', async () => {
-  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const client = wsClient();
   try {
     const ticks = [];
     await new Promise((resolve, reject) => {
@@ -60,7 +73,7 @@ test('serverTime subscription with graphql-ws', async () => {
 });
 
 test('subscription argument errors reach the client with a code', async () => {
-  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const client = wsClient();
   try {
     const errors = await new Promise((resolve, reject) => {
       client.subscribe(
@@ -73,6 +86,22 @@ test('subscription argument errors reach the client with a code', async () => {
       );
     });
     assert.equal(errors[0].extensions.code, 'BAD_USER_INPUT');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a socket without a token is closed with 4403', async () => {
+  const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  try {
+    const closed = await new Promise((resolve, reject) => {
+      client.on('closed', (event) => resolve(event.code));
+      client.subscribe(
+        { query: 'subscription { serverTime }' },
+        { next: () => reject(new Error('expected a refusal')), error: () => {}, complete: () => {} },
+      );
+    });
+    assert.equal(closed, 4403);
   } finally {
     await client.dispose();
   }

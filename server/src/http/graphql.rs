@@ -8,7 +8,7 @@ use crate::{
     app::AppState,
     domain::{
         activity::RequestMeta,
-        auth::{AuthFailure, Credential},
+        auth::{AuthFailure, Credential, Principal},
         crypto::constant_time_eq,
     },
     graphql::{
@@ -33,7 +33,10 @@ use axum::{
     Json,
 };
 use futures::{SinkExt, StreamExt};
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 /// graphql-transport-ws, the protocol of the `graphql-ws` client.
 const WS_PROTOCOL: &str = "graphql-transport-ws";
@@ -348,6 +351,8 @@ fn init_token(payload: &serde_json::Value) -> Option<String> {
 
 /// Marker for refused `connection_init`, mapped to close code 4403.
 const WS_FORBIDDEN: &str = "Forbidden";
+/// How often a live socket re-checks its token (expiry, logout).
+const WS_RECHECK: Duration = Duration::from_secs(5);
 
 async fn serve_socket(
     socket: WebSocket,
@@ -369,11 +374,15 @@ async fn serve_socket(
         });
     let mut data = Data::default();
     data.insert(id);
+    // The principal accepted at `connection_init`, re-checked while the
+    // socket lives.
+    let accepted: Arc<Mutex<Option<Principal>>> = Arc::default();
     let protocol =
         async_graphql::http::WebSocket::new(state.schema.clone(), input, WebSocketProtocols::GraphQLWS)
             .connection_data(data)
             .on_connection_init({
                 let state = state.clone();
+                let accepted = accepted.clone();
                 move |payload| async move {
                     let token = init_token(&payload);
                     let credential = match (&token, &cookie_token) {
@@ -381,12 +390,18 @@ async fn serve_socket(
                         (None, Some(c)) => Some(Credential::Cookie(c)),
                         (None, None) => None,
                     };
-                    let auth = resolve_auth(&state, credential, meta, None).await;
-                    if auth.failure.is_some() {
+                    if credential.is_none() {
                         return Err(async_graphql::Error::new(format!(
-                            "{WS_FORBIDDEN}: invalid or expired token"
+                            "{WS_FORBIDDEN}: connection_init must carry a token"
                         )));
                     }
+                    let auth = resolve_auth(&state, credential, meta, None).await;
+                    let Some(principal) = auth.principal.clone().filter(|_| auth.failure.is_none()) else {
+                        return Err(async_graphql::Error::new(format!(
+                            "{WS_FORBIDDEN}: invalid, expired or revoked token"
+                        )));
+                    };
+                    *accepted.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
                     let mut data = Data::default();
                     data.insert(auth);
                     Ok(data)
@@ -397,6 +412,8 @@ async fn serve_socket(
     let init_deadline = tokio::time::sleep(WS_INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut acked = false;
+    let mut recheck = tokio::time::interval(WS_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     loop {
         let next = tokio::select! {
@@ -404,6 +421,18 @@ async fn serve_socket(
             () = &mut init_deadline, if !acked => {
                 let _ = sink.send(close(4408, "Connection initialisation timeout")).await;
                 break;
+            }
+            _ = recheck.tick(), if acked => {
+                let principal = accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let valid = match &principal {
+                    Some(p) => state.services.auth.still_valid(p).await,
+                    None => false,
+                };
+                if !valid {
+                    let _ = sink.send(close(4403, "Forbidden: token expired or revoked")).await;
+                    break;
+                }
+                continue;
             }
         };
         let Some(msg) = next else { break };
@@ -415,6 +444,9 @@ async fn serve_socket(
             WsMessage::Close(code, reason) => {
                 let code = if code == 1002 && reason.starts_with(WS_FORBIDDEN) {
                     4403
+                } else if code == 1011 && !acked {
+                    // An operation before the connection was acknowledged.
+                    4401
                 } else {
                     code
                 };

@@ -346,12 +346,6 @@ impl WsClient {
         }
     }
 
-    pub async fn init(&mut self) {
-        self.send(json!({ "type": "connection_init", "payload": {} }))
-            .await;
-        assert_eq!(self.recv().await["type"], "connection_ack");
-    }
-
     /// `connection_init` with a Bearer token, expecting the ack.
     pub async fn init_with(&mut self, token: &str) {
         self.send(

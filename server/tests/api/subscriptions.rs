@@ -4,8 +4,9 @@ use serde_json::json;
 #[tokio::test]
 async fn server_time_ticks_over_graphql_transport_ws() {
     let server = TestServer::spawn().await;
+    let token = server.admin_token().await;
     let mut ws = WsClient::connect(&server.ws_url()).await;
-    ws.init().await;
+    ws.init_with(&token).await;
     ws.send(json!({
         "id": "1",
         "type": "subscribe",
@@ -39,8 +40,9 @@ async fn server_time_ticks_over_graphql_transport_ws() {
 #[tokio::test]
 async fn bad_arguments_answer_an_error_frame_with_a_code() {
     let server = TestServer::spawn().await;
+    let token = server.admin_token().await;
     let mut ws = WsClient::connect(&server.ws_url()).await;
-    ws.init().await;
+    ws.init_with(&token).await;
     ws.send(json!({
         "id": "a",
         "type": "subscribe",
@@ -171,17 +173,14 @@ async fn machine_metrics_stream_committed_samples_of_that_machine_only() {
     assert_eq!(errors[0]["extensions"]["code"], "NOT_FOUND", "{refused}");
 
     let mut anonymous = WsClient::connect(&server.ws_url()).await;
-    anonymous.init().await;
     anonymous
-        .subscribe("y", METRICS, json!({ "m": agents[0].machine_id }))
+        .send(json!({ "type": "connection_init", "payload": {} }))
         .await;
-    let refused = anonymous.recv().await;
-    let errors = if refused["type"] == "error" {
-        refused["payload"].clone()
-    } else {
-        refused["payload"]["errors"].clone()
-    };
-    assert_eq!(errors[0]["extensions"]["code"], "UNAUTHENTICATED", "{refused}");
+    assert_eq!(
+        anonymous.recv().await["close"],
+        4403,
+        "a socket without a token is refused"
+    );
 }
 
 #[tokio::test]
@@ -357,4 +356,32 @@ async fn a_job_runs_on_one_instance_at_a_time() {
             .unwrap(),
         "free again"
     );
+}
+
+#[tokio::test]
+async fn sockets_need_a_token_first_and_close_when_it_is_revoked() {
+    let server = TestServer::spawn().await;
+    // Subscribing before connection_init is answered 4401.
+    let mut early = WsClient::connect(&server.ws_url()).await;
+    early
+        .subscribe("e", "subscription { serverTime }", json!({}))
+        .await;
+    assert_eq!(early.recv().await["close"], 4401);
+
+    let token = server.admin_token().await;
+    let mut ws = WsClient::connect(&server.ws_url()).await;
+    ws.init_with(&token).await;
+    ws.subscribe("t", "subscription { serverTime(intervalMs: 1000) }", json!({}))
+        .await;
+    assert_eq!(ws.recv().await["type"], "next");
+    let out = server.graphql_as(&token, "mutation { logout }", json!({})).await;
+    assert!(out["errors"].is_null(), "{out}");
+    // The socket re-checks its token every few seconds.
+    let closed = loop {
+        let frame = ws.recv().await;
+        if frame.get("close").is_some() {
+            break frame;
+        }
+    };
+    assert_eq!(closed["close"], 4403, "a logged-out token loses its socket");
 }

@@ -523,6 +523,17 @@ impl AuthService {
         }
     }
 
+    /// Whether an authenticated principal still holds: not expired, not
+    /// logged out. Long-lived connections (WebSockets) ask periodically.
+    pub async fn still_valid(&self, principal: &Principal) -> bool {
+        match &principal.via {
+            AuthVia::Session { jti, expires_at, .. } => {
+                *expires_at > Utc::now() && !self.is_blacklisted(*jti).await.unwrap_or(false)
+            }
+            AuthVia::ApiToken { .. } => true,
+        }
+    }
+
     /// Resolves a presented credential. `Ok(Err(..))` is a refused
     /// credential; `Err` is an internal failure.
     pub async fn authenticate(
