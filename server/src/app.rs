@@ -6,7 +6,7 @@ use crate::{
         activity::ActivityLog,
         agent_config::{intervals::CollectionSettings, versions::AgentVersions},
         auth::{password::PasswordHasher, AuthService, AuthSettings},
-        fleet::{risks::RiskOverrides, Fleet},
+        fleet::{organise::Organise, risks::RiskOverrides, Fleet},
         ingest::Ingest,
         notify::outbox::Outbox,
         pki::{
@@ -45,6 +45,7 @@ pub struct Services {
     pub ingest: Ingest,
     pub fleet: Fleet,
     pub risk_overrides: RiskOverrides,
+    pub organise: Organise,
 }
 
 /// What every request handler gets.
@@ -140,6 +141,7 @@ impl AppState {
             ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
             fleet: Fleet::new(infra.db.clone()),
             risk_overrides: RiskOverrides::new(infra.db.clone()),
+            organise: Organise::new(infra.db.clone()),
             certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
             enrolment,
             install_tokens,

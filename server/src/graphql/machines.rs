@@ -117,6 +117,16 @@ pub struct Group {
     description: Option<String>,
 }
 
+impl From<entities::groups::Model> for Group {
+    fn from(g: entities::groups::Model) -> Self {
+        Self {
+            id: id(g.id),
+            name: g.name,
+            description: g.description,
+        }
+    }
+}
+
 /// The latest payload one collector sent.
 #[derive(SimpleObject)]
 pub struct CollectorSnapshot {
@@ -261,11 +271,7 @@ impl Machine {
             .load_one(group_id)
             .await
             .map_err(loader_error)?;
-        Ok(group.map(|g| Group {
-            id: id(g.id),
-            name: g.name,
-            description: g.description,
-        }))
+        Ok(group.map(Into::into))
     }
 
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<MachineLabel>> {

@@ -13,6 +13,7 @@ mod identity;
 mod live;
 mod loaders;
 mod machines;
+mod organise;
 mod system;
 mod tenancy;
 mod types;
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     certificates::CertificateQuery,
     agent_config::AgentConfigQuery,
     machines::MachineQuery,
+    organise::OrganiseQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -55,6 +57,7 @@ pub struct MutationRoot(
     certificates::CertificateMutation,
     agent_config::AgentConfigMutation,
     machines::MachineMutation,
+    organise::OrganiseMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -527,3 +527,167 @@ async fn machines_export_as_csv_for_the_callers_tenant_only() {
     let body: Value = anonymous.json().await.unwrap();
     assert_eq!(body["code"], "UNAUTHENTICATED");
 }
+
+#[tokio::test]
+async fn groups_and_labels_organise_the_fleet_within_a_tenant() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Organised", 3).await;
+    let (other, theirs) = fleet(&server, &root, "Neighbour", 1).await;
+    let ids: Vec<String> = agents.iter().map(|a| a.machine_id.to_string()).collect();
+
+    let group = server
+        .graphql_as(
+            &admin,
+            "mutation { createGroup(name: \"Servers\") { id name } }",
+            json!({}),
+        )
+        .await;
+    let group_id = group["data"]["createGroup"]["id"].clone();
+    let dup = server
+        .graphql_as(
+            &admin,
+            "mutation { createGroup(name: \"Servers\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&dup), "CONFLICT");
+    let set = "mutation($m: [ID!]!, $g: ID) { setMachinesGroup(machineIds: $m, groupId: $g) }";
+    let moved = server
+        .graphql_as(&admin, set, json!({ "m": &ids[..2], "g": group_id }))
+        .await;
+    assert_eq!(moved["data"]["setMachinesGroup"], 2, "{moved}");
+    let hijack = server
+        .graphql_as(&other, set, json!({ "m": [&ids[2]], "g": null }))
+        .await;
+    assert_eq!(error_code(&hijack), "NOT_FOUND", "another tenant's machines");
+    let in_group = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "groupId": group_id } }))
+        .await;
+    assert_eq!(hostnames(&in_group), ["organised-0", "organised-1"]);
+    assert_eq!(
+        in_group["data"]["machines"]["edges"][0]["node"]["group"]["name"],
+        "Servers"
+    );
+
+    // A group-scoped collection setting reaches the group's machines only.
+    let setting = server
+        .graphql_as(
+            &admin,
+            "mutation($g: ID!) { createCollectionSetting(input: { name: \"grp\", groupId: $g, intervals: [{ collector: METRICS, seconds: 60 }] }) { scope } }",
+            json!({ "g": group_id }),
+        )
+        .await;
+    assert_eq!(
+        setting["data"]["createCollectionSetting"]["scope"], "GROUP",
+        "{setting}"
+    );
+    let effective =
+        "query($m: ID!) { effectiveIntervals(machineId: $m) { source collectors { collector interval } } }";
+    let grouped = server.graphql_as(&admin, effective, json!({ "m": ids[0] })).await;
+    assert_eq!(grouped["data"]["effectiveIntervals"]["source"], "GROUP_SETTING");
+    let loose = server.graphql_as(&admin, effective, json!({ "m": ids[2] })).await;
+    assert_eq!(loose["data"]["effectiveIntervals"]["source"], "DEFAULT");
+
+    let label = server
+        .graphql_as(
+            &admin,
+            "mutation { createLabel(key: \"env\", color: \"#22C55E\") { id key color } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(label["data"]["createLabel"]["color"], "#22c55e", "{label}");
+    let label_id = label["data"]["createLabel"]["id"].clone();
+    let bad = server
+        .graphql_as(
+            &admin,
+            "mutation { createLabel(key: \"x\", color: \"blue\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(bad["errors"][0]["extensions"]["field"], "color");
+    let assign =
+        "mutation($l: ID!, $m: [ID!]!, $v: String) { assignLabel(labelId: $l, machineIds: $m, value: $v) }";
+    let tagged = server
+        .graphql_as(
+            &admin,
+            assign,
+            json!({ "l": label_id, "m": [&ids[1], &ids[2]], "v": "prod" }),
+        )
+        .await;
+    assert_eq!(tagged["data"]["assignLabel"], true, "{tagged}");
+    let foreign = server
+        .graphql_as(
+            &other,
+            assign,
+            json!({ "l": label_id, "m": [theirs[0].machine_id] }),
+        )
+        .await;
+    assert_eq!(error_code(&foreign), "NOT_FOUND", "another tenant's label");
+    let labelled = server
+        .graphql_as(&admin, PAGE, json!({ "filter": { "labelId": label_id } }))
+        .await;
+    assert_eq!(hostnames(&labelled), ["organised-1", "organised-2"]);
+    assert_eq!(
+        labelled["data"]["machines"]["edges"][0]["node"]["labels"],
+        json!([{ "key": "env", "value": "prod" }])
+    );
+
+    // Ten labels per machine at most.
+    for i in 0..9 {
+        let l = server
+            .graphql_as(
+                &admin,
+                "mutation($k: String!) { createLabel(key: $k) { id } }",
+                json!({ "k": format!("k{i}") }),
+            )
+            .await;
+        let id = l["data"]["createLabel"]["id"].clone();
+        let ok = server
+            .graphql_as(&admin, assign, json!({ "l": id, "m": [&ids[1]] }))
+            .await;
+        assert_eq!(ok["data"]["assignLabel"], true, "{ok}");
+    }
+    let eleventh = server
+        .graphql_as(
+            &admin,
+            "mutation { createLabel(key: \"one-too-many\") { id } }",
+            json!({}),
+        )
+        .await;
+    let refused = server
+        .graphql_as(
+            &admin,
+            assign,
+            json!({ "l": eleventh["data"]["createLabel"]["id"], "m": [&ids[1]] }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+
+    let removed = server
+        .graphql_as(
+            &admin,
+            "mutation($l: ID!, $m: [ID!]!) { unassignLabel(labelId: $l, machineIds: $m) }",
+            json!({ "l": label_id, "m": [&ids[2]] }),
+        )
+        .await;
+    assert_eq!(removed["data"]["unassignLabel"], 1);
+    let deleted = server
+        .graphql_as(
+            &admin,
+            "mutation($id: ID!) { deleteGroup(id: $id) }",
+            json!({ "id": group_id }),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteGroup"], true);
+    let after = server.graphql_as(&admin, PAGE, json!({})).await;
+    assert!(after["data"]["machines"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["node"]["group"].is_null()));
+    let listed = server
+        .graphql_as(&other, "{ groups { id } labels { id } }", json!({}))
+        .await;
+    assert_eq!(listed["data"], json!({ "groups": [], "labels": [] }));
+}

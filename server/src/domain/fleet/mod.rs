@@ -4,6 +4,7 @@
 
 pub mod history;
 pub mod offline;
+pub mod organise;
 pub mod retention;
 pub mod risks;
 pub mod rollups;

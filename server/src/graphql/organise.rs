@@ -1,0 +1,190 @@
+//! Groups and labels of the tenant's machines.
+
+use super::{
+    auth as guard,
+    error::ApiError,
+    machines::Group,
+    types::{id, parse_id},
+};
+use crate::{app::Services, domain::auth::Role};
+use async_graphql::{Context, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+type Result<T> = std::result::Result<T, async_graphql::Error>;
+
+fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
+    ctx.data_unchecked::<Services>()
+}
+
+fn ids(field: &str, list: &[ID]) -> std::result::Result<Vec<Uuid>, ApiError> {
+    list.iter().map(|i| parse_id(field, i)).collect()
+}
+
+/// A tag key with its colour; machines carry it with a value.
+#[derive(SimpleObject)]
+pub struct Label {
+    id: ID,
+    key: String,
+    color: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<entities::labels::Model> for Label {
+    fn from(l: entities::labels::Model) -> Self {
+        Self {
+            id: id(l.id),
+            key: l.key,
+            color: l.color,
+            created_at: l.created_at,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct OrganiseQuery;
+
+#[Object]
+impl OrganiseQuery {
+    async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
+        let principal = guard::caller(ctx)?;
+        let list = services(ctx)
+            .organise
+            .groups(principal.client_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
+        let principal = guard::caller(ctx)?;
+        let list = services(ctx)
+            .organise
+            .labels(principal.client_id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct OrganiseMutation;
+
+#[Object]
+impl OrganiseMutation {
+    /// Names are 1-50 characters and unique in the tenant.
+    async fn create_group(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        description: Option<String>,
+    ) -> Result<Group> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let g = services(ctx)
+            .organise
+            .create_group(principal.client_id, &name, description)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(g.into())
+    }
+
+    async fn update_group(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<Group> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let id = parse_id("id", &id)?;
+        let g = services(ctx)
+            .organise
+            .update_group(principal.client_id, id, name.as_deref(), description)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(g.into())
+    }
+
+    /// Its machines stay, without a group.
+    async fn delete_group(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let id = parse_id("id", &id)?;
+        services(ctx)
+            .organise
+            .delete_group(principal.client_id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// Moves up to 100 machines into a group, or out of theirs when
+    /// `groupId` is null; returns how many moved.
+    async fn set_machines_group(
+        &self,
+        ctx: &Context<'_>,
+        machine_ids: Vec<ID>,
+        group_id: Option<ID>,
+    ) -> Result<u64> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let machine_ids = ids("machineIds", &machine_ids)?;
+        let group_id = group_id.as_ref().map(|g| parse_id("groupId", g)).transpose()?;
+        Ok(services(ctx)
+            .organise
+            .set_group(principal.client_id, &machine_ids, group_id)
+            .await
+            .map_err(ApiError::from)?)
+    }
+
+    /// Keys are 1-50 characters and unique in the tenant; colour #RRGGBB.
+    async fn create_label(&self, ctx: &Context<'_>, key: String, color: Option<String>) -> Result<Label> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let l = services(ctx)
+            .organise
+            .create_label(principal.client_id, &key, color.as_deref())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(l.into())
+    }
+
+    async fn delete_label(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let id = parse_id("id", &id)?;
+        services(ctx)
+            .organise
+            .delete_label(principal.client_id, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    /// Tags up to 100 machines with `key = value` (the key when no value);
+    /// a machine carries at most 10 labels.
+    async fn assign_label(
+        &self,
+        ctx: &Context<'_>,
+        label_id: ID,
+        machine_ids: Vec<ID>,
+        value: Option<String>,
+    ) -> Result<bool> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let label_id = parse_id("labelId", &label_id)?;
+        let machine_ids = ids("machineIds", &machine_ids)?;
+        services(ctx)
+            .organise
+            .assign_label(principal.client_id, label_id, value.as_deref(), &machine_ids)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(true)
+    }
+
+    async fn unassign_label(&self, ctx: &Context<'_>, label_id: ID, machine_ids: Vec<ID>) -> Result<u64> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let label_id = parse_id("labelId", &label_id)?;
+        let machine_ids = ids("machineIds", &machine_ids)?;
+        Ok(services(ctx)
+            .organise
+            .unassign_label(principal.client_id, label_id, &machine_ids)
+            .await
+            .map_err(ApiError::from)?)
+    }
+}
