@@ -12,6 +12,7 @@ mod helpers;
 mod identity;
 mod infra;
 mod machines;
+mod scale_out;
 mod schema;
 mod shutdown;
 mod storage;
