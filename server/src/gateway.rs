@@ -194,8 +194,8 @@ impl AgentBackend for Backend {
     async fn config(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError> {
         let services = &self.state.services;
         let machine = services
-            .enrolment
-            .machine(agent.client_id, agent.machine_id)
+            .fleet
+            .get(agent.client_id, agent.machine_id)
             .await
             .map_err(to_gateway)?;
         let effective = services
@@ -238,8 +238,8 @@ impl AgentBackend for Backend {
         let machine_target = match &agent {
             Some(a) => {
                 let m = services
-                    .enrolment
-                    .machine(a.client_id, a.machine_id)
+                    .fleet
+                    .get(a.client_id, a.machine_id)
                     .await
                     .map_err(to_gateway)?;
                 Target::of_machine(&m.update_channel, &m.os, m.arch.as_deref())

@@ -122,16 +122,14 @@ impl ApiTokenMutation {
             .create(principal, &input.name, input.scope.into(), input.expires_in_days)
             .await
             .map_err(ApiError::from)?;
-        let mut entry = Entry::new(
+        let entry = Entry::new(
             Level::Info,
             Category::Auth,
             format!("Jeton API créé : {}", created.token.name),
         )
         .client(principal.client_id)
-        .metadata(json!({ "token_id": created.token.id, "scope": created.token.scope }));
-        if let Some(u) = principal.user_id {
-            entry = entry.user(u);
-        }
+        .metadata(json!({ "token_id": created.token.id, "scope": created.token.scope }))
+        .by(principal.user_id);
         svc.activity.record(entry, guard::meta(ctx)).await;
         Ok(CreateApiTokenPayload {
             token: created.token.into(),
@@ -149,16 +147,14 @@ impl ApiTokenMutation {
             .revoke(principal.client_id, id)
             .await
             .map_err(ApiError::from)?;
-        let mut entry = Entry::new(
+        let entry = Entry::new(
             Level::Info,
             Category::Auth,
             format!("Jeton API révoqué : {}", token.name),
         )
         .client(principal.client_id)
-        .metadata(json!({ "token_id": token.id }));
-        if let Some(u) = principal.user_id {
-            entry = entry.user(u);
-        }
+        .metadata(json!({ "token_id": token.id }))
+        .by(principal.user_id);
         svc.activity.record(entry, guard::meta(ctx)).await;
         Ok(true)
     }

@@ -224,12 +224,10 @@ impl Machine {
         fleet::is_online(&self.0, Utc::now())
     }
     async fn status(&self) -> MachineStatus {
-        if self.0.maintenance_mode {
-            MachineStatus::Maintenance
-        } else if fleet::is_online(&self.0, Utc::now()) {
-            MachineStatus::Online
-        } else {
-            MachineStatus::Offline
+        match fleet::State::of(&self.0, Utc::now()) {
+            fleet::State::Online => MachineStatus::Online,
+            fleet::State::Offline => MachineStatus::Offline,
+            fleet::State::Maintenance => MachineStatus::Maintenance,
         }
     }
     /// 0-100.

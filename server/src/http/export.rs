@@ -83,13 +83,7 @@ pub async fn machines(
         out.write_record(COLUMNS)?;
         for r in &rows {
             let m = &r.machine;
-            let status = if m.maintenance_mode {
-                "maintenance"
-            } else if fleet::is_online(m, now) {
-                "online"
-            } else {
-                "offline"
-            };
+            let status = fleet::State::of(m, now).as_str();
             let labels: Vec<String> = r
                 .labels
                 .iter()

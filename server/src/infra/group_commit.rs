@@ -3,11 +3,12 @@
 //! committed (or has failed). Batching is natural: while one batch commits
 //! the next one gathers, so a quiet server commits each request at once
 //! and a busy one commits hundreds per transaction, without a timer adding
-//! latency.
+//! latency (a fixed linger was measured: it caps each connection at one
+//! request per linger).
 
 use super::db::Database;
 use futures::future::BoxFuture;
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Jobs queued beyond this make writers wait (back-pressure).
@@ -38,18 +39,10 @@ impl<T> Clone for GroupCommit<T> {
 }
 
 impl<T: Send + Sync + 'static> GroupCommit<T> {
-    /// Starts the writer task; `max_batch` bounds one transaction;
-    /// `linger` is how long a batch may wait for company after its first
-    /// job (zero: write what is queued at once).
-    pub fn start(
-        name: &'static str,
-        db: Database,
-        max_batch: usize,
-        linger: Duration,
-        flush: FlushFn<T>,
-    ) -> Self {
+    /// Starts the writer task; `max_batch` bounds one transaction.
+    pub fn start(name: &'static str, db: Database, max_batch: usize, flush: FlushFn<T>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(name, db, max_batch, linger, flush, rx));
+        tokio::spawn(run(name, db, max_batch, flush, rx));
         Self { tx }
     }
 
@@ -70,22 +63,16 @@ async fn run<T: Send + Sync + 'static>(
     name: &'static str,
     db: Database,
     max_batch: usize,
-    linger: Duration,
     flush: FlushFn<T>,
     mut rx: mpsc::Receiver<Job<T>>,
 ) {
     let mut batch: Vec<Job<T>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
         batch.push(first);
-        let deadline = tokio::time::Instant::now() + linger;
         while batch.len() < max_batch {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
-                Err(_) if linger.is_zero() => break,
-                Err(_) => match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(job)) => batch.push(job),
-                    _ => break,
-                },
+                Err(_) => break,
             }
         }
         let items = batch.iter().map(|(item, _)| item.clone()).collect();

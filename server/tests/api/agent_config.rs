@@ -2,7 +2,7 @@
 //! intervals, commands, and the tenant's machine limit.
 
 use crate::{
-    agents::{agent_of, bootstrap, enrol, heartbeat_body, install_token},
+    agents::{agent_of, bootstrap, enrol, heartbeat, heartbeat_body, install_token},
     helpers::{error_code, tenant_with_admin, TestServer},
 };
 use serde_json::{json, Value};
@@ -28,14 +28,7 @@ async fn get_json(client: &reqwest::Client, url: String) -> (u16, Value) {
 async fn beat(server: &TestServer, agent: &reqwest::Client, hostname: &str, version: &str) -> Value {
     let mut body = heartbeat_body(hostname);
     body["agent_version"] = json!(version);
-    let resp = agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    heartbeat(server, agent, &body).await
 }
 
 #[tokio::test]

@@ -140,6 +140,22 @@ pub fn agent_of(server: &TestServer, enrolled: &serde_json::Value) -> reqwest::C
     )))
 }
 
+/// Posts a heartbeat with an agent's client; returns its answer (asserting 200).
+pub async fn heartbeat(
+    server: &TestServer,
+    agent: &reqwest::Client,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let resp = agent
+        .post(server.gateway_url("/agent/heartbeat"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
 pub fn heartbeat_body(hostname: &str) -> serde_json::Value {
     json!({ "hostname": hostname, "hardware_id": "HW-1", "os": "linux", "os_version": "Debian 12", "ip": "10.0.0.7", "agent_version": "2.1.0" })
 }
@@ -149,13 +165,7 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (client_id, _, admin) = tenant_with_admin(&server, &root, "Fleet").await;
-    let created = server
-        .graphql_as(&admin, CREATE, json!({ "i": { "maxUsage": 0 } }))
-        .await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = install_token(&server, &admin, json!({ "maxUsage": 0 })).await;
 
     let resp = bootstrap(&server, &token, "srv-web-01", "HW-1").await;
     assert_eq!(resp.status(), 200);
@@ -249,13 +259,7 @@ async fn install_token_usage_is_capped_under_concurrency() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Racers").await;
-    let created = server
-        .graphql_as(&admin, CREATE, json!({ "i": { "maxUsage": 3 } }))
-        .await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = install_token(&server, &admin, json!({ "maxUsage": 3 })).await;
     let attempts = (0..10).map(|i| {
         let (server, token) = (&server, token.clone());
         async move {
@@ -405,13 +409,7 @@ async fn the_agent_simulator_enrols_a_fleet_and_heartbeats() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (client_id, _, admin) = tenant_with_admin(&server, &root, "Sim").await;
-    let created = server
-        .graphql_as(&admin, CREATE, json!({ "i": { "maxUsage": 12 } }))
-        .await;
-    let token = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = install_token(&server, &admin, json!({ "maxUsage": 12 })).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.crt");
     std::fs::write(&ca, server.state.services.enrolment.ca().cert_pem()).unwrap();
@@ -725,17 +723,8 @@ async fn an_admin_can_ask_an_agent_to_renew_early() {
     let token = install_token(&server, &admin, json!({})).await;
     let enrolled = enrol(&server, &token, "early-host", "HW-E").await;
     let agent = agent_of(&server, &enrolled);
-    let beat = || async {
-        agent
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&heartbeat_body("early-host"))
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
+    let body = heartbeat_body("early-host");
+    let beat = || heartbeat(&server, &agent, &body);
     let renew_url = server.gateway_url("/agent/certificate/renew");
     assert_eq!(beat().await["commands"], json!([]));
     assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 400);

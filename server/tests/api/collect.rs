@@ -2,7 +2,7 @@
 //! retries, refusals that keep nothing, group commit under concurrency.
 
 use crate::{
-    agents::{agent_of, enrol, heartbeat_body, install_token},
+    agents::{agent_of, enrol, heartbeat, heartbeat_body, install_token},
     helpers::{tenant_with_admin, TestServer},
 };
 use chrono::{Duration, Utc};
@@ -421,19 +421,8 @@ async fn a_loaded_machine_is_asked_to_heartbeat_every_30_seconds() {
     let server = TestServer::spawn().await;
     let (_, agents) = fleet(&server, &server.admin_token().await, "Load", 1).await;
     let agent = &agents[0];
-    let beat = || async {
-        agent
-            .client
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&heartbeat_body(&agent.hostname))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["next_heartbeat_seconds"]
-            .as_i64()
-    };
+    let body = heartbeat_body(&agent.hostname);
+    let beat = || async { heartbeat(&server, &agent.client, &body).await["next_heartbeat_seconds"].as_i64() };
     assert_eq!(beat().await, Some(60));
     assert_eq!(
         post(&server, agent, metrics_sample(Utc::now(), 91.0, 20.0))

@@ -23,14 +23,8 @@ fn hostnames(page: &Value) -> Vec<String> {
 }
 
 async fn heartbeat(server: &TestServer, agent: &crate::collect::Agent) {
-    let resp = agent
-        .client
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&json!({ "hostname": agent.hostname, "os": "Windows 11 Pro", "os_version": "10.0.22631", "agent_version": "2.1.0" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let body = json!({ "hostname": agent.hostname, "os": "Windows 11 Pro", "os_version": "10.0.22631", "agent_version": "2.1.0" });
+    crate::agents::heartbeat(server, &agent.client, &body).await;
 }
 
 #[tokio::test]

@@ -251,16 +251,8 @@ async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Quiet", 1).await;
     let agent = &agents[0];
-    let beat = || async {
-        let resp = agent
-            .client
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&crate::agents::heartbeat_body(&agent.hostname))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-    };
+    let body = crate::agents::heartbeat_body(&agent.hostname);
+    let beat = || crate::agents::heartbeat(&server, &agent.client, &body);
     beat().await;
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;

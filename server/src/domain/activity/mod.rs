@@ -89,6 +89,12 @@ impl Entry {
         self
     }
 
+    /// The acting user, when the actor is one (API tokens may have none).
+    pub fn by(mut self, user_id: Option<Uuid>) -> Self {
+        self.user_id = user_id.or(self.user_id);
+        self
+    }
+
     pub fn metadata(mut self, metadata: Value) -> Self {
         self.metadata = Some(metadata);
         self

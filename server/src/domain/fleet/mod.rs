@@ -125,6 +125,35 @@ pub fn by_machine<T>(rows: Vec<T>, machine_of: impl Fn(&T) -> Uuid) -> HashMap<U
     out
 }
 
+/// What a machine is doing now, as lists and exports show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Online,
+    Offline,
+    /// In maintenance mode (alerts muted), whatever its heartbeats.
+    Maintenance,
+}
+
+impl State {
+    pub fn of(m: &machines::Model, now: DateTime<Utc>) -> Self {
+        if m.maintenance_mode {
+            Self::Maintenance
+        } else if is_online(m, now) {
+            Self::Online
+        } else {
+            Self::Offline
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::Maintenance => "maintenance",
+        }
+    }
+}
+
 /// Online: heard from within the offline threshold.
 pub fn is_online(m: &machines::Model, now: DateTime<Utc>) -> bool {
     m.last_seen.is_some_and(|seen| now - seen <= OFFLINE_AFTER)

@@ -40,9 +40,7 @@ pub struct Sample {
 pub fn start(db: Database) -> GroupCommit<Sample> {
     let flush: FlushFn<Sample> =
         Arc::new(|db, batch| Box::pin(async move { flush(&db, &batch).await.map_err(|e| e.to_string()) }));
-    // No linger: while one batch commits the next gathers, which already
-    // groups concurrent samples without adding latency.
-    GroupCommit::start("collect", db, MAX_BATCH, std::time::Duration::ZERO, flush)
+    GroupCommit::start("collect", db, MAX_BATCH, flush)
 }
 
 /// The rows a batch writes, table by table.

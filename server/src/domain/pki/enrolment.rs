@@ -455,7 +455,7 @@ impl Enrolment {
     }
 
     /// One of the tenant's machines.
-    pub async fn machine(&self, client_id: Uuid, machine_id: Uuid) -> Result<machines::Model, DomainError> {
+    async fn machine(&self, client_id: Uuid, machine_id: Uuid) -> Result<machines::Model, DomainError> {
         machines::Entity::find_by_id(machine_id)
             .filter(machines::Column::ClientId.eq(client_id))
             .one(&self.db.conn)
@@ -532,7 +532,7 @@ impl Enrolment {
             Some(_) => return Err(DomainError::invalid("ip", "is not an IP address")),
             None => meta.ip.clone().unwrap_or_default(),
         };
-        let (mut view, mut fresh) = self.beat_view(client_id, machine_id, false).await?;
+        let (mut view, fresh) = self.beat_view(client_id, machine_id, false).await?;
         let now = Utc::now();
         let silent_since = |view: &BeatView, local: Option<DateTime<Utc>>| {
             view.offline_notified
@@ -545,7 +545,7 @@ impl Enrolment {
         let mut was_offline = silent_since(&view, local);
         if was_offline && !fresh {
             // The cached view may just be old: decide on the row itself.
-            (view, fresh) = self.beat_view(client_id, machine_id, true).await?;
+            (view, _) = self.beat_view(client_id, machine_id, true).await?;
             was_offline = silent_since(&view, local);
         }
         // The machine row mirrors its live certificate; read it only when
@@ -591,7 +591,6 @@ impl Enrolment {
             // mirrored, command delivered).
             self.forget_beat_view(machine_id).await;
         }
-        let _ = fresh;
         if was_offline {
             self.bus
                 .publish(live::status(
@@ -813,24 +812,15 @@ impl Enrolment {
         entry: Entry,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
-        let updated = machines::Entity::update_many()
-            .col_expr(column, Expr::value(Some(Utc::now())))
-            .filter(machines::Column::Id.eq(machine_id))
-            .filter(machines::Column::ClientId.eq(actor.client_id))
-            .exec(&self.db.conn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(DomainError::NotFound("machine"));
-        }
-        self.forget_beat_view(machine_id).await;
-        let mut entry = entry
-            .client(actor.client_id)
-            .metadata(json!({ "machine_id": machine_id }));
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
-        }
-        self.activity.record(entry, meta).await;
-        Ok(())
+        let set = [(column, Expr::value(Some(Utc::now())))];
+        self.change_machine(
+            actor,
+            machine_id,
+            set,
+            entry.metadata(json!({ "machine_id": machine_id })),
+            meta,
+        )
+        .await
     }
 
     /// Moves a machine to the stable or beta update channel.
@@ -844,28 +834,42 @@ impl Enrolment {
         if !crate::domain::agent_config::versions::CHANNELS.contains(&channel) {
             return Err(DomainError::invalid("channel", "must be stable or beta"));
         }
-        let updated = machines::Entity::update_many()
-            .col_expr(machines::Column::UpdateChannel, Expr::value(channel))
-            .col_expr(machines::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(machines::Column::Id.eq(machine_id))
-            .filter(machines::Column::ClientId.eq(actor.client_id))
-            .exec(&self.db.conn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(DomainError::NotFound("machine"));
-        }
-        self.forget_beat_view(machine_id).await;
-        let mut entry = Entry::new(
+        let set = [
+            (machines::Column::UpdateChannel, Expr::value(channel)),
+            (machines::Column::UpdatedAt, Expr::value(Utc::now())),
+        ];
+        let entry = Entry::new(
             Level::Info,
             Category::Machine,
             format!("Canal de mise à jour : {channel}"),
         )
-        .client(actor.client_id)
         .metadata(json!({ "machine_id": machine_id, "channel": channel }));
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
+        self.change_machine(actor, machine_id, set, entry, meta).await
+    }
+
+    /// Applies an admin change to one of the actor's machines (NOT_FOUND
+    /// for another tenant's), drops its heartbeat view and records it.
+    async fn change_machine<const N: usize>(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        set: [(machines::Column, sea_orm::sea_query::SimpleExpr); N],
+        entry: Entry,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        let mut update = machines::Entity::update_many()
+            .filter(machines::Column::Id.eq(machine_id))
+            .filter(machines::Column::ClientId.eq(actor.client_id));
+        for (column, value) in set {
+            update = update.col_expr(column, value);
         }
-        self.activity.record(entry, meta).await;
+        if update.exec(&self.db.conn).await?.rows_affected == 0 {
+            return Err(DomainError::NotFound("machine"));
+        }
+        self.forget_beat_view(machine_id).await;
+        self.activity
+            .record(entry.client(actor.client_id).by(actor.user_id), meta)
+            .await;
         Ok(())
     }
 
@@ -911,16 +915,14 @@ impl Enrolment {
         self.forget_beat_view(machine.id).await;
         self.mark_revoked_in_cache(&active.serial, active.expires_at)
             .await;
-        let mut entry = Entry::new(
+        let entry = Entry::new(
             Level::Warn,
             Category::Certificate,
             format!("Certificat révoqué : {}", machine.hostname),
         )
         .client(actor.client_id)
-        .metadata(json!({ "machine_id": machine.id, "serial": active.serial, "reason": reason }));
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
-        }
+        .metadata(json!({ "machine_id": machine.id, "serial": active.serial, "reason": reason }))
+        .by(actor.user_id);
         self.activity.record(entry, meta).await;
         Ok(())
     }

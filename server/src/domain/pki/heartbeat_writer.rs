@@ -15,9 +15,6 @@ use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
 const MAX_BATCH: usize = 512;
-/// No linger: while one batch commits the next gathers (a fixed wait would
-/// cap each connection at one heartbeat per wait).
-const LINGER: std::time::Duration = std::time::Duration::ZERO;
 
 /// The columns a heartbeat refreshes.
 #[derive(Clone, Debug)]
@@ -49,7 +46,7 @@ impl HeartbeatWriter {
             Box::pin(async move { flush(&db, &batch).await.map_err(|e| e.to_string()) })
         });
         Self {
-            inner: GroupCommit::start("heartbeats", db, MAX_BATCH, LINGER, flush),
+            inner: GroupCommit::start("heartbeats", db, MAX_BATCH, flush),
         }
     }
 

@@ -96,14 +96,10 @@ impl InstallTokens {
         })
         .exec_with_returning(&self.db.conn)
         .await?;
-        let mut entry = Entry::new(Level::Info, Category::Machine, "Jeton d'installation créé")
+        let entry = Entry::new(Level::Info, Category::Machine, "Jeton d'installation créé")
             .client(actor.client_id)
-            .metadata(
-                json!({ "token_id": token.id, "expires_at": token.expires_at, "max_usage": max_usage }),
-            );
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
-        }
+            .metadata(json!({ "token_id": token.id, "expires_at": token.expires_at, "max_usage": max_usage }))
+            .by(actor.user_id);
         self.activity.record(entry, meta).await;
         Ok(CreatedToken {
             curl_command: format!(

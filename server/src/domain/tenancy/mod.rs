@@ -159,12 +159,10 @@ impl TenancyService {
         if updated.rows_affected == 0 {
             return Err(DomainError::NotFound("client"));
         }
-        let mut entry = Entry::new(Level::Info, Category::System, "Limite de machines modifiée")
+        let entry = Entry::new(Level::Info, Category::System, "Limite de machines modifiée")
             .client(client_id)
-            .metadata(serde_json::json!({ "max_machines": max_machines }));
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
-        }
+            .metadata(serde_json::json!({ "max_machines": max_machines }))
+            .by(actor.user_id);
         self.activity.record(entry, meta).await;
         clients::Entity::find_by_id(client_id)
             .one(&self.db.conn)
@@ -224,16 +222,14 @@ impl TenancyService {
         self.users
             .queue_credentials_email(&user, &temporary, "welcome")
             .await?;
-        let mut entry = Entry::new(
+        let entry = Entry::new(
             Level::Info,
             Category::System,
             format!("Client créé : {}", client.name),
         )
         .client(client.id)
-        .metadata(json!({ "license_type": client.license_type, "admin_email": user.email }));
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
-        }
+        .metadata(json!({ "license_type": client.license_type, "admin_email": user.email }))
+        .by(actor.user_id);
         self.activity.record(entry, meta).await;
         Ok((client, user))
     }

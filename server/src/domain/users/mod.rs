@@ -328,12 +328,10 @@ impl UserService {
     }
 
     async fn record(&self, actor: &Principal, message: &str, target: &users::Model, meta: &RequestMeta) {
-        let mut entry = Entry::new(Level::Info, Category::User, message)
+        let entry = Entry::new(Level::Info, Category::User, message)
             .client(target.client_id)
-            .metadata(json!({ "target_user_id": target.id, "email": target.email, "role": target.role }));
-        if let Some(u) = actor.user_id {
-            entry = entry.user(u);
-        }
+            .metadata(json!({ "target_user_id": target.id, "email": target.email, "role": target.role }))
+            .by(actor.user_id);
         self.activity.record(entry, meta).await;
     }
 }
