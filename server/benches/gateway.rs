@@ -131,22 +131,17 @@ fn main() {
         tokio::spawn(agent_gateway::tls::serve(noop, tls, noop_router, std::future::pending()));
 
         // Enrol one machine through the public interface.
-        let admin = state.services.auth.login(EMAIL, PASSWORD, &Default::default()).await.unwrap();
-        let principal = match admin {
-            optralis::domain::auth::LoginOutcome::Session(s) => optralis::domain::auth::Principal {
-                user_id: Some(s.user.id),
-                client_id: s.user.client_id,
-                role: optralis::domain::auth::Role::SuperAdmin,
-                via: optralis::domain::auth::AuthVia::Session {
-                    jti: s.access.jti,
-                    expires_at: s.access.expires_at(),
-                    impersonator: None,
-                    cookie: false,
-                },
-                password_change_required: false,
-            },
-            _ => unreachable!("no MFA on the bench account"),
+        use optralis::domain::auth::{Credential, LoginOutcome};
+        let LoginOutcome::Session(session) = state.services.auth.login(EMAIL, PASSWORD, &Default::default()).await.unwrap() else {
+            unreachable!("no MFA on the bench account")
         };
+        let principal = state
+            .services
+            .auth
+            .authenticate(Credential::Bearer(&session.access_token))
+            .await
+            .unwrap()
+            .unwrap();
         let token = state
             .services
             .install_tokens

@@ -19,7 +19,7 @@ use optralis::{
     app::AppState,
     config::Config,
     domain::{
-        auth::{AuthVia, LoginOutcome, Principal, Role},
+        auth::{Credential, LoginOutcome},
         fleet::{
             history::{self, Range, Series},
             rollups,
@@ -75,18 +75,13 @@ async fn start(database_url: Option<&str>) -> (Fleet, tempfile::TempDir) {
     else {
         unreachable!("no MFA on the bench account")
     };
-    let principal = Principal {
-        user_id: Some(session.user.id),
-        client_id: session.user.client_id,
-        role: Role::SuperAdmin,
-        via: AuthVia::Session {
-            jti: session.access.jti,
-            expires_at: session.access.expires_at(),
-            impersonator: None,
-            cookie: false,
-        },
-        password_change_required: false,
-    };
+    let principal = state
+        .services
+        .auth
+        .authenticate(Credential::Bearer(&session.access_token))
+        .await
+        .unwrap()
+        .unwrap();
     let token = state
         .services
         .install_tokens
