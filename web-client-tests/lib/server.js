@@ -19,6 +19,15 @@ export function binaryPath() {
   return bin;
 }
 
+/** The agent simulator built next to the server binary. */
+export function agentSimPath() {
+  const bin = join(dirname(binaryPath()), 'agent-sim');
+  if (!existsSync(bin)) {
+    throw new Error(`agent-sim not found at ${bin}: run "cargo build -p optralis"`);
+  }
+  return bin;
+}
+
 function freePort() {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -69,6 +78,9 @@ export async function startServer(extraEnv = {}) {
   return {
     base,
     graphqlUrl: `${base}/graphql`,
+    gatewayUrl: `https://127.0.0.1:${agentPort}`,
+    /** The CA the agent gateway's certificate chains to. */
+    caPath: join(dataDir, 'ca.crt'),
     wsUrl: `ws://127.0.0.1:${port}/graphql/ws`,
     /** An access token for the first super_admin (login over HTTP). */
     async adminToken() {

@@ -69,6 +69,11 @@ struct Args {
     /// against this database (`sqlite://...` or `postgres://...`).
     #[arg(long)]
     verify_db: Option<String>,
+    /// Print each acknowledged metrics sample as one JSON line on stdout
+    /// (`{"sample": {...}}`), for harnesses that compare what reached
+    /// subscribers with what was sent.
+    #[arg(long)]
+    print_samples: bool,
 }
 
 #[derive(Default)]
@@ -338,6 +343,16 @@ async fn run_machine(shared: Arc<Shared>, n: usize, start_load: Arc<tokio::sync:
         let body = json!({ "collector": collector, "collected_at": at, "data": payload(collector, n, tick) });
         match post_sample(&shared, &agent, &body).await {
             Ok(()) => {
+                if args.print_samples && collector == "metrics" {
+                    let sample = json!({ "sample": {
+                        "machine_id": machine_id, "hostname": hostname, "at": at,
+                        "cpu_percent": body["data"]["cpu_percent"], "ram_percent": body["data"]["ram_percent"]
+                    } });
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{sample}");
+                    let _ = out.flush();
+                }
                 let mut s = shared.stats.lock().unwrap();
                 s.collects += 1;
                 if collector == "metrics" || collector == "network" {
