@@ -1,7 +1,9 @@
 //! Live subscriptions for dashboards, fed by the event bus and always
-//! filtered to the caller's tenant. A subscriber that falls behind skips
-//! to the newest events (the bus keeps a bounded backlog per receiver and
-//! reports how many were skipped); the server never buffers without bound.
+//! filtered to the caller's tenant. Each subscription watches one topic of
+//! the fan-out (a tenant's events of a kind, or one machine's), so an event
+//! wakes only its watchers. A subscriber that falls behind skips to the
+//! newest events (each topic keeps a small bounded backlog and reports how
+//! many were skipped); the server never buffers without bound.
 
 use super::{
     auth as guard,
@@ -12,15 +14,14 @@ use super::{
 use crate::{
     app::Services,
     domain::live::{self, AlertFired, Collected, StatusChange},
-    infra::bus::Event,
+    infra::fanout::Topic,
 };
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
-use std::{sync::Arc, time::Duration};
-use tokio::sync::broadcast::{self, error::RecvError};
-use uuid::Uuid;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
 
 type Result<T> = std::result::Result<T, async_graphql::Error>;
 
@@ -33,24 +34,28 @@ fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
 
 /// The tenant's events of one kind, decoded; lagging skips ahead.
 fn events<T: DeserializeOwned + Send + 'static>(
-    rx: broadcast::Receiver<Arc<Event>>,
-    client_id: Uuid,
-    kind: &'static str,
+    services: &Services,
+    topic: Topic,
 ) -> impl Stream<Item = T> + Send {
-    futures::stream::unfold(rx, move |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(event) if event.kind == kind && event.client_id == Some(client_id) => {
-                    match serde_json::from_value::<T>(event.payload.clone()) {
-                        Ok(decoded) => return Some((decoded, rx)),
-                        Err(e) => tracing::warn!(error = %e, kind, "undecodable event skipped"),
+    let (client_id, kind) = (topic.client_id, topic.kind.clone());
+    let rx = services.infra.fanout.subscribe(topic);
+    futures::stream::unfold(rx, move |mut rx| {
+        let kind = kind.clone();
+        async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) if event.kind == kind && event.client_id == Some(client_id) => {
+                        match serde_json::from_value::<T>(event.payload.clone()) {
+                            Ok(decoded) => return Some((decoded, rx)),
+                            Err(e) => tracing::warn!(error = %e, kind, "undecodable event skipped"),
+                        }
                     }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(skipped)) => {
+                        tracing::debug!(skipped, kind, "slow subscriber skipped ahead");
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(skipped)) => {
-                    tracing::debug!(skipped, kind, "slow subscriber skipped ahead");
-                }
-                Err(RecvError::Closed) => return None,
             }
         }
     })
@@ -142,8 +147,8 @@ impl LiveSubscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = MachineStatusEvent>> {
         let principal = guard::caller(ctx)?;
-        let rx = services(ctx).infra.bus.subscribe();
-        Ok(events::<StatusChange>(rx, principal.client_id, live::MACHINE_STATUS).map(Into::into))
+        let topic = Topic::tenant(live::MACHINE_STATUS, principal.client_id);
+        Ok(events::<StatusChange>(services(ctx), topic).map(Into::into))
     }
 
     /// Each accepted metrics sample of one machine, as soon as it is
@@ -157,27 +162,24 @@ impl LiveSubscription {
         let machine_id = parse_id("machineId", &machine_id)?;
         // Subscribe before the ownership check so nothing committed in
         // between is missed.
-        let rx = services(ctx).infra.bus.subscribe();
+        let topic = Topic::machine(live::MACHINE_COLLECT, principal.client_id, machine_id);
+        let samples = events::<Collected>(services(ctx), topic);
         services(ctx)
             .fleet
             .get(principal.client_id, machine_id)
             .await
             .map_err(ApiError::from)?;
-        Ok(
-            events::<Collected>(rx, principal.client_id, live::MACHINE_COLLECT).filter_map(
-                move |c| async move {
-                    let v = &c.values;
-                    (c.machine_id == machine_id && c.collector == "metrics").then(|| MachineMetricsEvent {
-                        machine_id: id(c.machine_id),
-                        at: c.collected_at,
-                        cpu_percent: v["cpu_percent"].as_f64().unwrap_or_default(),
-                        ram_percent: v["ram_percent"].as_f64().unwrap_or_default(),
-                        cpu_temp: v["cpu_temp"].as_f64(),
-                        uptime_seconds: v["uptime_seconds"].as_i64(),
-                    })
-                },
-            ),
-        )
+        Ok(samples.filter_map(move |c| async move {
+            let v = &c.values;
+            (c.machine_id == machine_id && c.collector == "metrics").then(|| MachineMetricsEvent {
+                machine_id: id(c.machine_id),
+                at: c.collected_at,
+                cpu_percent: v["cpu_percent"].as_f64().unwrap_or_default(),
+                ram_percent: v["ram_percent"].as_f64().unwrap_or_default(),
+                cpu_temp: v["cpu_temp"].as_f64(),
+                uptime_seconds: v["uptime_seconds"].as_i64(),
+            })
+        }))
     }
 
     /// Fleet counts and mean health: now, then after status changes, at
@@ -186,7 +188,7 @@ impl LiveSubscription {
         let principal = guard::caller(ctx)?;
         let client_id = principal.client_id;
         let services = services(ctx).clone();
-        let changes = events::<StatusChange>(services.infra.bus.subscribe(), client_id, live::MACHINE_STATUS);
+        let changes = events::<StatusChange>(&services, Topic::tenant(live::MACHINE_STATUS, client_id));
         let first = services.fleet.overview(client_id).await.map_err(ApiError::from)?;
         let state = (Box::pin(changes), services, true);
         let rest = futures::stream::unfold(
@@ -210,7 +212,7 @@ impl LiveSubscription {
     /// Alerts fired for the tenant's machines.
     async fn alert_fired(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = AlertEvent>> {
         let principal = guard::caller(ctx)?;
-        let rx = services(ctx).infra.bus.subscribe();
-        Ok(events::<AlertFired>(rx, principal.client_id, live::ALERT_FIRED).map(Into::into))
+        let topic = Topic::tenant(live::ALERT_FIRED, principal.client_id);
+        Ok(events::<AlertFired>(services(ctx), topic).map(Into::into))
     }
 }

@@ -1,9 +1,10 @@
 //! serverInfo and the serverTime tick: the smallest end-to-end proof of
 //! both transports.
 
-use super::error::ApiError;
+use super::{auth as guard, error::ApiError};
 use crate::{
     app::Services,
+    domain::auth::Role,
     infra::{db::Backend, CacheBackend},
 };
 use async_graphql::{Context, Enum, Object, SimpleObject, Subscription};
@@ -38,6 +39,30 @@ pub struct ServerInfo {
     started_at: DateTime<Utc>,
 }
 
+/// Live resources this instance holds right now: operators watch these
+/// to size instances and to spot leaks.
+#[derive(SimpleObject)]
+pub struct ServerStats {
+    /// Open GraphQL WebSockets.
+    websocket_connections: i32,
+    /// Live subscriptions fed by the event fan-out.
+    live_subscriptions: i32,
+    /// Distinct topics (tenant-wide or one machine) being watched.
+    live_topics: i32,
+    /// Tasks alive on the async runtime.
+    runtime_tasks: i32,
+    /// Resident memory of the process (Linux; null elsewhere).
+    resident_memory_bytes: Option<f64>,
+}
+
+/// VmRSS from /proc, in bytes.
+fn resident_memory() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024.0)
+}
+
 #[derive(Default)]
 pub struct SystemQuery;
 
@@ -64,6 +89,20 @@ impl SystemQuery {
             timescaledb: info.timescaledb,
             schema_version: info.schema_version,
             started_at: info.started_at,
+        })
+    }
+
+    /// This instance's live resources. super_admin only.
+    async fn server_stats(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerStats> {
+        guard::with_role(ctx, Role::SuperAdmin)?;
+        let live = ctx.data_unchecked::<Services>().infra.fanout.stats();
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(ServerStats {
+            websocket_connections: count(live.sockets),
+            live_subscriptions: count(live.subscriptions),
+            live_topics: count(live.topics),
+            runtime_tasks: count(tokio::runtime::Handle::current().metrics().num_alive_tasks()),
+            resident_memory_bytes: resident_memory(),
         })
     }
 }

@@ -330,6 +330,12 @@ pub async fn websocket(
         .protocols([WS_PROTOCOL])
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
+        // Dashboards send a few small frames and receive small ones; the
+        // 128 KiB defaults would cost each idle socket far more than its
+        // subscriptions do.
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| serve_socket(socket, state, id, meta, cookie_token))
         .into_response()
 }
@@ -353,6 +359,14 @@ fn init_token(payload: &serde_json::Value) -> Option<String> {
 const WS_FORBIDDEN: &str = "Forbidden";
 /// How often a live socket re-checks its token (expiry, logout).
 const WS_RECHECK: Duration = Duration::from_secs(5);
+/// A client that has not taken a frame for this long is dropped: its
+/// subscriptions skip ahead meanwhile, and nothing piles up for it.
+const WS_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+const WS_READ_BUFFER: usize = 4 * 1024;
+const WS_WRITE_BUFFER: usize = 4 * 1024;
+/// Frames wait here while the client reads slowly; beyond it the send
+/// fails and the socket is closed.
+const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
 async fn serve_socket(
     socket: WebSocket,
@@ -361,6 +375,7 @@ async fn serve_socket(
     meta: RequestMeta,
     cookie_token: Option<String>,
 ) {
+    let _open = state.services.infra.fanout.socket();
     let (mut sink, stream) = socket.split();
 
     let input = stream
@@ -454,8 +469,13 @@ async fn serve_socket(
                 break;
             }
         };
-        if sink.send(frame).await.is_err() {
-            break;
+        match tokio::time::timeout(WS_SEND_TIMEOUT, sink.send(frame)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::info!("dropping a WebSocket client that stopped reading");
+                break;
+            }
         }
     }
 }

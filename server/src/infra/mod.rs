@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod cache;
 pub mod db;
+pub mod fanout;
 pub mod group_commit;
 pub mod mailer;
 mod redis;
@@ -44,6 +45,8 @@ pub struct Infra {
     pub db: db::Database,
     pub cache: Arc<dyn cache::Cache>,
     pub bus: Arc<dyn bus::EventBus>,
+    /// Routes bus events to live subscriptions by tenant and machine.
+    pub fanout: fanout::Fanout,
     pub cache_backend: CacheBackend,
 }
 
@@ -69,10 +72,12 @@ impl Infra {
                     )
                 }
             };
+        let fanout = fanout::Fanout::start(bus.as_ref());
         Ok(Self {
             db,
             cache,
             bus,
+            fanout,
             cache_backend,
         })
     }

@@ -1,0 +1,151 @@
+//! `optralis serve` in a process of its own, for tests that need several
+//! instances or the server's own resource figures (memory, tasks) apart
+//! from the test's.
+
+use crate::helpers::{TestEnv, ADMIN_EMAIL, ADMIN_PASSWORD};
+use serde_json::{json, Value};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub port: u16,
+    pub agent_port: u16,
+    data_dir: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ServerProcess {
+    /// Starts the built binary with `env` on fresh ports and waits for
+    /// /health.
+    pub async fn start(env: &TestEnv, data_dir: &Path) -> Self {
+        let (port, agent_port) = (free_port(), free_port());
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"));
+        cmd.arg("serve")
+            .envs(&env.vars)
+            .env("OPTRALIS_DATA_DIR", data_dir)
+            .env("PORT", port.to_string())
+            .env("AGENT_PORT", agent_port.to_string())
+            .env("BIND_ADDRESS", "127.0.0.1")
+            .env("JWT_SECRET", "process-test-secret-0123456789abcdef")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        let child = cmd.spawn().unwrap();
+        let http = reqwest::Client::new();
+        for _ in 0..150 {
+            if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/health")).send().await {
+                if r.status().is_success() {
+                    return Self {
+                        child,
+                        port,
+                        agent_port,
+                        data_dir: data_dir.to_owned(),
+                    };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("instance on port {port} did not become healthy");
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/graphql/ws", self.port)
+    }
+
+    pub fn agent_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.agent_port)
+    }
+
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/graphql", self.port))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The first super_admin's access token.
+    pub async fn admin_token(&self) -> String {
+        let login = self
+            .graphql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD }),
+            )
+            .await;
+        login["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{login}"))
+            .to_owned()
+    }
+
+    /// An HTTPS client trusting this instance's CA, with an optional
+    /// agent identity (certificate + key PEM).
+    pub fn agent_client(&self, identity: Option<&str>) -> reqwest::Client {
+        let ca = std::fs::read(self.data_dir.join("ca.crt")).unwrap();
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+        if let Some(pem) = identity {
+            builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+        }
+        builder.build().unwrap()
+    }
+
+    /// Enrols a machine in the token's tenant: its id and its agent client.
+    pub async fn enrol(&self, install_token: &str, hostname: &str) -> (String, reqwest::Client) {
+        let enrolled: Value = self
+            .agent_client(None)
+            .post(self.agent_url("/api/public/bootstrap"))
+            .json(&json!({
+                "token": install_token, "hostname": hostname, "hardware_id": format!("HW-{hostname}"),
+                "os": "linux", "os_version": "Debian 12", "arch": "amd64"
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let identity = format!(
+            "{}{}",
+            enrolled["certificate"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{enrolled}")),
+            enrolled["private_key"].as_str().unwrap()
+        );
+        (
+            enrolled["machine_id"].as_str().unwrap().to_owned(),
+            self.agent_client(Some(&identity)),
+        )
+    }
+
+    /// A fresh install token of the super_admin's own tenant.
+    pub async fn install_token(&self, admin: &str, max_usage: i32) -> String {
+        let created = self
+            .graphql(
+                Some(admin),
+                "mutation($n: Int) { createInstallToken(input: { maxUsage: $n }) { token { secret } } }",
+                json!({ "n": max_usage }),
+            )
+            .await;
+        created["data"]["createInstallToken"]["token"]["secret"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned()
+    }
+}
