@@ -162,10 +162,14 @@ fn client(shared: &Shared, identity: Option<reqwest::Identity>) -> reqwest::Clie
     b.build().expect("client")
 }
 
+/// Attempts per sample: enough to ride out a database restart of several
+/// seconds, as a real agent's local queue does.
+const ATTEMPTS: usize = 15;
+
 /// Posts one sample until it is acknowledged or refused for good; a 503
 /// is retried after its Retry-After with the very same sample.
 async fn post_sample(shared: &Shared, agent: &reqwest::Client, body: &Value) -> Result<(), String> {
-    for attempt in 0..5 {
+    for attempt in 0..ATTEMPTS {
         let started = Instant::now();
         let resp = match agent
             .post(format!("{}/agent/collect", shared.args.gateway))
@@ -176,9 +180,10 @@ async fn post_sample(shared: &Shared, agent: &reqwest::Client, body: &Value) -> 
             Ok(r) => r,
             // A dropped connection (an idle one closed by the server as it
             // was reused): the same sample again is safe, it is idempotent.
-            Err(_) if attempt < 4 => {
+            Err(_) if attempt + 1 < ATTEMPTS => {
                 shared.stats.lock().unwrap().retried += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let backoff = 200 * (attempt as u64 + 1).min(5);
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
                 continue;
             }
             Err(e) => return Err(e.to_string()),
@@ -194,7 +199,7 @@ async fn post_sample(shared: &Shared, agent: &reqwest::Client, body: &Value) -> 
                 .ok();
             return Ok(());
         }
-        if status.as_u16() == 503 && attempt < 4 {
+        if status.as_u16() == 503 && attempt + 1 < ATTEMPTS {
             let wait = resp
                 .headers()
                 .get("retry-after")
