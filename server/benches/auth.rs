@@ -18,8 +18,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-const EMAIL: &str = "bench@optralis.test";
-const PASSWORD: &str = "Bench-Passw0rd!!";
+mod support;
+use support::{EMAIL, PASSWORD};
 
 struct Server {
     base: String,

@@ -28,10 +28,10 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::broadcast;
+mod support;
+use support::{cpu_seconds, free_port, raise_open_files, rss_bytes as rss, wait_healthy, ServerProcess};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Message};
 
-const EMAIL: &str = "bench@optralis.test";
-const PASSWORD: &str = "Bench-Passw0rd!!";
 const MACHINES: usize = 100;
 const SHARDS: usize = 32;
 /// Same per-connection buffers on both servers: the comparison is of the
@@ -50,49 +50,6 @@ fn main() {
         return;
     }
     rt.block_on(run());
-}
-
-fn raise_open_files() {
-    // One socket per subscriber on each side.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Resident memory of a process, bytes.
-fn rss(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        * 1024.0
-}
-
-/// CPU seconds (user + system) a process has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
 /// What the clients measure, shared by every connection task.
@@ -172,8 +129,7 @@ enum Target {
         token: String,
         agents: Vec<(String, reqwest::Client)>,
         pid: u32,
-        _child: tokio::process::Child,
-        _dir: tempfile::TempDir,
+        _server: ServerProcess,
     },
     Baseline {
         port: u16,
@@ -199,89 +155,20 @@ impl Target {
     }
 
     async fn ours() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (port, agent_port) = (free_port(), free_port());
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"))
-            .arg("serve")
-            .env("OPTRALIS_DATA_DIR", dir.path())
-            .env("PORT", port.to_string())
-            .env("AGENT_PORT", agent_port.to_string())
-            .env("BIND_ADDRESS", "127.0.0.1")
-            .env("DEFAULT_ADMIN_EMAIL", EMAIL)
-            .env("DEFAULT_ADMIN_PASSWORD", PASSWORD)
-            .env("AGENT_RATE_LIMIT_PER_MINUTE", "1000000")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let pid = child.id().unwrap();
-        let http = reqwest::Client::new();
-        wait_healthy(&http, port).await;
-        let gql = |token: Option<&str>, query: &str, vars: Value| {
-            let mut req = http
-                .post(format!("http://127.0.0.1:{port}/graphql"))
-                .json(&json!({ "query": query, "variables": vars }));
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
-        };
-        let login = gql(
-            None,
-            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-            json!({ "e": EMAIL, "p": PASSWORD }),
-        )
-        .await;
-        let token = login["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
-        let created = gql(
-            Some(&token),
-            "mutation { createInstallToken(input: { durationMinutes: 60 }) { token { secret } } }",
-            json!({}),
-        )
-        .await;
-        let secret = created["data"]["createInstallToken"]["token"]["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("ca.crt")).unwrap()).unwrap();
-        let tls = |identity: Option<reqwest::Identity>| {
-            let mut b = reqwest::Client::builder()
-                .use_rustls_tls()
-                .tls_built_in_root_certs(false)
-                .add_root_certificate(ca.clone());
-            if let Some(id) = identity {
-                b = b.identity(id);
-            }
-            b.build().unwrap()
-        };
+        let server = ServerProcess::start().await;
+        let token = server.admin_token().await;
+        let secret = server.install_token(&token).await;
         let mut agents = Vec::new();
         for i in 0..MACHINES {
-            let enrolled: Value = tls(None)
-                .post(format!("https://127.0.0.1:{agent_port}/api/public/bootstrap"))
-                .json(&json!({ "token": secret, "hostname": format!("fan-{i:03}"), "hardware_id": format!("FAN-{i}"), "os": "linux", "os_version": "Debian 12", "arch": "amd64" }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let pem = format!(
-                "{}{}",
-                enrolled["certificate"].as_str().unwrap(),
-                enrolled["private_key"].as_str().unwrap()
-            );
-            let client = tls(Some(reqwest::Identity::from_pem(pem.as_bytes()).unwrap()));
-            agents.push((enrolled["machine_id"].as_str().unwrap().to_owned(), client));
+            agents.push(server.enrol(&secret, &format!("fan-{i:03}")).await);
         }
         Self::Ours {
-            port,
-            agent_port,
+            port: server.port,
+            agent_port: server.agent_port,
             token,
             agents,
-            pid,
-            _child: child,
-            _dir: dir,
+            pid: server.pid,
+            _server: server,
         }
     }
 
@@ -404,21 +291,6 @@ impl Target {
                 .is_ok_and(|r| r.status().is_success()),
         }
     }
-}
-
-async fn wait_healthy(http: &reqwest::Client, port: u16) {
-    for _ in 0..200 {
-        if http
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server on {port} did not start");
 }
 
 struct Phase {

@@ -41,8 +41,8 @@ use std::{
 };
 use uuid::Uuid;
 
-const EMAIL: &str = "bench@optralis.test";
-const PASSWORD: &str = "Bench-Passw0rd!!";
+mod support;
+use support::{EMAIL, PASSWORD};
 const MACHINES: usize = 100;
 
 struct Fleet {
@@ -451,88 +451,13 @@ fn main() {
 pub async fn density(agents: usize, secs: u64) {
     use std::process::Stdio;
     use tokio::io::AsyncBufReadExt;
-    // One connection per agent on both sides: lift the open-file limit to
-    // the hard maximum (the children inherit it).
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, agent_port) = (free(), free());
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"))
-        .arg("serve")
-        .env("OPTRALIS_DATA_DIR", dir.path())
-        .env("PORT", port.to_string())
-        .env("BIND_ADDRESS", "127.0.0.1")
-        .env("AGENT_PORT", agent_port.to_string())
-        .env("DEFAULT_ADMIN_EMAIL", EMAIL)
-        .env("DEFAULT_ADMIN_PASSWORD", PASSWORD)
-        .env("AGENT_RATE_LIMIT_PER_MINUTE", "100000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = server.id().unwrap();
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if http.get(format!("{base}/health")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let gql = |token: Option<String>, query: &str, vars: serde_json::Value| {
-        let mut req = http
-            .post(format!("{base}/graphql"))
-            .json(&json!({ "query": query, "variables": vars }));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send()
-    };
-    let login: serde_json::Value = gql(
-        None,
-        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-        json!({ "e": EMAIL, "p": PASSWORD }),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = login["data"]["login"]["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{login}"))
-        .to_owned();
-    let created: serde_json::Value = gql(
-        Some(token),
-        "mutation { createInstallToken(input: { durationMinutes: 60 }) { token { secret } } }",
-        json!({}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let secret = created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{created}"))
-        .to_owned();
-    let db = format!("sqlite://{}?mode=ro", dir.path().join("optralis.db").display());
+    support::raise_open_files();
+    let mut server = support::ServerProcess::start().await;
+    let (pid, agent_port) = (server.pid, server.agent_port);
+    let admin = server.admin_token().await;
+    let secret = server.install_token(&admin).await;
+    let dir = server.dir.path().to_owned();
+    let db = format!("sqlite://{}?mode=ro", dir.join("optralis.db").display());
     let mut sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
         .args([
             "--gateway",
@@ -558,23 +483,12 @@ pub async fn density(agents: usize, secs: u64) {
         ])
         .args(["--spread-secs", "60"])
         .arg("--ca")
-        .arg(dir.path().join("ca.crt"))
+        .arg(server.ca_path())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let cpu = || -> (f64, u64) {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or("", |(_, r)| r)
-            .split_whitespace()
-            .collect();
-        let ticks = fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)
-            + fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        let rss_pages = fields.get(21).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        (ticks as f64 / 100.0, rss_pages * 4096)
-    };
+    let cpu = || (support::cpu_seconds(pid), support::rss_bytes(pid));
     let mut lines = tokio::io::BufReader::new(sim.stdout.take().unwrap()).lines();
     let mut report = Vec::new();
     let mut window: Option<(Instant, f64)> = None;
@@ -594,15 +508,15 @@ pub async fn density(agents: usize, secs: u64) {
     }
     let status = sim.wait().await.unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let (busy, rss) = measured.unwrap_or((0.0, 0));
+    let (busy, rss) = measured.unwrap_or((0.0, 0.0));
     println!(
         "[density] {agents} agents, metrics every 10 s, other collectors at their defaults, {secs} s: server CPU {:.0}% of {cores} cores, RSS {:.0} MiB (simulator {})",
         100.0 * busy / cores,
-        rss as f64 / 1048576.0,
+        rss / 1048576.0,
         if status.success() { "ok" } else { "reported failures" }
     );
     for line in report {
         println!("[density]   {line}");
     }
-    let _ = server.kill().await;
+    let _ = server.child.kill().await;
 }

@@ -37,25 +37,20 @@ fn events<T: DeserializeOwned + Send + 'static>(
     services: &Services,
     topic: Topic,
 ) -> impl Stream<Item = T> + Send {
-    let (client_id, kind) = (topic.client_id, topic.kind.clone());
+    // The fan-out routes by (kind, tenant, machine): what arrives here is
+    // this topic's and nothing else.
     let rx = services.infra.fanout.subscribe(topic);
-    futures::stream::unfold(rx, move |mut rx| {
-        let kind = kind.clone();
-        async move {
-            loop {
-                match rx.recv().await {
-                    Ok(event) if event.kind == kind && event.client_id == Some(client_id) => {
-                        match serde_json::from_value::<T>(event.payload.clone()) {
-                            Ok(decoded) => return Some((decoded, rx)),
-                            Err(e) => tracing::warn!(error = %e, kind, "undecodable event skipped"),
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(skipped)) => {
-                        tracing::debug!(skipped, kind, "slow subscriber skipped ahead");
-                    }
-                    Err(RecvError::Closed) => return None,
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => match serde_json::from_value::<T>(event.payload.clone()) {
+                    Ok(decoded) => return Some((decoded, rx)),
+                    Err(e) => tracing::warn!(error = %e, kind = %event.kind, "undecodable event skipped"),
+                },
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::debug!(skipped, "slow subscriber skipped ahead");
                 }
+                Err(RecvError::Closed) => return None,
             }
         }
     })
@@ -171,7 +166,7 @@ impl LiveSubscription {
             .map_err(ApiError::from)?;
         Ok(samples.filter_map(move |c| async move {
             let v = &c.values;
-            (c.machine_id == machine_id && c.collector == "metrics").then(|| MachineMetricsEvent {
+            (c.collector == "metrics").then(|| MachineMetricsEvent {
                 machine_id: id(c.machine_id),
                 at: c.collected_at,
                 cpu_percent: v["cpu_percent"].as_f64().unwrap_or_default(),

@@ -208,16 +208,7 @@ impl TestServer {
     /// An HTTPS client trusting our CA, optionally presenting a client
     /// certificate (PEM certificate + key).
     pub fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client {
-        let ca = self.state.services.enrolment.ca().cert_pem().to_owned();
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap());
-        if let Some((cert, key)) = identity {
-            builder =
-                builder.identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap());
-        }
-        builder.build().unwrap()
+        https_client(self.state.services.enrolment.ca().cert_pem().as_bytes(), identity)
     }
 
     pub fn ws_url(&self) -> String {
@@ -290,6 +281,19 @@ impl Drop for TestServer {
 }
 
 /// The first error's `extensions.code`.
+/// An HTTPS client trusting `ca_pem` only, optionally presenting a client
+/// certificate (PEM certificate + key).
+pub fn https_client(ca_pem: &[u8], identity: Option<(&str, &str)>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem).unwrap());
+    if let Some((cert, key)) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
 pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()

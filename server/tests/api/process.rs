@@ -2,7 +2,7 @@
 //! instances or the server's own resource figures (memory, tasks) apart
 //! from the test's.
 
-use crate::helpers::{TestEnv, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{https_client, TestEnv, ADMIN_EMAIL, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use std::{
     path::{Path, PathBuf},
@@ -93,17 +93,9 @@ impl ServerProcess {
     }
 
     /// An HTTPS client trusting this instance's CA, with an optional
-    /// agent identity (certificate + key PEM).
-    pub fn agent_client(&self, identity: Option<&str>) -> reqwest::Client {
-        let ca = std::fs::read(self.data_dir.join("ca.crt")).unwrap();
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
-        if let Some(pem) = identity {
-            builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
-        }
-        builder.build().unwrap()
+    /// agent identity (certificate, key).
+    pub fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client {
+        https_client(&std::fs::read(self.data_dir.join("ca.crt")).unwrap(), identity)
     }
 
     /// Enrols a machine in the token's tenant: its id and its agent client.
@@ -121,16 +113,15 @@ impl ServerProcess {
             .json()
             .await
             .unwrap();
-        let identity = format!(
-            "{}{}",
+        let identity = (
             enrolled["certificate"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{enrolled}")),
-            enrolled["private_key"].as_str().unwrap()
+            enrolled["private_key"].as_str().unwrap(),
         );
         (
             enrolled["machine_id"].as_str().unwrap().to_owned(),
-            self.agent_client(Some(&identity)),
+            self.agent_client(Some(identity)),
         )
     }
 
