@@ -23,6 +23,10 @@ pub struct Model {
     pub totp_pending_secret: Option<String>,
     pub totp_verified_at: Option<DateTimeUtc>,
     pub last_login_at: Option<DateTimeUtc>,
+    /// Carried in access tokens; bumped to end every session of the user.
+    pub session_version: i32,
+    /// The caller's access token kept across its own password change.
+    pub session_carried_jti: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

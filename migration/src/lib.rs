@@ -13,6 +13,7 @@ mod m20261122_000006_renewal_request;
 mod m20261122_000007_agent_config;
 mod m20261122_000008_collector_data;
 mod m20261122_000009_risk_overrides;
+mod m20261129_000010_session_security;
 pub mod timescale;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_agent_config::Migration),
             Box::new(m20261122_000008_collector_data::Migration),
             Box::new(m20261122_000009_risk_overrides::Migration),
+            Box::new(m20261129_000010_session_security::Migration),
         ]
     }
 }

@@ -5,7 +5,8 @@ use crate::{
     domain::{
         activity::ActivityLog,
         agent_config::{intervals::CollectionSettings, versions::AgentVersions},
-        auth::{password::PasswordHasher, AuthService, AuthSettings},
+        auth::{password::PasswordHasher, sessions::Sessions, AuthService, AuthSettings},
+        crypto::SecretBox,
         fleet::{organise::Organise, risks::RiskOverrides, Fleet},
         ingest::Ingest,
         notify::outbox::Outbox,
@@ -101,9 +102,13 @@ impl AppState {
         let hasher = PasswordHasher::new();
         let activity = ActivityLog::new(infra.db.clone());
         let outbox = Outbox::new(infra.db.clone());
+        let sessions = Sessions::new(infra.db.conn.clone(), infra.sessions_cache.clone());
+        let sealer = SecretBox::new(&secrets::totp_key(&config.data_dir)?);
         let auth = AuthService::new(
             infra.db.clone(),
             infra.cache.clone(),
+            sessions.clone(),
+            sealer,
             hasher.clone(),
             activity.clone(),
             outbox.clone(),
@@ -114,8 +119,16 @@ impl AppState {
                 dashboard_url: config.dashboard_url.clone(),
             },
         );
+        match auth.seal_stored_totp_secrets().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(users = n, "sealed TOTP secrets stored in clear"),
+            Err(e) => {
+                tracing::error!(error = %e, "sealing stored TOTP secrets failed; retried at next start")
+            }
+        }
         let users = UserService::new(
             infra.db.clone(),
+            sessions,
             hasher.clone(),
             activity.clone(),
             outbox.clone(),

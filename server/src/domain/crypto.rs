@@ -60,6 +60,69 @@ pub fn random_password() -> String {
     chars.into_iter().collect()
 }
 
+/// Seals secrets the server must read back (TOTP seeds) with AES-256-GCM
+/// under a key kept in the data dir, so a copy of the database alone does
+/// not give them away.
+#[derive(Clone)]
+pub struct SecretBox {
+    key: std::sync::Arc<ring::aead::LessSafeKey>,
+}
+
+/// Marks a sealed value; base32 TOTP seeds never contain `:`, so values
+/// stored before sealing existed are told apart and still read.
+const SEALED_PREFIX: &str = "v1:";
+
+impl SecretBox {
+    pub fn new(key: &[u8; 32]) -> Self {
+        let unbound = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key)
+            .expect("a 32-byte key fits AES-256-GCM");
+        Self {
+            key: std::sync::Arc::new(ring::aead::LessSafeKey::new(unbound)),
+        }
+    }
+
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.starts_with(SEALED_PREFIX)
+    }
+
+    /// `v1:` + base64url(nonce ‖ ciphertext ‖ tag), with a random nonce.
+    pub fn seal(&self, plaintext: &str) -> String {
+        let mut nonce = [0u8; ring::aead::NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut data = plaintext.as_bytes().to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::empty(),
+                &mut data,
+            )
+            .expect("sealing a short secret cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// The plaintext of a sealed value (or a value stored before sealing);
+    /// `None` when it was sealed under another key or altered.
+    pub fn open(&self, stored: &str) -> Option<String> {
+        let Some(sealed) = stored.strip_prefix(SEALED_PREFIX) else {
+            return Some(stored.to_owned());
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < ring::aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, data) = bytes.split_at(ring::aead::NONCE_LEN);
+        let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = data.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, ring::aead::Aad::empty(), &mut data)
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +139,24 @@ mod tests {
         for _ in 0..50 {
             assert!(crate::domain::auth::password::check_policy(&random_password()).is_ok());
         }
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_under_their_key() {
+        let sealer = SecretBox::new(&[3u8; 32]);
+        let sealed = sealer.seal("JBSWY3DPEHPK3PXP");
+        assert!(SecretBox::is_sealed(&sealed));
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_ne!(sealed, sealer.seal("JBSWY3DPEHPK3PXP"), "fresh nonce each time");
+        assert_eq!(sealer.open(&sealed).as_deref(), Some("JBSWY3DPEHPK3PXP"));
+        assert_eq!(SecretBox::new(&[4u8; 32]).open(&sealed), None);
+        let mut altered = sealed.clone();
+        altered.pop();
+        assert_eq!(sealer.open(&altered), None);
+        // Stored before sealing existed: read as is.
+        assert_eq!(
+            sealer.open("JBSWY3DPEHPK3PXP").as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
     }
 }

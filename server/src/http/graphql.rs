@@ -440,7 +440,12 @@ async fn serve_socket(
             _ = recheck.tick(), if acked => {
                 let principal = accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let valid = match &principal {
-                    Some(p) => state.services.auth.still_valid(p).await,
+                    // The database away for a moment is not a reason to
+                    // drop every socket; the next tick checks again.
+                    Some(p) => state.services.auth.still_valid(p).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "socket token re-check failed; kept until the next");
+                        true
+                    }),
                     None => false,
                 };
                 if !valid {

@@ -31,6 +31,24 @@ pub trait Cache: Send + Sync {
     async fn hit(&self, key: &str, window: Duration) -> WindowCount;
 }
 
+/// Delay of the second delete in [`delete_settled`]: longer than a cache
+/// fill takes from its database read to its write.
+const SETTLE_DELAY: Duration = Duration::from_secs(1);
+
+/// Deletes `key` now and once more shortly after. A reader that missed the
+/// key and read the database just before the change that calls this may
+/// write the old value back after the first delete; the second one removes
+/// it. A failed delete is logged: entries expire on their own TTL.
+pub async fn delete_settled(cache: std::sync::Arc<dyn Cache>, key: String) {
+    if let Err(e) = cache.delete(&key).await {
+        tracing::warn!(error = %e, %key, "cache delete failed; the entry expires on its TTL");
+    }
+    tokio::spawn(async move {
+        tokio::time::sleep(SETTLE_DELAY).await;
+        let _ = cache.delete(&key).await;
+    });
+}
+
 #[derive(Clone)]
 struct Entry {
     value: String,

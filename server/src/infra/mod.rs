@@ -44,6 +44,10 @@ pub enum InfraError {
 pub struct Infra {
     pub db: db::Database,
     pub cache: Arc<dyn cache::Cache>,
+    /// Session state (who is still signed in). In-process, a cache of its
+    /// own so that anonymous traffic filling `cache` (rate-limit counters
+    /// per address) never evicts it; with Redis, the shared one.
+    pub sessions_cache: Arc<dyn cache::Cache>,
     pub bus: Arc<dyn bus::EventBus>,
     /// Routes bus events to live subscriptions by tenant and machine.
     pub fanout: fanout::Fanout,
@@ -56,17 +60,22 @@ impl Infra {
     /// and callers fall back to local state meanwhile.
     pub async fn connect(config: &Config) -> Result<Self, InfraError> {
         let db = db::Database::connect(config).await?;
-        let (cache, bus, cache_backend): (Arc<dyn cache::Cache>, Arc<dyn bus::EventBus>, _) =
+        type Caches = (Arc<dyn cache::Cache>, Arc<dyn cache::Cache>);
+        let ((cache, sessions_cache), bus, cache_backend): (Caches, Arc<dyn bus::EventBus>, _) =
             match &config.redis_url {
                 None => (
-                    Arc::new(cache::MemoryCache::new()),
+                    (
+                        Arc::new(cache::MemoryCache::new()),
+                        Arc::new(cache::MemoryCache::new()),
+                    ),
                     Arc::new(bus::LocalBus::new()),
                     CacheBackend::InProcess,
                 ),
                 Some(url) => {
                     let conn = redis::RedisConnection::connect(url, &config.redis_prefix).await?;
+                    let shared: Arc<dyn cache::Cache> = Arc::new(cache::RedisCache::new(conn.clone()));
                     (
-                        Arc::new(cache::RedisCache::new(conn.clone())),
+                        (shared.clone(), shared),
                         Arc::new(bus::RedisBus::start(conn).await?),
                         CacheBackend::Redis,
                     )
@@ -76,6 +85,7 @@ impl Infra {
         Ok(Self {
             db,
             cache,
+            sessions_cache,
             bus,
             fanout,
             cache_backend,

@@ -69,6 +69,39 @@ pub fn write_private(path: &Path, content: &[u8]) -> Result<(), InfraError> {
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| io_err(path, e))
 }
 
+const TOTP_KEY_FILE: &str = "totp_key";
+
+/// The key that seals TOTP secrets at rest, kept in `<data_dir>/totp_key`
+/// (32 random bytes, hex, mode 0600) and created on first start. Instances
+/// that share a database share this file, as they share the CA.
+pub fn totp_key(data_dir: &Path) -> Result<[u8; 32], InfraError> {
+    let path = data_dir.join(TOTP_KEY_FILE);
+    match fs::read_to_string(&path) {
+        Ok(existing) => {
+            let mut key = [0u8; 32];
+            hex::decode_to_slice(existing.trim(), &mut key).map_err(|e| {
+                io_err(
+                    &path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("not a 32-byte hex key: {e}"),
+                    ),
+                )
+            })?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(|e| io_err(&path, e))?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            write_private(&path, hex::encode(key).as_bytes())?;
+            tracing::info!(path = %path.display(), "generated the TOTP sealing key");
+            Ok(key)
+        }
+        Err(e) => Err(io_err(&path, e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ mod machines;
 mod process;
 mod scale_out;
 mod schema;
+mod security_auth;
 mod shutdown;
 mod storage;
 mod subscriptions;

@@ -139,6 +139,8 @@ async fn tenant_rows_cascade_with_their_client_and_optional_links_are_nulled() {
         totp_pending_secret: Set(None),
         totp_verified_at: Set(None),
         last_login_at: Set(None),
+        session_version: Set(0),
+        session_carried_jti: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     })

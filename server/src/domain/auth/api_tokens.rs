@@ -9,7 +9,9 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use entities::api_tokens;
-use sea_orm::{sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -18,6 +20,9 @@ pub const PREFIX: &str = "opt_";
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 const MAX_NAME: usize = 100;
 const MAX_DAYS: i64 = 3650;
+/// Live (unrevoked, unexpired) tokens a tenant may hold: integrations are
+/// few, and an unbounded count is an unbounded set of open doors.
+pub const MAX_LIVE_PER_TENANT: u64 = 50;
 
 #[derive(Serialize, Deserialize)]
 struct Cached {
@@ -72,6 +77,22 @@ impl ApiTokens {
                 ))
             }
         };
+        owner.ensure_may_create_credentials()?;
+        let live = api_tokens::Entity::find()
+            .filter(api_tokens::Column::ClientId.eq(owner.client_id))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .filter(
+                api_tokens::Column::ExpiresAt
+                    .is_null()
+                    .or(api_tokens::Column::ExpiresAt.gt(Utc::now())),
+            )
+            .count(&self.db.conn)
+            .await?;
+        if live >= MAX_LIVE_PER_TENANT {
+            return Err(DomainError::Conflict(format!(
+                "this tenant already has {MAX_LIVE_PER_TENANT} live API tokens; revoke one first"
+            )));
+        }
         let secret = format!("{PREFIX}{}", crypto::random_token());
         let token = api_tokens::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -112,16 +133,19 @@ impl ApiTokens {
             .filter(api_tokens::Column::RevokedAt.is_null())
             .exec(&self.db.conn)
             .await?;
-        if let Err(e) = self.cache.delete(&cache_key(&token.token_hash)).await {
-            tracing::warn!(error = %e, "api token cache eviction failed; entry expires within a minute");
-        }
+        crate::infra::cache::delete_settled(self.cache.clone(), cache_key(&token.token_hash)).await;
         Ok(token)
     }
 
     /// Resolves a presented secret to a principal, or `None` when unknown,
     /// revoked or expired.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Principal>, DomainError> {
-        let hash = crypto::sha256_hex(secret);
+        self.authenticate_hash(crypto::sha256_hex(secret)).await
+    }
+
+    /// As [`ApiTokens::authenticate`], from the secret's hash: live sockets
+    /// re-check their token this way, so a revocation reaches them.
+    pub async fn authenticate_hash(&self, hash: String) -> Result<Option<Principal>, DomainError> {
         let key = cache_key(&hash);
         let cached = match self.cache.get(&key).await {
             Ok(Some(json)) => serde_json::from_str::<Cached>(&json).ok(),
@@ -169,7 +193,11 @@ impl ApiTokens {
                 ApiScope::Read => Role::Observer,
                 ApiScope::ReadWrite => Role::Admin,
             },
-            via: AuthVia::ApiToken { id: cached.id, scope },
+            via: AuthVia::ApiToken {
+                id: cached.id,
+                scope,
+                hash,
+            },
             password_change_required: false,
         }))
     }

@@ -6,6 +6,7 @@ pub mod mfa;
 pub mod password;
 pub mod rate_limit;
 mod service;
+pub mod sessions;
 pub mod tokens;
 
 use chrono::{DateTime, Utc};
@@ -75,9 +76,16 @@ pub enum AuthVia {
         expires_at: DateTime<Utc>,
         impersonator: Option<Uuid>,
         cookie: bool,
+        /// The session version the token was issued under.
+        session_version: i32,
     },
     /// An integration's API token.
-    ApiToken { id: Uuid, scope: ApiScope },
+    ApiToken {
+        id: Uuid,
+        scope: ApiScope,
+        /// SHA-256 of the secret: what a live socket re-checks.
+        hash: String,
+    },
 }
 
 /// The authenticated caller, as every domain call sees it.
@@ -108,5 +116,27 @@ impl Principal {
 
     pub fn is_super_admin(&self) -> bool {
         self.role == Role::SuperAdmin
+    }
+
+    pub fn is_impersonation(&self) -> bool {
+        matches!(
+            self.via,
+            AuthVia::Session {
+                impersonator: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// Impersonation is for looking and fixing during support, never for
+    /// leaving credentials behind: users, API tokens, install tokens and
+    /// the super_admin's own password or MFA.
+    pub fn ensure_may_create_credentials(&self) -> Result<(), crate::domain::DomainError> {
+        if self.is_impersonation() {
+            return Err(crate::domain::DomainError::Forbidden(
+                "impersonation sessions cannot create or change credentials".into(),
+            ));
+        }
+        Ok(())
     }
 }

@@ -3,13 +3,14 @@ use super::{
     mfa,
     password::{self, PasswordHasher},
     rate_limit::{LimitedAction, RateLimiter},
+    sessions::{Sessions, TokenFacts},
     tokens::{Claims, TokenError, TokenKeys, TokenKind, TokenSpec, ACCESS_TTL, REFRESH_TTL},
     AuthVia, Principal, Role,
 };
 use crate::{
     domain::{
         activity::{ActivityLog, Category, Entry, Level, RequestMeta},
-        crypto,
+        crypto::{self, SecretBox},
         notify::outbox::{Email, Outbox},
         DomainError,
     },
@@ -27,6 +28,9 @@ use uuid::Uuid;
 
 const MFA_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 const RESET_TOKEN_TTL: Duration = Duration::hours(1);
+/// Reset e-mails one account may receive per hour, whatever the number of
+/// addresses asking: a flood from many IPs must not bury the victim's inbox.
+const RESET_EMAILS_PER_HOUR: u64 = 3;
 /// Impersonation tokens are short and cannot be refreshed.
 const IMPERSONATION_TTL: Duration = Duration::minutes(15);
 
@@ -85,6 +89,8 @@ pub struct MfaStatus {
 pub struct AuthService {
     db: Database,
     cache: Arc<dyn Cache>,
+    sessions: Sessions,
+    sealer: SecretBox,
     keys: TokenKeys,
     hasher: PasswordHasher,
     limiter: RateLimiter,
@@ -124,9 +130,12 @@ pub fn password_expired(user: &users::Model) -> bool {
 }
 
 impl AuthService {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Database,
         cache: Arc<dyn Cache>,
+        sessions: Sessions,
+        sealer: SecretBox,
         hasher: PasswordHasher,
         activity: ActivityLog,
         outbox: Outbox,
@@ -142,6 +151,8 @@ impl AuthService {
             api_tokens: ApiTokens::new(db.clone(), cache.clone()),
             db,
             cache,
+            sessions,
+            sealer,
             hasher,
             activity,
             outbox,
@@ -159,6 +170,10 @@ impl AuthService {
 
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<users::Model>, DomainError> {
@@ -198,6 +213,7 @@ impl AuthService {
             password_change_required: pcr,
             family: None,
             impersonator: None,
+            session_version: user.session_version,
             ttl: ACCESS_TTL,
             jti: None,
         });
@@ -211,6 +227,7 @@ impl AuthService {
             password_change_required: pcr,
             family: Some(family_id),
             impersonator: None,
+            session_version: user.session_version,
             ttl: REFRESH_TTL,
             jti: Some(refresh_id),
         });
@@ -351,10 +368,10 @@ impl AuthService {
 
     /// A TOTP code, accepted once (a replayed code within its window fails).
     async fn check_second_factor(&self, user: &users::Model, code: &str) -> Result<bool, DomainError> {
-        let Some(secret) = user.totp_secret.as_deref() else {
+        let Some(secret) = user.totp_secret.as_deref().and_then(|s| self.sealer.open(s)) else {
             return Ok(false);
         };
-        if !mfa::check(secret, &user.email, code) {
+        if !mfa::check(&secret, &user.email, code) {
             return Ok(false);
         }
         let replay_key = format!("totp-used:{}:{}", user.id, code.trim());
@@ -486,10 +503,8 @@ impl AuthService {
         .do_nothing()
         .exec(&self.db.conn)
         .await?;
-        let remaining =
-            (expires_at - Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_secs(5);
-        if let Err(e) = self.cache.set(&format!("bl:{jti}"), "logout", remaining).await {
-            tracing::warn!(error = %e, "blacklist cache write failed; the database copy still applies");
+        if let Some(user_id) = principal.user_id {
+            self.sessions.invalidate(user_id).await;
         }
         if let Some(token) = refresh_token {
             if let Ok(claims) = self.keys.verify(token, TokenKind::Refresh) {
@@ -512,25 +527,43 @@ impl AuthService {
         Ok(())
     }
 
-    async fn is_blacklisted(&self, jti: Uuid) -> Result<bool, DomainError> {
-        match self.cache.get(&format!("bl:{jti}")).await {
-            Ok(hit) => Ok(hit.is_some()),
-            // Cache down: the audit table is the source of truth.
-            Err(_) => Ok(token_blacklist::Entity::find_by_id(jti)
-                .one(&self.db.conn)
-                .await?
-                .is_some()),
-        }
-    }
-
     /// Whether an authenticated principal still holds: not expired, not
-    /// logged out. Long-lived connections (WebSockets) ask periodically.
-    pub async fn still_valid(&self, principal: &Principal) -> bool {
+    /// logged out, its session not ended (password change, reset, deleted
+    /// user), its role unchanged, its API token not revoked. Long-lived
+    /// connections (WebSockets) ask periodically.
+    pub async fn still_valid(&self, principal: &Principal) -> Result<bool, DomainError> {
         match &principal.via {
-            AuthVia::Session { jti, expires_at, .. } => {
-                *expires_at > Utc::now() && !self.is_blacklisted(*jti).await.unwrap_or(false)
+            AuthVia::Session {
+                jti,
+                expires_at,
+                impersonator,
+                session_version,
+                ..
+            } => {
+                let Some(user_id) = principal.user_id else {
+                    return Ok(false);
+                };
+                if *expires_at <= Utc::now() {
+                    return Ok(false);
+                }
+                let Some(state) = self.sessions.state(user_id).await? else {
+                    return Ok(false);
+                };
+                let facts = TokenFacts {
+                    jti: *jti,
+                    version: *session_version,
+                    client_id: principal.client_id,
+                    impersonator: *impersonator,
+                };
+                // A socket keeps the role it was opened with: a demoted
+                // user reconnects as what they are now.
+                Ok(state.admits(&facts) && (impersonator.is_some() || state.role == principal.role))
             }
-            AuthVia::ApiToken { .. } => true,
+            AuthVia::ApiToken { id, hash, .. } => Ok(self
+                .api_tokens
+                .authenticate_hash(hash.clone())
+                .await?
+                .is_some_and(|p| matches!(p.via, AuthVia::ApiToken { id: live, .. } if live == *id))),
         }
     }
 
@@ -556,26 +589,36 @@ impl AuthService {
             Err(TokenError::Expired) => return Ok(Err(AuthFailure::Expired)),
             Err(TokenError::Invalid) => return Ok(Err(AuthFailure::Invalid)),
         };
-        if self.is_blacklisted(claims.jti).await? {
+        // Only a validly signed token reaches the session state, so
+        // anonymous traffic never causes a read or a cache entry here.
+        let Some(state) = self.sessions.state(claims.sub).await? else {
+            return Ok(Err(AuthFailure::Revoked));
+        };
+        let facts = TokenFacts {
+            jti: claims.jti,
+            version: claims.sv,
+            client_id: claims.cid,
+            impersonator: claims.imp,
+        };
+        if !state.admits(&facts) {
             return Ok(Err(AuthFailure::Revoked));
         }
-        let mut pcr = claims.pcr;
-        if pcr {
-            // Rare path: the token predates a password change; recheck.
-            pcr = match users::Entity::find_by_id(claims.sub).one(&self.db.conn).await? {
-                Some(u) => u.must_change_password || password_expired(&u),
-                None => return Ok(Err(AuthFailure::Revoked)),
-            };
-        }
+        // The role is the user's current one, so a demotion applies at the
+        // next request; an impersonation token keeps the role it grants.
+        let (role, pcr) = match claims.imp {
+            Some(_) => (claims.role, false),
+            None => (state.role, state.password_change_required(Utc::now())),
+        };
         Ok(Ok(Principal {
             user_id: Some(claims.sub),
             client_id: claims.cid,
-            role: claims.role,
+            role,
             via: AuthVia::Session {
                 jti: claims.jti,
                 expires_at: claims.expires_at(),
                 impersonator: claims.imp,
                 cookie,
+                session_version: claims.sv,
             },
             password_change_required: pcr,
         }))
@@ -607,6 +650,7 @@ impl AuthService {
         new: &str,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
+        principal.ensure_may_create_credentials()?;
         let user = self.current_user(principal).await?;
         password::check_policy(new).map_err(|m| DomainError::invalid("newPassword", m))?;
         if !self.hasher.verify(current, Some(&user.password_hash)).await? {
@@ -624,7 +668,16 @@ impl AuthService {
         active.must_change_password = Set(false);
         active.password_changed_at = Set(Utc::now());
         active.updated_at = Set(Utc::now());
-        active.update(&self.db.conn).await?;
+        let txn = self.db.conn.begin().await?;
+        active.update(&txn).await?;
+        // Every other session ends; the caller's own token carries on.
+        let keep = match principal.via {
+            AuthVia::Session { jti, .. } => Some(jti),
+            AuthVia::ApiToken { .. } => None,
+        };
+        Sessions::bump(&txn, user.id, keep).await?;
+        txn.commit().await?;
+        self.sessions.invalidate(user.id).await;
         self.revoke_user_sessions(user.id).await?;
         self.log(
             Entry::new(Level::Info, Category::User, "Mot de passe modifié")
@@ -645,7 +698,32 @@ impl AuthService {
         let Some(user) = self.user_by_email(email).await? else {
             return Ok(());
         };
+        // Counted in the database, so the cap holds across instances and
+        // whatever address asks; past it the caller gets the same answer.
+        let sent_last_hour = password_reset_tokens::Entity::find()
+            .filter(password_reset_tokens::Column::UserId.eq(user.id))
+            .filter(password_reset_tokens::Column::CreatedAt.gt(Utc::now() - Duration::hours(1)))
+            .count(&self.db.conn)
+            .await?;
+        if sent_last_hour >= RESET_EMAILS_PER_HOUR {
+            self.user_event(
+                Level::Warn,
+                "Demande de réinitialisation ignorée : limite horaire atteinte",
+                &user,
+                meta,
+            )
+            .await;
+            return Ok(());
+        }
         let token = crypto::random_token();
+        let txn = self.db.conn.begin().await?;
+        // One live link per user: a new request voids the previous ones.
+        password_reset_tokens::Entity::update_many()
+            .col_expr(password_reset_tokens::Column::UsedAt, Expr::value(Utc::now()))
+            .filter(password_reset_tokens::Column::UserId.eq(user.id))
+            .filter(password_reset_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
         password_reset_tokens::Entity::insert(password_reset_tokens::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user.id),
@@ -655,8 +733,9 @@ impl AuthService {
             ip_address: Set(meta.ip.clone()),
             created_at: Set(Utc::now()),
         })
-        .exec(&self.db.conn)
+        .exec(&txn)
         .await?;
+        txn.commit().await?;
         let link = format!(
             "{}/reset-password?token={token}",
             self.settings.dashboard_url.trim_end_matches('/')
@@ -739,7 +818,9 @@ impl AuthService {
             .filter(users::Column::Id.eq(row.user_id))
             .exec(&txn)
             .await?;
+        Sessions::bump(&txn, row.user_id, None).await?;
         txn.commit().await?;
+        self.sessions.invalidate(row.user_id).await;
         self.revoke_user_sessions(row.user_id).await?;
         if let Some(user) = users::Entity::find_by_id(row.user_id).one(&self.db.conn).await? {
             self.user_event(Level::Info, "Mot de passe réinitialisé", &user, meta)
@@ -748,7 +829,41 @@ impl AuthService {
         Ok(())
     }
 
+    /// Seals TOTP secrets stored before sealing existed; run at start.
+    pub async fn seal_stored_totp_secrets(&self) -> Result<u64, DomainError> {
+        let plain = users::Entity::find()
+            .filter(
+                users::Column::TotpSecret
+                    .is_not_null()
+                    .or(users::Column::TotpPendingSecret.is_not_null()),
+            )
+            .all(&self.db.conn)
+            .await?;
+        let mut sealed = 0;
+        for user in plain {
+            let reseal = |v: Option<String>| match v {
+                Some(v) if !SecretBox::is_sealed(&v) => Some(Some(self.sealer.seal(&v))),
+                _ => None,
+            };
+            let (secret, pending) = (reseal(user.totp_secret), reseal(user.totp_pending_secret));
+            if secret.is_none() && pending.is_none() {
+                continue;
+            }
+            let mut update = users::Entity::update_many().filter(users::Column::Id.eq(user.id));
+            if let Some(v) = secret {
+                update = update.col_expr(users::Column::TotpSecret, Expr::value(v));
+            }
+            if let Some(v) = pending {
+                update = update.col_expr(users::Column::TotpPendingSecret, Expr::value(v));
+            }
+            update.exec(&self.db.conn).await?;
+            sealed += 1;
+        }
+        Ok(sealed)
+    }
+
     pub async fn mfa_setup(&self, principal: &Principal) -> Result<MfaSetup, DomainError> {
+        principal.ensure_may_create_credentials()?;
         let user = self.current_user(principal).await?;
         if user.totp_enabled {
             return Err(DomainError::Conflict(
@@ -763,7 +878,7 @@ impl AuthService {
         users::Entity::update_many()
             .col_expr(
                 users::Column::TotpPendingSecret,
-                Expr::value(Some(secret.clone())),
+                Expr::value(Some(self.sealer.seal(&secret))),
             )
             .filter(users::Column::Id.eq(user.id))
             .exec(&txn)
@@ -798,18 +913,25 @@ impl AuthService {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
+        principal.ensure_may_create_credentials()?;
         let user = self.current_user(principal).await?;
         let Some(pending) = user.totp_pending_secret.clone() else {
             return Err(DomainError::invalid("code", "run mfaSetup first"));
         };
-        if !mfa::check(&pending, &user.email, code) {
+        let Some(pending_plain) = self.sealer.open(&pending) else {
+            return Err(DomainError::invalid("code", "run mfaSetup again"));
+        };
+        if !mfa::check(&pending_plain, &user.email, code) {
             return Err(DomainError::invalid(
                 "code",
                 "is not the current code of the authenticator",
             ));
         }
         users::Entity::update_many()
-            .col_expr(users::Column::TotpSecret, Expr::value(Some(pending)))
+            .col_expr(
+                users::Column::TotpSecret,
+                Expr::value(Some(self.sealer.seal(&pending_plain))),
+            )
             .col_expr(
                 users::Column::TotpPendingSecret,
                 Expr::value(Option::<String>::None),
@@ -837,6 +959,7 @@ impl AuthService {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
+        principal.ensure_may_create_credentials()?;
         let user = self.current_user(principal).await?;
         if !self.hasher.verify(password, Some(&user.password_hash)).await? {
             return Err(DomainError::invalid("password", "is incorrect"));
@@ -904,6 +1027,12 @@ impl AuthService {
             .one(&self.db.conn)
             .await?
             .ok_or(DomainError::NotFound("client"))?;
+        let session_version = self
+            .sessions
+            .state(user_id)
+            .await?
+            .ok_or(DomainError::Unauthenticated)?
+            .version;
         let (token, claims) = self.keys.issue(TokenSpec {
             kind: TokenKind::Access,
             user_id,
@@ -912,6 +1041,7 @@ impl AuthService {
             password_change_required: false,
             family: None,
             impersonator: Some(user_id),
+            session_version,
             ttl: IMPERSONATION_TTL,
             jti: None,
         });

@@ -42,6 +42,10 @@ pub struct Claims {
     /// The super_admin acting through an impersonation token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imp: Option<Uuid>,
+    /// The user's session version when the token was issued (for
+    /// impersonation: the super_admin's); a bump ends the token.
+    #[serde(default)]
+    pub sv: i32,
 }
 
 impl Claims {
@@ -59,6 +63,7 @@ pub struct TokenSpec {
     pub password_change_required: bool,
     pub family: Option<Uuid>,
     pub impersonator: Option<Uuid>,
+    pub session_version: i32,
     pub ttl: Duration,
     /// Defaults to a fresh v4 id.
     pub jti: Option<Uuid>,
@@ -101,6 +106,7 @@ impl TokenKeys {
             pcr: spec.password_change_required,
             fam: spec.family,
             imp: spec.impersonator,
+            sv: spec.session_version,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail");
@@ -137,6 +143,7 @@ mod tests {
             password_change_required: false,
             family: None,
             impersonator: None,
+            session_version: 0,
             ttl,
             jti: None,
         }

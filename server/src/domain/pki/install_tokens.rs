@@ -16,7 +16,8 @@ use chrono::{Duration, Utc};
 use entities::install_tokens;
 use rand::RngCore;
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -24,6 +25,9 @@ use uuid::Uuid;
 pub const DEFAULT_MINUTES: i64 = 15;
 pub const MAX_MINUTES: i64 = 60;
 const WINDOWS_INSTALLER_NAME: &str = "Windows installer";
+/// Live (usable) install tokens a tenant may hold at once; each one lets
+/// anybody holding it enrol a machine.
+pub const MAX_LIVE_PER_TENANT: u64 = 20;
 
 pub struct CreatedToken {
     pub token: install_tokens::Model,
@@ -79,8 +83,22 @@ impl InstallTokens {
         if max_usage < 0 {
             return Err(DomainError::invalid("maxUsage", "must be 0 (unlimited) or more"));
         }
-        let secret = new_secret();
         let now = Utc::now();
+        let live = install_tokens::Entity::find()
+            .filter(install_tokens::Column::ClientId.eq(actor.client_id))
+            .filter(install_tokens::Column::RevokedAt.is_null())
+            .filter(install_tokens::Column::ExpiresAt.gt(now))
+            .filter(Condition::any().add(install_tokens::Column::MaxUsage.eq(0)).add(
+                Expr::col(install_tokens::Column::UsageCount).lt(Expr::col(install_tokens::Column::MaxUsage)),
+            ))
+            .count(&self.db.conn)
+            .await?;
+        if live >= MAX_LIVE_PER_TENANT {
+            return Err(DomainError::Conflict(format!(
+                "this tenant already has {MAX_LIVE_PER_TENANT} live install tokens; revoke one or let one expire"
+            )));
+        }
+        let secret = new_secret();
         let token = install_tokens::Entity::insert(install_tokens::ActiveModel {
             id: Set(Uuid::now_v7()),
             client_id: Set(actor.client_id),

@@ -104,6 +104,8 @@ impl TenancyService {
             totp_pending_secret: Set(None),
             totp_verified_at: Set(None),
             last_login_at: Set(None),
+            session_version: Set(0),
+            session_carried_jti: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })

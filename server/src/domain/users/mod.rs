@@ -4,7 +4,7 @@
 
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},
-    auth::{normalise_email, password, revoke_refresh_tokens, Principal, Role},
+    auth::{normalise_email, password, revoke_refresh_tokens, sessions::Sessions, Principal, Role},
     crypto,
     notify::outbox::{Email, Outbox},
     DomainError,
@@ -14,7 +14,7 @@ use chrono::Utc;
 use entities::users;
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -38,6 +38,7 @@ pub struct UserChanges {
 #[derive(Clone)]
 pub struct UserService {
     db: Database,
+    sessions: Sessions,
     hasher: password::PasswordHasher,
     activity: ActivityLog,
     outbox: Outbox,
@@ -76,6 +77,7 @@ fn unique_violation(e: &sea_orm::DbErr) -> bool {
 impl UserService {
     pub fn new(
         db: Database,
+        sessions: Sessions,
         hasher: password::PasswordHasher,
         activity: ActivityLog,
         outbox: Outbox,
@@ -83,6 +85,7 @@ impl UserService {
     ) -> Self {
         Self {
             db,
+            sessions,
             hasher,
             activity,
             outbox,
@@ -152,6 +155,8 @@ impl UserService {
             totp_pending_secret: Set(None),
             totp_verified_at: Set(None),
             last_login_at: Set(None),
+            session_version: Set(0),
+            session_carried_jti: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -208,6 +213,7 @@ impl UserService {
         new: NewUser,
         meta: &RequestMeta,
     ) -> Result<users::Model, DomainError> {
+        actor.ensure_may_create_credentials()?;
         let role = new.role.unwrap_or(Role::Observer);
         Self::assignable(actor, role)?;
         let (user, temporary) = self
@@ -263,6 +269,9 @@ impl UserService {
                 e.into()
             }
         })?;
+        // The role is read from the session state on every request: drop it
+        // so a demotion applies at the next one, on every instance.
+        self.sessions.invalidate(updated.id).await;
         self.record(actor, "Utilisateur modifié", &updated, meta).await;
         Ok(updated)
     }
@@ -287,6 +296,7 @@ impl UserService {
             .filter(users::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
             .await?;
+        self.sessions.invalidate(user.id).await;
         self.record(actor, "Utilisateur supprimé", &user, meta).await;
         Ok(())
     }
@@ -298,6 +308,7 @@ impl UserService {
         id: Uuid,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
+        actor.ensure_may_create_credentials()?;
         let user = self.get(actor.client_id, id).await?;
         if Role::parse(&user.role) == Some(Role::SuperAdmin) && !actor.is_super_admin() {
             return Err(DomainError::Forbidden(
@@ -306,14 +317,18 @@ impl UserService {
         }
         let temporary = crypto::random_password();
         let hash = self.hasher.hash(&temporary).await?;
+        let txn = self.db.conn.begin().await?;
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash))
             .col_expr(users::Column::MustChangePassword, Expr::value(true))
             .col_expr(users::Column::PasswordChangedAt, Expr::value(Utc::now()))
             .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(users::Column::Id.eq(user.id))
-            .exec(&self.db.conn)
+            .exec(&txn)
             .await?;
+        Sessions::bump(&txn, user.id, None).await?;
+        txn.commit().await?;
+        self.sessions.invalidate(user.id).await;
         revoke_refresh_tokens(&self.db, entities::refresh_tokens::Column::UserId.eq(user.id)).await?;
         self.queue_credentials_email(&user, &temporary, "new_password")
             .await?;
