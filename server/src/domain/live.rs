@@ -1,14 +1,18 @@
-//! The events the bus carries between the domain and live subscribers,
-//! with their payloads, so publishers and readers agree on one shape.
+//! The events the bus carries between the domain and its consumers (live
+//! subscriptions today; the alert evaluator and AI triggers next): one
+//! serde-tagged enum, so publishers and readers agree on one shape and the
+//! fan-out routes on typed fields.
 
-use crate::infra::bus::Event;
+use crate::{
+    domain::collectors::Collector,
+    infra::{
+        bus::EventBus,
+        fanout::{Fanout, Routed, Topic},
+    },
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-pub const MACHINE_STATUS: &str = "machine.status";
-pub const MACHINE_COLLECT: &str = "machine.collect";
-pub const ALERT_FIRED: &str = "alert.fired";
 
 /// online, offline, maintenance, enrolled, deleted
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,14 +33,31 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
-/// An accepted collector sample; `values` carries the figures live charts
-/// show (metrics and network).
+/// The figures live charts show, for the collectors that have them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Figures {
+    Metrics {
+        cpu_percent: f64,
+        ram_percent: f64,
+        uptime_seconds: i64,
+        cpu_temp: Option<f64>,
+    },
+    Network {
+        bytes_recv: Option<i64>,
+        bytes_sent: Option<i64>,
+        packet_loss: Option<f64>,
+        latency_ms: Option<f64>,
+    },
+}
+
+/// An accepted collector sample.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Collected {
     pub machine_id: Uuid,
-    pub collector: String,
+    pub collector: Collector,
     pub collected_at: DateTime<Utc>,
-    pub values: serde_json::Value,
+    pub figures: Option<Figures>,
 }
 
 /// An alert rule fired (published by the alerting engine).
@@ -50,22 +71,91 @@ pub struct AlertFired {
     pub at: DateTime<Utc>,
 }
 
-fn event(kind: &str, client_id: Uuid, payload: &impl Serialize) -> Event {
-    Event {
-        kind: kind.into(),
-        client_id: Some(client_id),
-        payload: serde_json::to_value(payload).unwrap_or_default(),
+/// Every event of the bus, with the tenant it belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    MachineStatus { client_id: Uuid, change: StatusChange },
+    MachineCollect { client_id: Uuid, sample: Collected },
+    AlertFired { client_id: Uuid, alert: AlertFired },
+}
+
+/// The bus the domain publishes on.
+pub type Bus = dyn EventBus<LiveEvent>;
+/// The fan-out of bus events to live subscriptions.
+pub type LiveFanout = Fanout<LiveEvent>;
+
+/// The kinds subscriptions watch, one per [`LiveEvent`] variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    MachineStatus,
+    MachineCollect,
+    AlertFired,
+}
+
+impl Routed for LiveEvent {
+    type Kind = Kind;
+
+    fn topic(&self) -> Topic<Kind> {
+        let (kind, client_id, machine_id) = match self {
+            Self::MachineStatus { client_id, change } => {
+                (Kind::MachineStatus, *client_id, Some(change.machine_id))
+            }
+            Self::MachineCollect { client_id, sample } => {
+                (Kind::MachineCollect, *client_id, Some(sample.machine_id))
+            }
+            Self::AlertFired { client_id, alert } => (Kind::AlertFired, *client_id, alert.machine_id),
+        };
+        Topic {
+            kind,
+            client_id,
+            machine_id,
+        }
     }
 }
 
-pub fn status(client_id: Uuid, change: &StatusChange) -> Event {
-    event(MACHINE_STATUS, client_id, change)
+pub fn status(client_id: Uuid, change: StatusChange) -> LiveEvent {
+    LiveEvent::MachineStatus { client_id, change }
 }
 
-pub fn collected(client_id: Uuid, sample: &Collected) -> Event {
-    event(MACHINE_COLLECT, client_id, sample)
+pub fn collected(client_id: Uuid, sample: Collected) -> LiveEvent {
+    LiveEvent::MachineCollect { client_id, sample }
 }
 
-pub fn alert(client_id: Uuid, alert: &AlertFired) -> Event {
-    event(ALERT_FIRED, client_id, alert)
+pub fn alert(client_id: Uuid, alert: AlertFired) -> LiveEvent {
+    LiveEvent::AlertFired { client_id, alert }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_tagged_and_route_on_their_fields() {
+        let (tenant, machine) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let event = collected(
+            tenant,
+            Collected {
+                machine_id: machine,
+                collector: Collector::Metrics,
+                collected_at: Utc::now(),
+                figures: Some(Figures::Metrics {
+                    cpu_percent: 12.5,
+                    ram_percent: 40.0,
+                    uptime_seconds: 60,
+                    cpu_temp: None,
+                }),
+            },
+        );
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["kind"], "machine_collect");
+        assert_eq!(json["sample"]["figures"]["type"], "metrics");
+        assert_eq!(serde_json::from_value::<LiveEvent>(json).unwrap(), event);
+        assert_eq!(
+            event.topic(),
+            Topic::machine(Kind::MachineCollect, tenant, machine)
+        );
+        let unknown = serde_json::json!({ "kind": "machine.teleported", "client_id": tenant });
+        assert!(serde_json::from_value::<LiveEvent>(unknown).is_err());
+    }
 }

@@ -13,13 +13,15 @@ use super::{
 };
 use crate::{
     app::Services,
-    domain::live::{self, AlertFired, Collected, StatusChange},
+    domain::{
+        collectors::Collector,
+        live::{self, AlertFired, Collected, Figures, Kind, LiveEvent, StatusChange},
+    },
     infra::fanout::Topic,
 };
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use serde::de::DeserializeOwned;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -32,20 +34,21 @@ fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
     ctx.data_unchecked::<Services>()
 }
 
-/// The tenant's events of one kind, decoded; lagging skips ahead.
-fn events<T: DeserializeOwned + Send + 'static>(
+/// The topic's events, each taken by `pick`; lagging skips ahead.
+fn events<T: Send + 'static>(
     services: &Services,
-    topic: Topic,
+    topic: Topic<Kind>,
+    pick: fn(&LiveEvent) -> Option<T>,
 ) -> impl Stream<Item = T> + Send {
     // The fan-out routes by (kind, tenant, machine): what arrives here is
     // this topic's and nothing else.
     let rx = services.infra.fanout.subscribe(topic);
-    futures::stream::unfold(rx, |mut rx| async move {
+    futures::stream::unfold(rx, move |mut rx| async move {
         loop {
             match rx.recv().await {
-                Ok(event) => match serde_json::from_value::<T>(event.payload.clone()) {
-                    Ok(decoded) => return Some((decoded, rx)),
-                    Err(e) => tracing::warn!(error = %e, kind = %event.kind, "undecodable event skipped"),
+                Ok(event) => match pick(&event) {
+                    Some(item) => return Some((item, rx)),
+                    None => tracing::warn!(?event, "event of another kind on a topic skipped"),
                 },
                 Err(RecvError::Lagged(skipped)) => {
                     tracing::debug!(skipped, "slow subscriber skipped ahead");
@@ -54,6 +57,27 @@ fn events<T: DeserializeOwned + Send + 'static>(
             }
         }
     })
+}
+
+fn status_change(event: &LiveEvent) -> Option<StatusChange> {
+    match event {
+        LiveEvent::MachineStatus { change, .. } => Some(change.clone()),
+        _ => None,
+    }
+}
+
+fn sample(event: &LiveEvent) -> Option<Collected> {
+    match event {
+        LiveEvent::MachineCollect { sample, .. } => Some(sample.clone()),
+        _ => None,
+    }
+}
+
+fn alert(event: &LiveEvent) -> Option<AlertFired> {
+    match event {
+        LiveEvent::AlertFired { alert, .. } => Some(alert.clone()),
+        _ => None,
+    }
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -142,8 +166,8 @@ impl LiveSubscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = MachineStatusEvent>> {
         let principal = guard::caller(ctx)?;
-        let topic = Topic::tenant(live::MACHINE_STATUS, principal.client_id);
-        Ok(events::<StatusChange>(services(ctx), topic).map(Into::into))
+        let topic = Topic::tenant(Kind::MachineStatus, principal.client_id);
+        Ok(events(services(ctx), topic, status_change).map(Into::into))
     }
 
     /// Each accepted metrics sample of one machine, as soon as it is
@@ -157,23 +181,33 @@ impl LiveSubscription {
         let machine_id = parse_id("machineId", &machine_id)?;
         // Subscribe before the ownership check so nothing committed in
         // between is missed.
-        let topic = Topic::machine(live::MACHINE_COLLECT, principal.client_id, machine_id);
-        let samples = events::<Collected>(services(ctx), topic);
+        let topic = Topic::machine(Kind::MachineCollect, principal.client_id, machine_id);
+        let samples = events(services(ctx), topic, sample);
         services(ctx)
             .fleet
             .get(principal.client_id, machine_id)
             .await
             .map_err(ApiError::from)?;
         Ok(samples.filter_map(move |c| async move {
-            let v = &c.values;
-            (c.collector == "metrics").then(|| MachineMetricsEvent {
-                machine_id: id(c.machine_id),
-                at: c.collected_at,
-                cpu_percent: v["cpu_percent"].as_f64().unwrap_or_default(),
-                ram_percent: v["ram_percent"].as_f64().unwrap_or_default(),
-                cpu_temp: v["cpu_temp"].as_f64(),
-                uptime_seconds: v["uptime_seconds"].as_i64(),
-            })
+            match (c.collector, c.figures) {
+                (
+                    Collector::Metrics,
+                    Some(Figures::Metrics {
+                        cpu_percent,
+                        ram_percent,
+                        uptime_seconds,
+                        cpu_temp,
+                    }),
+                ) => Some(MachineMetricsEvent {
+                    machine_id: id(c.machine_id),
+                    at: c.collected_at,
+                    cpu_percent,
+                    ram_percent,
+                    cpu_temp,
+                    uptime_seconds: Some(uptime_seconds),
+                }),
+                _ => None,
+            }
         }))
     }
 
@@ -183,7 +217,11 @@ impl LiveSubscription {
         let principal = guard::caller(ctx)?;
         let client_id = principal.client_id;
         let services = services(ctx).clone();
-        let changes = events::<StatusChange>(&services, Topic::tenant(live::MACHINE_STATUS, client_id));
+        let changes = events(
+            &services,
+            Topic::tenant(Kind::MachineStatus, client_id),
+            status_change,
+        );
         let first = services.fleet.overview(client_id).await.map_err(ApiError::from)?;
         let state = (Box::pin(changes), services, true);
         let rest = futures::stream::unfold(
@@ -207,7 +245,7 @@ impl LiveSubscription {
     /// Alerts fired for the tenant's machines.
     async fn alert_fired(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = AlertEvent>> {
         let principal = guard::caller(ctx)?;
-        let topic = Topic::tenant(live::ALERT_FIRED, principal.client_id);
-        Ok(events::<AlertFired>(services(ctx), topic).map(Into::into))
+        let topic = Topic::tenant(Kind::AlertFired, principal.client_id);
+        Ok(events(services(ctx), topic, alert).map(Into::into))
     }
 }

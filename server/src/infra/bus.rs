@@ -1,79 +1,76 @@
 //! Live events (machine status, samples, alerts) fanned out to
 //! subscribers. In-process by default; with Redis, events cross instances.
+//! The bus carries any serde type; the domain decides what an event is
+//! (`domain::live::LiveEvent`), so this transport knows nothing of it.
 
 use super::redis::RedisConnection;
 use async_trait::async_trait;
 use fred::{clients::SubscriberClient, prelude::*};
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use serde::{de::DeserializeOwned, Serialize};
+use std::{fmt::Debug, sync::Arc};
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
 /// Subscribers that fall this far behind lose the oldest events (tokio
 /// broadcast semantics) instead of making the server buffer without bound.
 const LOCAL_CAPACITY: usize = 4096;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// What happened, e.g. `machine.status`, `machine.metrics`.
-    pub kind: String,
-    /// Tenant the event belongs to; `None` for platform-wide events.
-    pub client_id: Option<Uuid>,
-    pub payload: serde_json::Value,
-}
+/// What a bus can carry: events cross instances as JSON.
+pub trait BusEvent: Serialize + DeserializeOwned + Debug + Send + Sync + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Debug + Send + Sync + 'static> BusEvent for T {}
 
 #[async_trait]
-pub trait EventBus: Send + Sync {
+pub trait EventBus<E: BusEvent>: Send + Sync {
     /// Delivers to every subscriber on every instance. Never fails: when the
     /// shared transport is down, local subscribers still get the event.
-    async fn publish(&self, event: Event);
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
+    async fn publish(&self, event: E);
+    fn subscribe(&self) -> broadcast::Receiver<Arc<E>>;
 }
 
-pub struct LocalBus {
-    tx: broadcast::Sender<Arc<Event>>,
+pub struct LocalBus<E> {
+    tx: broadcast::Sender<Arc<E>>,
 }
 
-impl LocalBus {
+impl<E: BusEvent> LocalBus<E> {
     pub fn new() -> Self {
         Self {
             tx: broadcast::channel(LOCAL_CAPACITY).0,
         }
     }
 
-    fn deliver(&self, event: Arc<Event>) {
+    fn deliver(&self, event: Arc<E>) {
         // No receiver is not an error: nobody is watching right now.
         let _ = self.tx.send(event);
     }
 }
 
-impl Default for LocalBus {
+impl<E: BusEvent> Default for LocalBus<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
 #[async_trait]
-impl EventBus for LocalBus {
-    async fn publish(&self, event: Event) {
+impl<E: BusEvent> EventBus<E> for LocalBus<E> {
+    async fn publish(&self, event: E) {
         self.deliver(Arc::new(event));
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<E>> {
         self.tx.subscribe()
     }
 }
 
 /// Publishes through Redis pub/sub; one subscriber connection per instance
 /// feeds the local fan-out. The subscriber resubscribes after reconnects.
-pub struct RedisBus {
+pub struct RedisBus<E> {
     conn: RedisConnection,
     channel: String,
-    local: Arc<LocalBus>,
+    local: Arc<LocalBus<E>>,
     _subscriber: SubscriberClient,
 }
 
-impl RedisBus {
+impl<E: BusEvent> RedisBus<E> {
     pub(crate) async fn start(conn: RedisConnection) -> Result<Self, fred::error::Error> {
         let channel = conn.key("events");
         let local = Arc::new(LocalBus::new());
@@ -82,8 +79,10 @@ impl RedisBus {
         subscriber.on_message(move |message| {
             let sink = sink.clone();
             async move {
-                match message.value.as_bytes().map(serde_json::from_slice::<Event>) {
+                match message.value.as_bytes().map(serde_json::from_slice::<E>) {
                     Some(Ok(event)) => sink.deliver(Arc::new(event)),
+                    // An instance of another version may publish a kind this
+                    // one does not know: skipped, never fatal.
                     _ => tracing::warn!(channel = %message.channel, "dropped an undecodable bus message"),
                 }
                 Ok(())
@@ -106,12 +105,12 @@ impl RedisBus {
 }
 
 #[async_trait]
-impl EventBus for RedisBus {
-    async fn publish(&self, event: Event) {
+impl<E: BusEvent> EventBus<E> for RedisBus<E> {
+    async fn publish(&self, event: E) {
         let encoded = match serde_json::to_string(&event) {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, kind = %event.kind, "event not serialisable");
+                tracing::error!(error = %e, ?event, "event not serialisable");
                 return;
             }
         };
@@ -121,7 +120,7 @@ impl EventBus for RedisBus {
         }
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<E>> {
         self.local.subscribe()
     }
 }

@@ -6,9 +6,11 @@
 //! with its last, and a watcher that falls behind skips to the newest
 //! events rather than making the server buffer for it.
 
-use super::bus::{Event, EventBus};
+use super::bus::{BusEvent, EventBus};
 use std::{
     collections::HashMap,
+    fmt::Debug,
+    hash::Hash,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
@@ -23,57 +25,59 @@ const MACHINE_TOPIC_CAPACITY: usize = 16;
 /// Buffer of a tenant-wide topic, sized for a burst of status changes.
 const TENANT_TOPIC_CAPACITY: usize = 256;
 
+/// What the fan-out reads of an event: the topic it belongs to, from its
+/// typed fields.
+pub trait Routed: BusEvent {
+    type Kind: Copy + Eq + Hash + Debug + Send + Sync + 'static;
+    /// The tenant-wide topic of the event; the machine it concerns, if any,
+    /// also reaches that machine's topic.
+    fn topic(&self) -> Topic<Self::Kind>;
+}
+
 /// What a subscription watches: one kind of event of one tenant, for the
 /// whole fleet or one machine.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub struct Topic {
-    pub kind: String,
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct Topic<K> {
+    pub kind: K,
     pub client_id: Uuid,
     pub machine_id: Option<Uuid>,
 }
 
-impl Topic {
-    pub fn tenant(kind: &str, client_id: Uuid) -> Self {
+impl<K> Topic<K> {
+    pub fn tenant(kind: K, client_id: Uuid) -> Self {
         Self {
-            kind: kind.to_owned(),
+            kind,
             client_id,
             machine_id: None,
         }
     }
 
-    pub fn machine(kind: &str, client_id: Uuid, machine_id: Uuid) -> Self {
+    pub fn machine(kind: K, client_id: Uuid, machine_id: Uuid) -> Self {
         Self {
-            kind: kind.to_owned(),
+            kind,
             client_id,
             machine_id: Some(machine_id),
         }
     }
 }
 
-type Senders = HashMap<Topic, broadcast::Sender<Arc<Event>>>;
+type Senders<E> = HashMap<Topic<<E as Routed>::Kind>, broadcast::Sender<Arc<E>>>;
 
-#[derive(Default)]
-struct Registry {
-    topics: Mutex<Senders>,
+struct Registry<E: Routed> {
+    topics: Mutex<Senders<E>>,
     subscriptions: AtomicUsize,
-    sockets: AtomicUsize,
+    sockets: Arc<AtomicUsize>,
 }
 
-impl Registry {
-    fn topics(&self) -> MutexGuard<'_, Senders> {
+impl<E: Routed> Registry<E> {
+    fn topics(&self) -> MutexGuard<'_, Senders<E>> {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn dispatch(&self, event: Arc<Event>) {
-        let Some(client_id) = event.client_id else {
-            return;
-        };
-        let mut topic = Topic::tenant(&event.kind, client_id);
-        let machine_id = event
-            .payload
-            .get("machine_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<Uuid>().ok());
+    fn dispatch(&self, event: Arc<E>) {
+        let routed = event.topic();
+        let mut topic = Topic::tenant(routed.kind, routed.client_id);
+        let machine_id = routed.machine_id;
         let topics = self.topics();
         if let Some(tx) = topics.get(&topic) {
             let _ = tx.send(event.clone());
@@ -88,15 +92,26 @@ impl Registry {
 }
 
 /// The process's live fan-out: topics, subscriptions and open sockets.
-#[derive(Clone)]
-pub struct Fanout {
-    registry: Arc<Registry>,
+pub struct Fanout<E: Routed> {
+    registry: Arc<Registry<E>>,
 }
 
-impl Fanout {
+impl<E: Routed> Clone for Fanout<E> {
+    fn clone(&self) -> Self {
+        Self {
+            registry: self.registry.clone(),
+        }
+    }
+}
+
+impl<E: Routed> Fanout<E> {
     /// Starts the dispatcher on the current runtime; it ends with the bus.
-    pub fn start(bus: &dyn EventBus) -> Self {
-        let registry = Arc::new(Registry::default());
+    pub fn start(bus: &dyn EventBus<E>) -> Self {
+        let registry = Arc::new(Registry {
+            topics: Mutex::new(HashMap::new()),
+            subscriptions: AtomicUsize::new(0),
+            sockets: Arc::new(AtomicUsize::new(0)),
+        });
         let mut rx = bus.subscribe();
         let weak = Arc::downgrade(&registry);
         tokio::spawn(async move {
@@ -117,7 +132,7 @@ impl Fanout {
     }
 
     /// Events of `topic` from now on.
-    pub fn subscribe(&self, topic: Topic) -> Subscription {
+    pub fn subscribe(&self, topic: Topic<E::Kind>) -> Subscription<E> {
         let rx = {
             let mut topics = self.registry.topics();
             let capacity = if topic.machine_id.is_some() {
@@ -126,7 +141,7 @@ impl Fanout {
                 TENANT_TOPIC_CAPACITY
             };
             topics
-                .entry(topic.clone())
+                .entry(topic)
                 .or_insert_with(|| broadcast::channel(capacity).0)
                 .subscribe()
         };
@@ -141,7 +156,7 @@ impl Fanout {
     /// Counts an open WebSocket while the guard lives.
     pub fn socket(&self) -> SocketGuard {
         self.registry.sockets.fetch_add(1, Ordering::Relaxed);
-        SocketGuard(self.registry.clone())
+        SocketGuard(self.registry.sockets.clone())
     }
 
     pub fn stats(&self) -> FanoutStats {
@@ -162,14 +177,14 @@ pub struct FanoutStats {
 
 /// One subscription's receiver; dropping it releases its topic when it
 /// was the last watcher.
-pub struct Subscription {
-    rx: Option<broadcast::Receiver<Arc<Event>>>,
-    topic: Topic,
-    registry: Arc<Registry>,
+pub struct Subscription<E: Routed> {
+    rx: Option<broadcast::Receiver<Arc<E>>>,
+    topic: Topic<E::Kind>,
+    registry: Arc<Registry<E>>,
 }
 
-impl Subscription {
-    pub async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
+impl<E: Routed> Subscription<E> {
+    pub async fn recv(&mut self) -> Result<Arc<E>, RecvError> {
         match self.rx.as_mut() {
             Some(rx) => rx.recv().await,
             None => Err(RecvError::Closed),
@@ -177,7 +192,7 @@ impl Subscription {
     }
 }
 
-impl Drop for Subscription {
+impl<E: Routed> Drop for Subscription<E> {
     fn drop(&mut self) {
         self.registry.subscriptions.fetch_sub(1, Ordering::Relaxed);
         // Under the lock, so a subscriber joining the topic right now
@@ -190,11 +205,12 @@ impl Drop for Subscription {
     }
 }
 
-pub struct SocketGuard(Arc<Registry>);
+/// Counts one open socket until dropped.
+pub struct SocketGuard(Arc<AtomicUsize>);
 
 impl Drop for SocketGuard {
     fn drop(&mut self) {
-        self.0.sockets.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -202,13 +218,33 @@ impl Drop for SocketGuard {
 mod tests {
     use super::*;
     use crate::infra::bus::LocalBus;
-    use serde_json::json;
+    use serde::{Deserialize, Serialize};
 
-    fn event(kind: &str, client_id: Uuid, machine_id: Uuid) -> Event {
-        Event {
-            kind: kind.into(),
-            client_id: Some(client_id),
-            payload: json!({ "machine_id": machine_id }),
+    #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
+    enum Kind {
+        Status,
+        Collect,
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Sample {
+        kind: Kind,
+        client_id: Uuid,
+        machine_id: Uuid,
+    }
+
+    impl Routed for Sample {
+        type Kind = Kind;
+        fn topic(&self) -> Topic<Kind> {
+            Topic::machine(self.kind, self.client_id, self.machine_id)
+        }
+    }
+
+    fn event(kind: Kind, client_id: Uuid, machine_id: Uuid) -> Sample {
+        Sample {
+            kind,
+            client_id,
+            machine_id,
         }
     }
 
@@ -218,27 +254,24 @@ mod tests {
         let fanout = Fanout::start(&bus);
         let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
         let (m1, m2) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut fleet = fanout.subscribe(Topic::tenant("machine.collect", tenant));
-        let mut one = fanout.subscribe(Topic::machine("machine.collect", tenant, m1));
-        let mut foreign = fanout.subscribe(Topic::tenant("machine.collect", other_tenant));
+        let mut fleet = fanout.subscribe(Topic::tenant(Kind::Collect, tenant));
+        let mut one = fanout.subscribe(Topic::machine(Kind::Collect, tenant, m1));
+        let mut foreign = fanout.subscribe(Topic::tenant(Kind::Collect, other_tenant));
         assert_eq!(fanout.stats().topics, 3);
 
-        bus.publish(event("machine.collect", tenant, m2)).await;
-        bus.publish(event("machine.status", tenant, m1)).await;
-        bus.publish(event("machine.collect", tenant, m1)).await;
+        bus.publish(event(Kind::Collect, tenant, m2)).await;
+        bus.publish(event(Kind::Status, tenant, m1)).await;
+        bus.publish(event(Kind::Collect, tenant, m1)).await;
         let first = fleet.recv().await.unwrap();
-        assert_eq!(first.payload["machine_id"], json!(m2));
+        assert_eq!(first.machine_id, m2);
         let second = fleet.recv().await.unwrap();
-        assert_eq!(second.payload["machine_id"], json!(m1));
+        assert_eq!(second.machine_id, m1);
         let only = one.recv().await.unwrap();
-        assert_eq!(
-            (only.kind.as_str(), &only.payload["machine_id"]),
-            ("machine.collect", &json!(m1))
-        );
+        assert_eq!((only.kind, only.machine_id), (Kind::Collect, m1));
         let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), foreign.recv()).await;
         assert!(nothing.is_err(), "another tenant's watcher hears nothing");
 
-        let again = fanout.subscribe(Topic::machine("machine.collect", tenant, m1));
+        let again = fanout.subscribe(Topic::machine(Kind::Collect, tenant, m1));
         drop(one);
         assert_eq!(
             fanout.stats().topics,
@@ -250,5 +283,9 @@ mod tests {
         drop(foreign);
         let stats = fanout.stats();
         assert_eq!((stats.topics, stats.subscriptions), (0, 0));
+        let socket = fanout.socket();
+        assert_eq!(fanout.stats().sockets, 1);
+        drop(socket);
+        assert_eq!(fanout.stats().sockets, 0);
     }
 }

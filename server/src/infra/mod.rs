@@ -10,7 +10,10 @@ pub mod mailer;
 mod redis;
 pub mod secrets;
 
-use crate::config::Config;
+use crate::{
+    config::Config,
+    domain::live::{Bus, LiveFanout},
+};
 use std::sync::Arc;
 
 /// Which cache/bus implementation serves this process.
@@ -48,9 +51,9 @@ pub struct Infra {
     /// own so that anonymous traffic filling `cache` (rate-limit counters
     /// per address) never evicts it; with Redis, the shared one.
     pub sessions_cache: Arc<dyn cache::Cache>,
-    pub bus: Arc<dyn bus::EventBus>,
+    pub bus: Arc<Bus>,
     /// Routes bus events to live subscriptions by tenant and machine.
-    pub fanout: fanout::Fanout,
+    pub fanout: LiveFanout,
     pub cache_backend: CacheBackend,
 }
 
@@ -61,7 +64,7 @@ impl Infra {
     pub async fn connect(config: &Config) -> Result<Self, InfraError> {
         let db = db::Database::connect(config).await?;
         type Caches = (Arc<dyn cache::Cache>, Arc<dyn cache::Cache>);
-        let ((cache, sessions_cache), bus, cache_backend): (Caches, Arc<dyn bus::EventBus>, _) =
+        let ((cache, sessions_cache), bus, cache_backend): (Caches, Arc<Bus>, _) =
             match &config.redis_url {
                 None => (
                     (
@@ -81,7 +84,7 @@ impl Infra {
                     )
                 }
             };
-        let fanout = fanout::Fanout::start(bus.as_ref());
+        let fanout = LiveFanout::start(bus.as_ref());
         Ok(Self {
             db,
             cache,

@@ -512,19 +512,19 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
         .await
         .unwrap();
     assert_eq!(first["is_os_compliant"], false);
-    let event = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+    use optralis::domain::live::{LiveEvent, Status};
+    let (tenant, change) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         loop {
-            let e = events.recv().await.unwrap();
-            if e.kind == "machine.status" {
-                return e;
+            if let LiveEvent::MachineStatus { client_id, change } = &*events.recv().await.unwrap() {
+                return (*client_id, change.clone());
             }
         }
     })
     .await
     .expect("an online event");
-    assert_eq!(event.client_id.map(|c| c.to_string()), Some(client_id));
-    assert_eq!(event.payload["status"], "online");
-    assert_eq!(event.payload["machine_id"], enrolled["machine_id"]);
+    assert_eq!(tenant.to_string(), client_id);
+    assert_eq!(change.status, Status::Online);
+    assert_eq!(json!(change.machine_id), enrolled["machine_id"]);
 
     // Upgraded to Windows 11: compliant, and no second online event.
     let second: serde_json::Value = beat("Windows 11 Pro 10.0.22631")
@@ -536,7 +536,7 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
     assert_eq!(second["is_os_compliant"], true);
     let again = tokio::time::timeout(std::time::Duration::from_millis(300), async {
         loop {
-            if events.recv().await.unwrap().kind == "machine.status" {
+            if let LiveEvent::MachineStatus { .. } = &*events.recv().await.unwrap() {
                 return;
             }
         }

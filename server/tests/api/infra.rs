@@ -2,7 +2,10 @@
 //! instances see each other's keys and events; in-process, one does.
 
 use crate::helpers::TestEnv;
-use optralis::infra::{bus::Event, Infra};
+use optralis::{
+    domain::live::{self, StatusChange},
+    infra::Infra,
+};
 use std::time::Duration;
 
 #[tokio::test]
@@ -20,11 +23,15 @@ async fn bus_delivers_events_and_cache_counts_windows() {
 
     let mut rx = b.bus.subscribe();
     // Redis SUBSCRIBE completes asynchronously; publish until it lands.
-    let event = Event {
-        kind: "test.ping".into(),
-        client_id: Some(uuid::Uuid::new_v4()),
-        payload: serde_json::json!({ "n": 1 }),
-    };
+    let event = live::status(
+        uuid::Uuid::new_v4(),
+        StatusChange {
+            machine_id: uuid::Uuid::new_v4(),
+            hostname: "srv-01".into(),
+            status: live::Status::Online,
+            at: chrono::Utc::now(),
+        },
+    );
     let received = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             a.bus.publish(event.clone()).await;

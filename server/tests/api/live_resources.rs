@@ -273,11 +273,11 @@ async fn live_sockets_survive_a_redis_restart_and_delivery_resumes() {
     assert_eq!(next_of(&mut ws, "m").await["machineMetrics"]["cpuPercent"], 11.0);
     let foreign = |cpu: f64| {
         json!({
-            "kind": "machine.collect",
+            "kind": "machine_collect",
             "client_id": client_id,
-            "payload": {
+            "sample": {
                 "machine_id": machine, "collector": "metrics", "collected_at": chrono::Utc::now(),
-                "values": { "cpu_percent": cpu, "ram_percent": 1.0 }
+                "figures": { "type": "metrics", "cpu_percent": cpu, "ram_percent": 1.0, "uptime_seconds": 5, "cpu_temp": null }
             }
         })
         .to_string()

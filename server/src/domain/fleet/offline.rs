@@ -9,7 +9,7 @@ use crate::{
         pki::enrolment::{beat_view_key, OFFLINE_AFTER},
         DomainError,
     },
-    infra::{bus::EventBus, cache::Cache, db::Database},
+    infra::{cache::Cache, db::Database},
 };
 use chrono::Utc;
 use entities::machines;
@@ -17,7 +17,7 @@ use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 
 /// Marks newly silent machines offline and announces each; returns how
 /// many. The UPDATE claims the rows, so two runs never announce twice.
-pub async fn detect(db: &Database, bus: &dyn EventBus, cache: &dyn Cache) -> Result<usize, DomainError> {
+pub async fn detect(db: &Database, bus: &live::Bus, cache: &dyn Cache) -> Result<usize, DomainError> {
     let now = Utc::now();
     let marked = machines::Entity::update_many()
         .col_expr(machines::Column::OfflineNotifiedAt, Expr::value(Some(now)))
@@ -30,7 +30,7 @@ pub async fn detect(db: &Database, bus: &dyn EventBus, cache: &dyn Cache) -> Res
         let _ = cache.delete(&beat_view_key(m.id)).await;
         bus.publish(live::status(
             m.client_id,
-            &live::StatusChange {
+            live::StatusChange {
                 machine_id: m.id,
                 hostname: m.hostname.clone(),
                 status: live::Status::Offline,

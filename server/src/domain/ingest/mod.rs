@@ -8,7 +8,6 @@ pub mod writer;
 use crate::{
     domain::{collectors::Collector, live, DomainError},
     infra::{
-        bus::EventBus,
         cache::Cache,
         db::Database,
         group_commit::{CommitError, GroupCommit},
@@ -46,7 +45,7 @@ pub struct CollectRequest {
 #[derive(Clone)]
 pub struct Ingest {
     writer: GroupCommit<Sample>,
-    bus: Arc<dyn EventBus>,
+    bus: Arc<live::Bus>,
     cache: Arc<dyn Cache>,
     /// The load state this instance last wrote for each machine: the
     /// shared cache is written when it changes (or once a minute), not at
@@ -55,7 +54,7 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(db: Database, bus: Arc<dyn EventBus>, cache: Arc<dyn Cache>) -> Self {
+    pub fn new(db: Database, bus: Arc<live::Bus>, cache: Arc<dyn Cache>) -> Self {
         Self {
             writer: writer::start(db),
             bus,
@@ -87,7 +86,7 @@ impl Ingest {
         let collected_at = req.collected_at.unwrap_or(now);
         check_time("collected_at", collected_at, now)?;
         let payload = Payload::parse(collector, req.data, now)?;
-        let summary = summary(&payload);
+        let figures = figures(&payload);
         let load = match &payload {
             Payload::Metrics(m) => Some(m.cpu_percent > 80.0 || m.ram_percent > 85.0),
             _ => None,
@@ -127,11 +126,11 @@ impl Ingest {
         self.bus
             .publish(live::collected(
                 client_id,
-                &live::Collected {
+                live::Collected {
                     machine_id,
-                    collector: collector.name().to_owned(),
+                    collector,
                     collected_at,
-                    values: summary,
+                    figures,
                 },
             ))
             .await;
@@ -140,20 +139,20 @@ impl Ingest {
 }
 
 /// The figures live dashboards show, carried on the bus event.
-fn summary(payload: &Payload) -> Value {
+fn figures(payload: &Payload) -> Option<live::Figures> {
     match payload {
-        Payload::Metrics(m) => json!({
-            "cpu_percent": m.cpu_percent,
-            "ram_percent": m.ram_percent,
-            "uptime_seconds": m.uptime_seconds,
-            "cpu_temp": m.cpu_temp,
+        Payload::Metrics(m) => Some(live::Figures::Metrics {
+            cpu_percent: m.cpu_percent,
+            ram_percent: m.ram_percent,
+            uptime_seconds: m.uptime_seconds,
+            cpu_temp: m.cpu_temp,
         }),
-        Payload::Network(n) => json!({
-            "bytes_recv": n.bytes_recv,
-            "bytes_sent": n.bytes_sent,
-            "packet_loss": n.packet_loss,
-            "latency_ms": n.latency_ms,
+        Payload::Network(n) => Some(live::Figures::Network {
+            bytes_recv: n.bytes_recv,
+            bytes_sent: n.bytes_sent,
+            packet_loss: n.packet_loss,
+            latency_ms: n.latency_ms,
         }),
-        _ => Value::Null,
+        _ => None,
     }
 }

@@ -16,7 +16,7 @@ use crate::{
         auth::Principal,
         live, DomainError,
     },
-    infra::{bus::EventBus, cache::Cache, db::Database},
+    infra::{cache::Cache, db::Database},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Utc};
@@ -79,7 +79,7 @@ pub enum CertState {
 pub struct Enrolment {
     db: Database,
     cache: Arc<dyn Cache>,
-    bus: Arc<dyn EventBus>,
+    bus: Arc<live::Bus>,
     ca: Arc<CertificateAuthority>,
     tokens: InstallTokens,
     requirements: RequirementsService,
@@ -168,7 +168,7 @@ impl Enrolment {
     pub fn new(
         db: Database,
         cache: Arc<dyn Cache>,
-        bus: Arc<dyn EventBus>,
+        bus: Arc<live::Bus>,
         ca: Arc<CertificateAuthority>,
         tokens: InstallTokens,
         versions: AgentVersions,
@@ -344,7 +344,7 @@ impl Enrolment {
             self.bus
                 .publish(live::status(
                     client_id,
-                    &live::StatusChange {
+                    live::StatusChange {
                         machine_id,
                         hostname: hostname.clone(),
                         status: live::Status::Enrolled,
@@ -595,7 +595,7 @@ impl Enrolment {
             self.bus
                 .publish(live::status(
                     client_id,
-                    &live::StatusChange {
+                    live::StatusChange {
                         machine_id,
                         hostname: beat.hostname.trim().to_owned(),
                         status: live::Status::Online,
