@@ -38,6 +38,8 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null &&
 gql() { curl -sf "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' ${2:+-H "authorization: Bearer $2"} -d "$1"; }
 TOKEN=$(gql '{"query":"mutation { login(email: \"check@optralis.test\", password: \"Restart-Check-Passw0rd!\") { accessToken } }"}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
+# The first login must change the configured password; the token stays valid.
+gql '{"query":"mutation { changePassword(currentPassword: \"Restart-Check-Passw0rd!\", newPassword: \"Restart-Check-Changed1!\") }"}' "$TOKEN" >/dev/null
 INSTALL=$(gql '{"query":"mutation { createInstallToken(input: { durationMinutes: 60 }) { token { secret } } }"}' "$TOKEN" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["createInstallToken"]["token"]["secret"])')
 

@@ -42,6 +42,7 @@ async fn spawn() -> Server {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    support::settle_first_admin(&state).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = http::router(state.clone());

@@ -118,6 +118,7 @@ fn main() {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    support::settle_first_admin(&state).await;
         let tls = gateway::tls_config(&state).unwrap();
 
         // The real gateway, and a no-op route behind the same TLS config

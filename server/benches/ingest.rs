@@ -66,6 +66,7 @@ async fn start(database_url: Option<&str>) -> (Fleet, tempfile::TempDir) {
         vars.insert("DATABASE_URL".into(), url.into());
     }
     let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    support::settle_first_admin(&state).await;
     let LoginOutcome::Session(session) = state
         .services
         .auth

@@ -42,6 +42,35 @@ function freePort() {
 
 export const ADMIN_EMAIL = 'root@optralis.test';
 export const ADMIN_PASSWORD = 'Web-Client-Passw0rd!';
+// The first super_admin must change its password at first login; the
+// harness does that once, as an operator would, and then uses ADMIN_PASSWORD.
+const FIRST_PASSWORD = 'First-Start-Passw0rd!';
+
+async function graphql(base, query, variables, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  return res.json();
+}
+
+async function firstLogin(base) {
+  const login = await graphql(
+    base,
+    'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { mustChangePassword } } }',
+    { e: ADMIN_EMAIL, p: FIRST_PASSWORD },
+  );
+  const token = login.data?.login?.accessToken;
+  if (!token || login.data.login.user.mustChangePassword !== true) {
+    throw new Error(`first login: ${JSON.stringify(login)}`);
+  }
+  const changed = await graphql(
+    base,
+    'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }',
+    { c: FIRST_PASSWORD, n: ADMIN_PASSWORD },
+    token,
+  );
+  if (changed.data?.changePassword !== true) throw new Error(`first password change: ${JSON.stringify(changed)}`);
+}
 
 export async function startServer(extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'optralis-web-'));
@@ -55,7 +84,7 @@ export async function startServer(extraEnv = {}) {
     OPTRALIS_DATA_DIR: dataDir,
     RUST_LOG: 'warn',
     DEFAULT_ADMIN_EMAIL: ADMIN_EMAIL,
-    DEFAULT_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    DEFAULT_ADMIN_PASSWORD: FIRST_PASSWORD,
     ...extraEnv,
   };
   const child = spawn(binaryPath(), ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -75,6 +104,7 @@ export async function startServer(extraEnv = {}) {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  await firstLogin(base);
   return {
     base,
     graphqlUrl: `${base}/graphql`,
@@ -84,15 +114,11 @@ export async function startServer(extraEnv = {}) {
     wsUrl: `ws://127.0.0.1:${port}/graphql/ws`,
     /** An access token for the first super_admin (login over HTTP). */
     async adminToken() {
-      const res = await fetch(`${base}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
-          variables: { e: ADMIN_EMAIL, p: ADMIN_PASSWORD },
-        }),
-      });
-      const body = await res.json();
+      const body = await graphql(
+        base,
+        'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }',
+        { e: ADMIN_EMAIL, p: ADMIN_PASSWORD },
+      );
       if (!body.data?.login?.accessToken) throw new Error(`login failed: ${JSON.stringify(body)}`);
       return body.data.login.accessToken;
     },

@@ -8,6 +8,20 @@ use std::{path::PathBuf, time::Duration};
 
 pub const EMAIL: &str = "bench@optralis.test";
 pub const PASSWORD: &str = "Bench-Passw0rd!!";
+/// What a process instance's first super_admin starts with; its first
+/// login changes it to [`PASSWORD`].
+const FIRST_PASSWORD: &str = "First-Bench-Passw0rd!";
+
+/// An in-process bench's admin starts past the forced first-login change.
+pub async fn settle_first_admin(state: &optralis::app::AppState) {
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    entities::users::Entity::update_many()
+        .col_expr(entities::users::Column::MustChangePassword, Expr::value(false))
+        .filter(entities::users::Column::Email.eq(EMAIL))
+        .exec(&state.services.infra.db.conn)
+        .await
+        .unwrap();
+}
 
 /// One socket per simulated client on each side: lift the open-file limit
 /// to the hard maximum (children inherit it).
@@ -94,7 +108,7 @@ impl ServerProcess {
             .env("AGENT_PORT", agent_port.to_string())
             .env("BIND_ADDRESS", "127.0.0.1")
             .env("DEFAULT_ADMIN_EMAIL", EMAIL)
-            .env("DEFAULT_ADMIN_PASSWORD", PASSWORD)
+            .env("DEFAULT_ADMIN_PASSWORD", FIRST_PASSWORD)
             .env("AGENT_RATE_LIMIT_PER_MINUTE", "1000000")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -104,14 +118,37 @@ impl ServerProcess {
         let pid = child.id().unwrap();
         let http = reqwest::Client::new();
         wait_healthy(&http, port).await;
-        Self {
+        let server = Self {
             child,
             pid,
             port,
             agent_port,
             dir,
             http,
-        }
+        };
+        server.first_login().await;
+        server
+    }
+
+    async fn first_login(&self) {
+        let login = self
+            .graphql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": EMAIL, "p": FIRST_PASSWORD }),
+            )
+            .await;
+        let token = login["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{login}"));
+        let changed = self
+            .graphql(
+                Some(token),
+                "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+                json!({ "c": FIRST_PASSWORD, "n": PASSWORD }),
+            )
+            .await;
+        assert_eq!(changed["data"]["changePassword"], true, "{changed}");
     }
 
     pub fn ca_path(&self) -> PathBuf {

@@ -2,7 +2,7 @@
 
 use crate::helpers::{
     error_code, latest_email_to, temporary_password, tenant_with_admin, TestEnv, TestServer, ADMIN_EMAIL,
-    ADMIN_PASSWORD, TENANT_PASSWORD,
+    ADMIN_PASSWORD, FIRST_LOGIN_PENDING, TENANT_PASSWORD,
 };
 use optralis::domain::auth::mfa;
 use serde_json::{json, Value};
@@ -38,6 +38,33 @@ async fn login_me_and_uniform_failures() {
     assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
     let garbage = server.graphql_as("not-a-token", ME, json!({})).await;
     assert_eq!(error_code(&garbage), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn the_first_admin_changes_a_configured_password_at_first_login() {
+    // DEFAULT_ADMIN_EMAIL and DEFAULT_ADMIN_PASSWORD are set by TestEnv.
+    let env = TestEnv::new().await.set(FIRST_LOGIN_PENDING, "1");
+    let server = TestServer::spawn_env(env).await;
+    let first = login(&server, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(
+        first["data"]["login"]["user"]["mustChangePassword"], true,
+        "{first}"
+    );
+    let token = first["data"]["login"]["accessToken"].as_str().unwrap().to_owned();
+    let blocked = server.graphql_as(&token, "{ clients { id } }", json!({})).await;
+    assert_eq!(error_code(&blocked), "PASSWORD_CHANGE_REQUIRED");
+    let changed = server
+        .graphql_as(
+            &token,
+            CHANGE,
+            json!({ "c": ADMIN_PASSWORD, "n": "Chosen-Passw0rd!!" }),
+        )
+        .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    let clients = server.graphql_as(&token, "{ clients { id } }", json!({})).await;
+    assert!(clients["errors"].is_null(), "{clients}");
+    let again = login(&server, ADMIN_EMAIL, "Chosen-Passw0rd!!").await;
+    assert_eq!(again["data"]["login"]["user"]["mustChangePassword"], false);
 }
 
 #[tokio::test]

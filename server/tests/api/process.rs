@@ -3,6 +3,9 @@
 //! from the test's.
 
 use crate::helpers::{https_client, TestEnv, ADMIN_EMAIL, ADMIN_PASSWORD};
+
+/// The password a process instance's first super_admin starts with.
+const FIRST_ADMIN_PASSWORD: &str = "First-Start-Passw0rd!";
 use serde_json::{json, Value};
 use std::{
     path::{Path, PathBuf},
@@ -38,6 +41,7 @@ impl ServerProcess {
             .env("AGENT_PORT", agent_port.to_string())
             .env("BIND_ADDRESS", "127.0.0.1")
             .env("JWT_SECRET", "process-test-secret-0123456789abcdef")
+            .env("DEFAULT_ADMIN_PASSWORD", FIRST_ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true);
@@ -46,12 +50,14 @@ impl ServerProcess {
         for _ in 0..150 {
             if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/health")).send().await {
                 if r.status().is_success() {
-                    return Self {
+                    let server = Self {
                         child,
                         port,
                         agent_port,
                         data_dir: data_dir.to_owned(),
                     };
+                    server.first_login().await;
+                    return server;
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -75,6 +81,34 @@ impl ServerProcess {
             req = req.bearer_auth(t);
         }
         req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The first login of the first super_admin changes its password, as
+    /// a user would; an instance joining a database where that is done
+    /// already finds nothing to do.
+    async fn first_login(&self) {
+        let login = self
+            .graphql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { mustChangePassword } } }",
+                json!({ "e": ADMIN_EMAIL, "p": FIRST_ADMIN_PASSWORD }),
+            )
+            .await;
+        let Some(token) = login["data"]["login"]["accessToken"].as_str() else {
+            return;
+        };
+        assert_eq!(
+            login["data"]["login"]["user"]["mustChangePassword"], true,
+            "{login}"
+        );
+        let changed = self
+            .graphql(
+                Some(token),
+                "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+                json!({ "c": FIRST_ADMIN_PASSWORD, "n": ADMIN_PASSWORD }),
+            )
+            .await;
+        assert_eq!(changed["data"]["changePassword"], true, "{changed}");
     }
 
     /// The first super_admin's access token.

@@ -68,8 +68,9 @@ impl TenancyService {
     }
 
     /// On a database without users, creates the platform tenant and its
-    /// super_admin. With no password given, a random one is generated and
-    /// must be changed at first login.
+    /// super_admin. With no password given, a random one is generated. It
+    /// must be changed at first login either way: a password kept in a
+    /// compose file or an environment variable is not a secret.
     pub async fn ensure_first_admin(
         &self,
         email: &str,
@@ -97,7 +98,7 @@ impl TenancyService {
             first_name: Set("Super".into()),
             last_name: Set("Admin".into()),
             role: Set(Role::SuperAdmin.as_str().into()),
-            must_change_password: Set(generated),
+            must_change_password: Set(true),
             password_changed_at: Set(now),
             totp_enabled: Set(false),
             totp_secret: Set(None),
