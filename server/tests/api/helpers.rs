@@ -147,6 +147,23 @@ impl TestEnv {
     }
 }
 
+/// Says that a test could not run here, and why. The line goes to stderr
+/// and, when `OPTRALIS_TEST_SKIP_LOG` names a file, into it: `.ci/run`
+/// counts those lines in its totals, so a skipped test never passes as run.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let line = format!("SKIP {test}: {reason}");
+    eprintln!("{line}");
+    if let Ok(path) = std::env::var("OPTRALIS_TEST_SKIP_LOG") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("skip log is writable");
+        writeln!(file, "{line}").expect("skip log is writable");
+    }
+}
+
 /// The first super_admin must change its password at first login; tests
 /// start past that step (a fixture: the rule itself is tested through
 /// GraphQL in `identity.rs`), unless they ask for a fresh instance with

@@ -237,7 +237,10 @@ impl PrivateRedis {
 #[tokio::test]
 async fn live_sockets_survive_a_redis_restart_and_delivery_resumes() {
     if !PrivateRedis::binary_available() {
-        eprintln!("skipped: redis-server is not installed");
+        crate::helpers::skip(
+            "live_resources::live_sockets_survive_a_redis_restart_and_delivery_resumes",
+            "redis-server is not installed",
+        );
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
