@@ -39,6 +39,9 @@ pub struct Model {
     /// Set by an administrator: the next heartbeat asks the agent to run
     /// every collector now; cleared once delivered.
     pub force_collect_requested_at: Option<DateTimeUtc>,
+    /// Set by an administrator: until then the next enrolment by host name
+    /// may take this machine over; cleared by any re-enrolment.
+    pub reenrolment_allowed_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -226,6 +226,26 @@ impl AgentMutation {
         Ok(req.into())
     }
 
+    /// Lets the next enrolment with this machine's host name take it over
+    /// (new certificate, same machine id and history) within 24 hours, once.
+    /// Without it an enrolment matched by host name only takes over a
+    /// machine that has no hardware id and no valid certificate. Returns
+    /// the end of the window.
+    async fn release_machine_for_reenrolment(
+        &self,
+        ctx: &Context<'_>,
+        machine_id: ID,
+    ) -> Result<DateTime<Utc>> {
+        let principal = guard::with_role(ctx, Role::Admin)?;
+        let machine_id = parse_id("machineId", &machine_id)?;
+        let until = services(ctx)
+            .enrolment
+            .release_for_reenrolment(principal, machine_id, guard::meta(ctx))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(until)
+    }
+
     /// Asks the machine's agent to renew its certificate at its next
     /// heartbeat, whatever its expiry date.
     async fn renew_machine_certificate(&self, ctx: &Context<'_>, machine_id: ID) -> Result<bool> {

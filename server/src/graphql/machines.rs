@@ -256,6 +256,13 @@ impl Machine {
     async fn last_config_sync(&self) -> Option<DateTime<Utc>> {
         self.0.last_config_sync
     }
+    /// Set after `releaseMachineForReenrolment`: until then the next
+    /// enrolment with this host name takes the machine over.
+    async fn reenrolment_allowed_until(&self) -> Option<DateTime<Utc>> {
+        self.0
+            .reenrolment_allowed_until
+            .filter(|until| *until > Utc::now())
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

@@ -72,7 +72,8 @@ pub struct OrganiseMutation;
 
 #[Object]
 impl OrganiseMutation {
-    /// Names are 1-50 characters and unique in the tenant.
+    /// Names are 1-50 characters and unique in the tenant; descriptions at
+    /// most 500 characters.
     async fn create_group(
         &self,
         ctx: &Context<'_>,
@@ -88,6 +89,7 @@ impl OrganiseMutation {
         Ok(g.into())
     }
 
+    /// Same bounds as `createGroup`; an invalid field changes nothing.
     async fn update_group(
         &self,
         ctx: &Context<'_>,

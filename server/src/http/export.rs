@@ -33,13 +33,38 @@ const COLUMNS: [&str; 19] = [
     "created_at",
 ];
 
-/// Spreadsheets run cells starting with these as formulas; such cells get a
-/// leading quote (CSV injection).
+/// Spreadsheets run a cell starting with one of these as a formula.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Where a spreadsheet may cut one of our cells in several: Excel in French
+/// or German splits on `;` (the separator labels are joined with), which the
+/// writer does not quote; import dialogs offer comma, tab and `|`; and a
+/// tool that ignores quoting cuts at line breaks.
+const SEPARATORS: [char; 6] = [';', ',', '\t', '\r', '\n', '|'];
+
+/// Makes agent- and user-supplied text formula-safe (CSV injection): the
+/// cell, and every part of it after a separator, that would start with a
+/// formula character gets a leading quote, which spreadsheets read as
+/// text. Leading spaces and double quotes are looked through: importers
+/// trim the former, and the latter open a quoted field once a part is cut
+/// out of our quoting.
 fn cell(value: &str) -> String {
-    match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_owned(),
+    let mut out = String::with_capacity(value.len() + 1);
+    let mut part_start = true;
+    for (i, c) in value.char_indices() {
+        if part_start {
+            let rest = value[i..].trim_start_matches([' ', '"']);
+            if rest.starts_with(FORMULA_STARTS) {
+                out.push('\'');
+            }
+            part_start = false;
+        }
+        out.push(c);
+        if SEPARATORS.contains(&c) {
+            part_start = true;
+        }
     }
+    out
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
@@ -143,4 +168,69 @@ pub async fn machines(
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cell, FORMULA_STARTS, SEPARATORS};
+
+    /// Whether any part of `value`, cut at any separator, would start a
+    /// formula.
+    fn runs_a_formula(value: &str) -> bool {
+        value
+            .split(SEPARATORS)
+            .any(|part| part.trim_start_matches([' ', '"']).starts_with(FORMULA_STARTS))
+    }
+
+    #[test]
+    fn formula_cells_get_a_leading_quote() {
+        for (raw, safe) in [
+            ("=1+1", "'=1+1"),
+            ("+33 1 23", "'+33 1 23"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("\t=1", "'\t'=1"),
+            ("  =1", "'  =1"),
+            ("srv-web-01", "srv-web-01"),
+            ("Windows 11 Pro", "Windows 11 Pro"),
+            ("", ""),
+        ] {
+            assert_eq!(cell(raw), safe, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn every_part_after_a_separator_is_neutralised_too() {
+        assert_eq!(
+            cell("env=prod;x;=HYPERLINK(\"http://evil\";\"y\")"),
+            "env=prod;x;'=HYPERLINK(\"http://evil\";\"y\")"
+        );
+        assert_eq!(cell("a,+1"), "a,'+1");
+        assert_eq!(cell("a, -1"), "a,' -1");
+        assert_eq!(cell("a|@x"), "a|'@x");
+        assert_eq!(cell("a\n=1"), "a\n'=1");
+        assert_eq!(cell("a;\t=1"), "a;'\t'=1");
+        assert_eq!(cell("a;;=1"), "a;;'=1");
+        assert_eq!(cell("x;\"=1\""), "x;'\"=1\"");
+        assert_eq!(cell("\"quoted\", fine"), "\"quoted\", fine");
+        assert_eq!(cell("role=db;site=par"), "role=db;site=par");
+        for hostile in [
+            "=cmd|' /C calc'!A0",
+            "x;=HYPERLINK(\"http://evil\",\"y\")",
+            "ok;@SUM(1);-1;+1",
+            "a,=1|=2\t=3\r=4\n=5",
+            ";;;=1",
+            " ; = 1",
+            "a;\"\"-1",
+        ] {
+            assert!(runs_a_formula(hostile), "{hostile:?} is a real attack");
+            assert!(
+                !runs_a_formula(&cell(hostile)),
+                "{hostile:?} -> {:?}",
+                cell(hostile)
+            );
+        }
+    }
 }

@@ -19,16 +19,70 @@ fn io_err(path: &Path, source: std::io::Error) -> InfraError {
     }
 }
 
-/// Creates the data dir (0700) when missing.
+/// Files of the data dir only the server may read: signing and sealing
+/// keys, and the SQLite database (password and token hashes).
+fn is_secret_file(name: &str) -> bool {
+    matches!(name, JWT_SECRET_FILE | TOTP_KEY_FILE)
+        || name.ends_with(".key")
+        || name.ends_with(".pem")
+        || name.starts_with("optralis.db")
+}
+
+/// Creates the data dir (0700) when missing; otherwise tightens it to 0700
+/// and its secret files to 0600, since a restored backup or a hand-made
+/// directory easily comes with 0755 and 0644.
 pub fn ensure_data_dir(dir: &Path) -> Result<(), InfraError> {
-    if dir.is_dir() {
+    if !dir.is_dir() {
+        return fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io_err(dir, e));
+    }
+    match restrict(dir, 0o700) {
+        Ok(()) => {}
+        // A directory the operator gave us without ownership (a volume
+        // shared through a group, a read-only mount point) stays as it is;
+        // the files below are ours and are still tightened.
+        Err(InfraError::DataDir { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            tracing::warn!(path = %dir.display(), error = %source, "cannot restrict the data dir to its owner (0700)");
+        }
+        Err(e) => return Err(e),
+    }
+    for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let entry = entry.map_err(|e| io_err(dir, e))?;
+        // Symlinks are left alone: chmod would follow them out of the dir.
+        let is_file = entry.file_type().map_err(|e| io_err(&entry.path(), e))?.is_file();
+        if is_file && entry.file_name().to_str().is_some_and(is_secret_file) {
+            restrict(&entry.path(), 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every permission bit beyond `mode` (never adds one).
+fn restrict(path: &Path, mode: u32) -> Result<(), InfraError> {
+    let current = fs::symlink_metadata(path)
+        .map_err(|e| io_err(path, e))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if current & !mode == 0 {
         return Ok(());
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| io_err(dir, e))
+    fs::set_permissions(path, fs::Permissions::from_mode(current & mode)).map_err(|e| io_err(path, e))?;
+    tracing::warn!(
+        path = %path.display(),
+        from = format!("{current:o}"),
+        to = format!("{:o}", current & mode),
+        "tightened permissions in the data dir"
+    );
+    Ok(())
 }
 
 /// Returns the configured secret, or the one kept in `<data_dir>/jwt_secret`,
@@ -105,6 +159,44 @@ pub fn totp_key(data_dir: &Path) -> Result<[u8; 32], InfraError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn an_existing_data_dir_and_its_secrets_are_tightened() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let outside = root.path().join("outside.key");
+        fs::write(&outside, "x").unwrap();
+        fs::set_permissions(&outside, fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("linked.key")).unwrap();
+        for (name, before, after) in [
+            (JWT_SECRET_FILE, 0o644, 0o600),
+            (TOTP_KEY_FILE, 0o666, 0o600),
+            ("ca.key", 0o640, 0o600),
+            ("backup.key", 0o604, 0o600),
+            ("optralis.db", 0o644, 0o600),
+            ("optralis.db-wal", 0o644, 0o600),
+            ("ca.crt", 0o644, 0o644),
+            ("already.key", 0o400, 0o400),
+        ] {
+            let path = dir.join(name);
+            fs::write(&path, "x").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(before)).unwrap();
+            ensure_data_dir(&dir).unwrap();
+            assert_eq!(mode(&path), after, "{name}");
+        }
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&outside), 0o644, "a symlink's target is not ours to change");
+
+        let fresh = root.path().join("a/b");
+        ensure_data_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+    }
 
     #[test]
     fn generated_once_then_reused_with_owner_only_mode() {

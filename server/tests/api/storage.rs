@@ -54,6 +54,7 @@ fn machine(client_id: Uuid, hostname: &str) -> machines::ActiveModel {
         maintenance_reason: Set(None),
         renewal_requested_at: Set(None),
         force_collect_requested_at: Set(None),
+        reenrolment_allowed_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

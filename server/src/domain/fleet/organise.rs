@@ -36,6 +36,25 @@ fn check_name(field: &str, value: &str, max: usize) -> Result<String, DomainErro
     Ok(v.to_owned())
 }
 
+/// Longest group description.
+pub const MAX_DESCRIPTION: usize = 500;
+
+/// A group description: trimmed, at most [`MAX_DESCRIPTION`] characters,
+/// line breaks and tabs allowed but no other control characters.
+fn check_description(value: &str) -> Result<String, DomainError> {
+    let v = value.trim();
+    if v.chars().count() > MAX_DESCRIPTION
+        || v.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(DomainError::invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} printable characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
 fn check_color(color: Option<&str>) -> Result<String, DomainError> {
     let c = color.map(str::trim).unwrap_or(DEFAULT_COLOR);
     let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
@@ -94,7 +113,7 @@ impl Organise {
             id: Set(Uuid::now_v7()),
             client_id: Set(client_id),
             name: Set(check_name("name", name, 50)?),
-            description: Set(description.map(|d| d.trim().chars().take(500).collect())),
+            description: Set(description.as_deref().map(check_description).transpose()?),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -121,7 +140,7 @@ impl Organise {
         if let Some(d) = description {
             update = update.col_expr(
                 groups::Column::Description,
-                Expr::value(Some(d.trim().to_owned())),
+                Expr::value(Some(check_description(&d)?)),
             );
         }
         let done = update

@@ -557,11 +557,22 @@ impl Payload {
     }
 }
 
-/// A sample's time: not more than a day ahead (clock skew), not older than
-/// the longest retention.
+/// How far ahead of the server's clock an agent's timestamp may be. Kept
+/// short because the newest sample wins a collector's snapshot: a sample
+/// dated later would pin it and hide every real one until then.
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A sample's time: at most [`MAX_CLOCK_SKEW`] ahead, not older than the
+/// longest retention.
 pub fn check_time(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DomainError> {
-    if at > now + chrono::Duration::days(1) {
-        return Err(DomainError::invalid(field, "is more than a day in the future"));
+    if at > now + MAX_CLOCK_SKEW {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "is more than {} minutes in the future; check the machine's clock",
+                MAX_CLOCK_SKEW.num_minutes()
+            ),
+        ));
     }
     if at < now - chrono::Duration::days(365) {
         return Err(DomainError::invalid(field, "is more than 365 days in the past"));
@@ -598,6 +609,33 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(field_of(e), "data.disks[1].used_gb");
+    }
+
+    #[test]
+    fn timestamps_may_lead_the_server_clock_by_five_minutes_only() {
+        let now = Utc::now();
+        assert!(check_time("collected_at", now + chrono::Duration::minutes(5), now).is_ok());
+        assert_eq!(
+            field_of(
+                check_time(
+                    "collected_at",
+                    now + chrono::Duration::minutes(5) + chrono::Duration::seconds(1),
+                    now
+                )
+                .unwrap_err()
+            ),
+            "collected_at"
+        );
+        let later = (now + chrono::Duration::minutes(6)).to_rfc3339();
+        let e = Payload::parse(
+            Collector::Security,
+            json!({ "event_logs": [{ "log_name": "System", "source": "x", "event_id": 1, "level": "error", "recorded_at": later }] }),
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(field_of(e), "data.event_logs[0].recorded_at");
+        let e = Payload::parse(Collector::Patches, json!({ "last_check": later }), now).unwrap_err();
+        assert_eq!(field_of(e), "data.last_check");
     }
 
     #[test]

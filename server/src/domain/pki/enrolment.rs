@@ -24,7 +24,8 @@ use entities::{client_certificates, clients, machines};
 use sea_orm::{
     sea_query::{Expr, Func},
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -156,6 +157,84 @@ fn short(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
     Ok(v.to_owned())
 }
 
+/// How long an administrator's release lets an enrolment by host name take
+/// a machine over.
+pub const REENROLMENT_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// The machine an enrolment that matched no hardware id may take over by
+/// host name, if any. A host name proves nothing (any holder of one of the
+/// tenant's install tokens can send any name), so a machine is only handed
+/// over when its own agent can no longer speak for it: no hardware id on
+/// record and no certificate still valid, or an administrator released it
+/// for re-enrolment (the release is consumed here, so it serves once).
+///
+/// (client_id, hostname) is not unique in the schema (and heartbeats may
+/// rename a machine at any time), so an enrolment that may not adopt
+/// creates a machine of its own under the same name rather than being
+/// refused: the impostor gets a separate, visible machine and never the
+/// real one's id, data or certificate.
+async fn adoptable_by_hostname(
+    txn: &sea_orm::DatabaseTransaction,
+    client_id: Uuid,
+    hostname: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(machines::Model, &'static str)>, DomainError> {
+    let candidates = machines::Entity::find()
+        .filter(machines::Column::ClientId.eq(client_id))
+        .filter(Expr::expr(Func::lower(Expr::col(machines::Column::Hostname))).eq(hostname.to_lowercase()))
+        .order_by_asc(machines::Column::CreatedAt)
+        .all(txn)
+        .await?;
+    for m in &candidates {
+        if m.reenrolment_allowed_until.is_some_and(|until| until > now) {
+            // Conditional, so two enrolments racing for one release cannot
+            // both take the machine.
+            let taken = machines::Entity::update_many()
+                .col_expr(
+                    machines::Column::ReenrolmentAllowedUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(machines::Column::Id.eq(m.id))
+                .filter(machines::Column::ReenrolmentAllowedUntil.gt(now))
+                .exec(txn)
+                .await?
+                .rows_affected
+                == 1;
+            if taken {
+                return Ok(Some((m.clone(), "release")));
+            }
+        }
+    }
+    let orphans: Vec<&machines::Model> = candidates
+        .iter()
+        .filter(|m| m.hardware_id.as_deref().is_none_or(|h| h.trim().is_empty()))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(None);
+    }
+    // A renewed certificate still works until its grace period ends, so
+    // "valid" is read from the certificates, not from the machine row.
+    let alive: std::collections::HashSet<Uuid> = client_certificates::Entity::find()
+        .select_only()
+        .column(client_certificates::Column::MachineId)
+        .filter(client_certificates::Column::MachineId.is_in(orphans.iter().map(|m| m.id)))
+        .filter(client_certificates::Column::ExpiresAt.gt(now))
+        .filter(
+            Condition::any()
+                .add(client_certificates::Column::RevokedAt.is_null())
+                .add(client_certificates::Column::RevokedAt.gt(now)),
+        )
+        .into_tuple::<Uuid>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(orphans
+        .into_iter()
+        .find(|m| !alive.contains(&m.id))
+        .map(|m| (m.clone(), "hostname")))
+}
+
 fn revoked_key(serial: &str) -> String {
     format!("cert:revoked:{serial}")
 }
@@ -249,15 +328,12 @@ impl Enrolment {
                 .one(&txn)
                 .await?;
         }
+        let mut matched_by = existing.as_ref().map(|_| "hardware_id");
         if existing.is_none() {
-            existing = machines::Entity::find()
-                .filter(machines::Column::ClientId.eq(client_id))
-                .filter(
-                    Expr::expr(Func::lower(Expr::col(machines::Column::Hostname)))
-                        .eq(hostname.to_lowercase()),
-                )
-                .one(&txn)
-                .await?;
+            if let Some((m, how)) = adoptable_by_hostname(&txn, client_id, &hostname, now).await? {
+                existing = Some(m);
+                matched_by = Some(how);
+            }
         }
         if existing.is_none() {
             self.check_machine_limit(&txn, client_id).await?;
@@ -277,6 +353,10 @@ impl Enrolment {
                     .col_expr(machines::Column::OsVersion, Expr::value(os_version.clone()))
                     .col_expr(machines::Column::Arch, Expr::value(arch.clone()))
                     .col_expr(machines::Column::IsOsCompliant, Expr::value(compliant))
+                    .col_expr(
+                        machines::Column::ReenrolmentAllowedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
                     .col_expr(machines::Column::UpdatedAt, Expr::value(now))
                     .filter(machines::Column::Id.eq(machine_id))
                     .exec(&txn)
@@ -310,6 +390,7 @@ impl Enrolment {
                     maintenance_reason: Set(None),
                     renewal_requested_at: Set(None),
                     force_collect_requested_at: Set(None),
+                    reenrolment_allowed_until: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
                 })
@@ -357,7 +438,7 @@ impl Enrolment {
             .record(
                 Entry::new(Level::Info, Category::Certificate, format!("Machine enrôlée : {hostname}"))
                     .client(client_id)
-                    .metadata(json!({ "machine_id": machine_id, "serial": issued.serial, "install_token_id": token.id, "new_machine": existing.is_none() })),
+                    .metadata(json!({ "machine_id": machine_id, "serial": issued.serial, "install_token_id": token.id, "new_machine": existing.is_none(), "matched_by": matched_by })),
                 meta,
             )
             .await;
@@ -845,6 +926,35 @@ impl Enrolment {
         )
         .metadata(json!({ "machine_id": machine_id, "channel": channel }));
         self.change_machine(actor, machine_id, set, entry, meta).await
+    }
+
+    /// Lets the next enrolment by host name take this machine over (a
+    /// reinstalled or rebuilt machine whose agent lost its certificate, or
+    /// whose hardware id changed), within [`REENROLMENT_WINDOW`]. Returns
+    /// the end of the window.
+    pub async fn release_for_reenrolment(
+        &self,
+        actor: &Principal,
+        machine_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<DateTime<Utc>, DomainError> {
+        let now = Utc::now();
+        let until = now + REENROLMENT_WINDOW;
+        let set = [
+            (
+                machines::Column::ReenrolmentAllowedUntil,
+                Expr::value(Some(until)),
+            ),
+            (machines::Column::UpdatedAt, Expr::value(now)),
+        ];
+        let entry = Entry::new(
+            Level::Warn,
+            Category::Certificate,
+            "Machine libérée pour un nouvel enrôlement",
+        )
+        .metadata(json!({ "machine_id": machine_id, "until": until }));
+        self.change_machine(actor, machine_id, set, entry, meta).await?;
+        Ok(until)
     }
 
     /// Applies an admin change to one of the actor's machines (NOT_FOUND
