@@ -17,7 +17,7 @@ use axum::{
     Extension, Json, Router,
 };
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 /// Largest accepted request body (after decompression).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -56,7 +56,10 @@ pub fn public_router(backend: Backend) -> Router {
         .with_state(backend)
 }
 
-pub fn router(backend: Backend) -> Router {
+/// The gateway's routes. `request_timeout` bounds each request from its
+/// headers to its answer, reading the body included: a client trickling a
+/// body gets 408 and its connection closed instead of holding it open.
+pub fn router(backend: Backend, request_timeout: Duration) -> Router {
     let agent = Router::new()
         .route("/agent/heartbeat", post(heartbeat))
         .route("/agent/collect", post(collect))
@@ -72,9 +75,29 @@ pub fn router(backend: Backend) -> Router {
         .fallback(|| async { GatewayError::new(GatewayErrorCode::NotFound, "No such route") })
         .with_state(backend.clone())
         .merge(public_router(backend))
+        // After every route is in: it applies to the routes present.
+        .method_not_allowed_fallback(|| async {
+            GatewayError::new(
+                GatewayErrorCode::MethodNotAllowed,
+                "Method not allowed on this route",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::decompression::RequestDecompressionLayer::new().gzip(true))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(crate::error::json_for_bare_errors))
+        .layer(middleware::from_fn_with_state(request_timeout, deadline))
+}
+
+async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => GatewayError::new(
+            GatewayErrorCode::RequestTimeout,
+            format!("The request took longer than {} s", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 /// Admits only connections that presented a certificate from our CA whose

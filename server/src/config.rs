@@ -69,6 +69,9 @@ pub struct Config {
     pub dashboard_url: String,
     /// Take the client IP from `X-Forwarded-For` (behind a reverse proxy).
     pub trust_proxy_headers: bool,
+    /// Proxies whose `X-Forwarded-For` entries are believed, when
+    /// `trust_proxy_headers` is on.
+    pub trusted_proxies: Vec<Cidr>,
     pub default_admin_email: String,
     /// `None`: a random password is generated and printed once.
     pub default_admin_password: Option<String>,
@@ -82,6 +85,13 @@ pub struct Config {
     pub agent_tls_names: Vec<String>,
     /// Requests per machine and minute on `/agent/*`.
     pub agent_rate_limit_per_minute: u64,
+    /// Open connections on the main port; `None`: sized from the
+    /// open-file limit at start.
+    pub max_connections: Option<usize>,
+    /// Open connections on the agent gateway; `None`: sized likewise.
+    pub agent_max_connections: Option<usize>,
+    /// Gateway connections without a client certificate per client address.
+    pub agent_anonymous_connections_per_ip: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,6 +230,20 @@ impl Config {
             }
         };
         let trust_proxy_headers = parse_bool(get("TRUST_PROXY_HEADERS"), "TRUST_PROXY_HEADERS")?;
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.into())
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|raw| {
+                raw.parse::<Cidr>().map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!("{raw:?} is not an IP address or CIDR range (10.0.0.0/8, fd00::/8)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let default_admin_email = get("DEFAULT_ADMIN_EMAIL").unwrap_or_else(|| "admin@optralis.local".into());
         if !default_admin_email.contains('@') {
             return Err(ConfigError::new("DEFAULT_ADMIN_EMAIL", "is not an email address"));
@@ -309,13 +333,32 @@ impl Config {
             })?,
         };
 
+        let connection_count = |name: &'static str| {
+            get(name)
+                .map(|raw| {
+                    raw.parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))
+                        .ok_or_else(|| ConfigError::new(name, "must be an integer between 1 and 1000000"))
+                })
+                .transpose()
+        };
+        let max_connections = connection_count("MAX_CONNECTIONS")?;
+        let agent_max_connections = connection_count("AGENT_MAX_CONNECTIONS")?;
+        let agent_anonymous_connections_per_ip =
+            connection_count("AGENT_ANONYMOUS_CONNECTIONS_PER_IP")?.unwrap_or(32);
+
         Ok(Self {
+            max_connections,
+            agent_max_connections,
+            agent_anonymous_connections_per_ip,
             agent_rate_limit_per_minute,
             agent_port,
             agent_tls_names,
             development,
             dashboard_url,
             trust_proxy_headers,
+            trusted_proxies,
             default_admin_email,
             default_admin_password,
             auth_rate_limit_attempts,
@@ -333,6 +376,55 @@ impl Config {
             request_timeout,
             log_json,
         })
+    }
+}
+
+/// A proxy on the same host; any other must be named.
+const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8,::1";
+
+/// An IP range (`10.0.0.0/8`, `fd00::/8`) or one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            match prefix {
+                0 => 0,
+                p => bits >> (width - p),
+            }
+        }
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net).into(), self.prefix, 32)
+                    == masked(u32::from(ip).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = ();
+
+    fn from_str(raw: &str) -> Result<Self, ()> {
+        let (addr, prefix) = match raw.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (raw, None),
+        };
+        let network = addr.trim().parse::<IpAddr>().map_err(|_| ())?.to_canonical();
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= width).ok_or(())?,
+        };
+        Ok(Self { network, prefix })
     }
 }
 
@@ -475,12 +567,39 @@ mod tests {
             ("DEFAULT_ADMIN_PASSWORD", "weakpassword"),
             ("OPTRALIS_ENV", "staging"),
             ("TRUST_PROXY_HEADERS", "perhaps"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
             ("DASHBOARD_URL", "ftp://x"),
             ("AGENT_PORT", "tls"),
+            ("MAX_CONNECTIONS", "0"),
+            ("AGENT_MAX_CONNECTIONS", "many"),
+            ("AGENT_ANONYMOUS_CONNECTIONS_PER_IP", "-1"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_match_their_ranges() {
+        let cfg = Config::from_vars(&HashMap::new()).unwrap();
+        let trusted = |cfg: &Config, ip: &str| {
+            let ip: IpAddr = ip.parse().unwrap();
+            cfg.trusted_proxies.iter().any(|net| net.contains(&ip))
+        };
+        assert!(trusted(&cfg, "127.0.0.1") && trusted(&cfg, "::1") && trusted(&cfg, "::ffff:127.0.0.9"));
+        assert!(!trusted(&cfg, "10.0.0.1") && !trusted(&cfg, "192.168.1.1"));
+        let cfg = Config::from_vars(&vars(&[(
+            "TRUSTED_PROXIES",
+            "172.16.0.0/12, fd00::/8, 203.0.113.7",
+        )]))
+        .unwrap();
+        assert!(trusted(&cfg, "172.31.255.254") && !trusted(&cfg, "172.32.0.1"));
+        assert!(trusted(&cfg, "fd12::1") && !trusted(&cfg, "fe80::1"));
+        assert!(trusted(&cfg, "203.0.113.7") && !trusted(&cfg, "203.0.113.8"));
+        assert!(!trusted(&cfg, "127.0.0.1"));
+        let all = Config::from_vars(&vars(&[("TRUSTED_PROXIES", "0.0.0.0/0")])).unwrap();
+        assert!(trusted(&all, "8.8.8.8") && !trusted(&all, "2001:db8::1"));
     }
 
     #[test]

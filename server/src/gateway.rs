@@ -290,7 +290,8 @@ impl AgentBackend for Backend {
 
 /// The gateway's routes, backed by this server's services.
 pub fn router(state: AppState) -> axum::Router {
-    agent_gateway::router(Arc::new(Backend { state }))
+    let request_timeout = state.config.request_timeout;
+    agent_gateway::router(Arc::new(Backend { state }), request_timeout)
 }
 
 /// The public routes the main port serves as well (CRL, latest version).

@@ -41,6 +41,27 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_json);
+    let caps = match cli.command {
+        Command::Serve => {
+            let open_files = serve::raise_open_file_limit();
+            match serve::connection_caps(&config, open_files) {
+                Ok(caps) => {
+                    tracing::info!(
+                        open_files,
+                        api = caps.api.max_connections,
+                        agent = caps.agent.max_connections,
+                        "connection caps"
+                    );
+                    Some(caps)
+                }
+                Err(e) => {
+                    eprintln!("optralis: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            }
+        }
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -49,10 +70,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Serve => run_server(config).await,
-            Command::Migrate => app::migrate(&config).await.map(|_| ()).map_err(|e| e.to_string()),
-            Command::Schema => unreachable!("handled before configuration"),
+        match (cli.command, caps) {
+            (Command::Serve, Some(caps)) => run_server(config, caps).await,
+            (Command::Serve, None) => unreachable!("caps are sized for serve"),
+            (Command::Migrate, _) => app::migrate(&config).await.map(|_| ()).map_err(|e| e.to_string()),
+            (Command::Schema, _) => unreachable!("handled before configuration"),
         }
     });
     match result {
@@ -64,7 +86,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_server(config: Config) -> Result<(), String> {
+async fn run_server(config: Config, caps: serve::ConnectionCaps) -> Result<(), String> {
+    let anonymous_per_ip = config.agent_anonymous_connections_per_ip;
     let addr = SocketAddr::new(config.bind_addr, config.port);
     let agent_addr = SocketAddr::new(config.bind_addr, config.agent_port);
     let state = AppState::build(config).await.map_err(|e| e.to_string())?;
@@ -80,8 +103,20 @@ async fn run_server(config: Config) -> Result<(), String> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let api = serve::serve(listener, http::router(state.clone()), stopped(stop_rx.clone()));
-    let agents = agent_gateway::tls::serve(agent_listener, tls, gateway::router(state), stopped(stop_rx));
+    let api = serve::serve_limited(
+        listener,
+        http::router(state.clone()),
+        caps.api,
+        stopped(stop_rx.clone()),
+    );
+    let agents = agent_gateway::tls::serve_limited(
+        agent_listener,
+        tls,
+        gateway::router(state),
+        caps.agent,
+        anonymous_per_ip,
+        stopped(stop_rx),
+    );
     let signal = async move {
         serve::shutdown_signal().await;
         let _ = stop_tx.send(true);

@@ -101,6 +101,12 @@ impl ServerProcess {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (port, agent_port) = (free_port(), free_port());
+        // The fan-out bench holds its subscribers on the main port: three
+        // quarters of the connections the server's open-file limit (ours,
+        // inherited) leaves, instead of the default half.
+        let open_files = optralis::serve::raise_open_file_limit();
+        let config = optralis::config::Config::from_vars(&Default::default()).unwrap();
+        let available = open_files.saturating_sub(optralis::serve::reserved_descriptors(&config, open_files));
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"))
             .arg("serve")
             .env("OPTRALIS_DATA_DIR", dir.path())
@@ -110,6 +116,7 @@ impl ServerProcess {
             .env("DEFAULT_ADMIN_EMAIL", EMAIL)
             .env("DEFAULT_ADMIN_PASSWORD", FIRST_PASSWORD)
             .env("AGENT_RATE_LIMIT_PER_MINUTE", "1000000")
+            .env("MAX_CONNECTIONS", (available * 3 / 4).max(1).to_string())
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)

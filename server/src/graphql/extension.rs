@@ -1,25 +1,40 @@
 //! Gives every error an `extensions.code` and keeps internals out of
 //! messages: an error that carries a foreign source (a `?` on a database or
 //! I/O error) is logged and replaced by a generic message with the request
-//! id.
+//! id. Also the first gate of every document, whatever the transport: the
+//! size limits of [`super::document`] before async-graphql parses and
+//! validates it, and no mutation over a cookie-authenticated WebSocket.
 
-use super::error::{ErrorCode, INTERNAL_MESSAGE};
+use super::{
+    document,
+    error::{ErrorCode, INTERNAL_MESSAGE},
+};
 use async_graphql::{
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextSubscribe,
-        NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+        NextRequest, NextSubscribe, NextValidation,
     },
     futures_util::stream::BoxStream,
-    parser::types::ExecutableDocument,
-    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    parser::types::{ExecutableDocument, OperationType},
+    Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
 };
 use futures::StreamExt;
-use std::sync::Arc;
+use std::{any::TypeId, sync::Arc};
 
 /// The `X-Request-ID` of the HTTP request (or WebSocket upgrade) being
 /// served, echoed in internal errors so a report can be traced in logs.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
+
+/// Connection data of a WebSocket authenticated by the session cookie.
+/// Such a socket carries no CSRF token, so it only reads: mutations go over
+/// HTTP with `X-CSRF-Token`.
+#[derive(Clone, Copy, Debug)]
+pub struct CookieSocket;
+
+/// Validation errors kept in a response: one document can otherwise yield
+/// one per unused variable or unknown field, megabytes of them.
+const MAX_VALIDATION_ERRORS: usize = 20;
 
 pub(super) struct ErrorPolicy;
 
@@ -77,8 +92,54 @@ fn police(mut response: Response, request_id: Option<&str>) -> Response {
     response
 }
 
+fn bound_messages(mut response: Response) -> Response {
+    for err in &mut response.errors {
+        document::bound_message(&mut err.message);
+    }
+    response
+}
+
+fn has_mutation(request: &mut Request) -> bool {
+    request
+        .parsed_query()
+        .is_ok_and(|doc| document::has_operation(doc, OperationType::Mutation))
+}
+
 #[async_trait::async_trait]
 impl Extension for ErrorPolicyExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        // Execution errors are policed at execute already; this catches
+        // those raised after validation but before execution ("Operation
+        // name required"), which would otherwise carry no code.
+        bound_messages(police(next.run(ctx).await, None))
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // The HTTP handler checks documents itself (it needs the operation
+        // type before running anything); WebSocket operations arrive here
+        // unchecked.
+        let mut request = if request.data.contains_key(&TypeId::of::<document::Checked>()) {
+            request
+        } else {
+            document::prepare(request).await?
+        };
+        if ctx.data_opt::<CookieSocket>().is_some() && has_mutation(&mut request) {
+            let mut err = ServerError::new(
+                "Mutations are not accepted over a WebSocket authenticated by cookie: \
+                 send them over HTTP with X-CSRF-Token",
+                None,
+            );
+            set_code(&mut err, ErrorCode::Forbidden);
+            return Err(err);
+        }
+        next.run(ctx, request).await
+    }
+
     // Policed at execute: request data (the request id) is only visible
     // once the request is prepared. Parse and validation errors, which
     // happen earlier, get their codes in their own hooks.
@@ -100,7 +161,7 @@ impl Extension for ErrorPolicyExtension {
     ) -> BoxStream<'s, Response> {
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.clone());
         next.run(ctx, stream)
-            .map(move |resp| police(resp, request_id.as_deref()))
+            .map(move |resp| bound_messages(police(resp, request_id.as_deref())))
             .boxed()
     }
 
@@ -123,6 +184,14 @@ impl Extension for ErrorPolicyExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|mut errs| {
+            let omitted = errs.len().saturating_sub(MAX_VALIDATION_ERRORS);
+            if omitted > 0 {
+                errs.truncate(MAX_VALIDATION_ERRORS);
+                errs.push(ServerError::new(
+                    format!("{omitted} more validation errors omitted"),
+                    None,
+                ));
+            }
             for err in &mut errs {
                 set_code(err, ErrorCode::GraphqlValidationFailed);
             }

@@ -7,6 +7,7 @@ mod agents;
 mod api_tokens;
 pub mod auth;
 mod certificates;
+pub mod document;
 pub mod error;
 mod extension;
 mod identity;
@@ -23,7 +24,7 @@ use crate::app::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use error::{ApiError, ErrorCode};
-pub use extension::RequestId;
+pub use extension::{CookieSocket, RequestId};
 
 /// Deep enough for the standard introspection query and real dashboard
 /// queries; shallow enough to refuse abusive nesting.

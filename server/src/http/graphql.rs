@@ -6,6 +6,7 @@
 use super::{errors::json_error, MAX_BODY_BYTES, REQUEST_ID_HEADER};
 use crate::{
     app::AppState,
+    config::{Cidr, Config, CorsOrigins},
     domain::{
         activity::RequestMeta,
         auth::{AuthFailure, Credential, Principal},
@@ -13,13 +14,12 @@ use crate::{
     },
     graphql::{
         auth::{RequestAuth, ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE},
-        RequestId,
+        document, CookieSocket, RequestId,
     },
     serve::RemoteAddr,
 };
 use async_graphql::{
     http::{WebSocketProtocols, WsMessage},
-    parser::types::{DocumentOperations, OperationType},
     Data,
 };
 use axum::{
@@ -28,12 +28,14 @@ use axum::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
         RawQuery, State,
     },
-    http::{header, HeaderMap, StatusCode},
+    http::{header, HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
     Json,
 };
 use futures::{SinkExt, StreamExt};
 use std::{
+    collections::HashSet,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -91,23 +93,59 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// One `X-Forwarded-For` entry: an address, possibly with a port.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
+        .map(|ip| ip.to_canonical())
+}
+
+/// The client's address. Each proxy appends the address it received the
+/// request from to `X-Forwarded-For`, and anything left of what our own
+/// proxies wrote is the client's to choose: so, starting from the direct
+/// peer, the chain is followed leftwards only while the hop is a trusted
+/// proxy. The first untrusted address is the client; an entry that is not
+/// an address stops at the hop that forwarded it.
+fn client_ip<'a>(
+    peer: Option<IpAddr>,
+    forwarded_for: impl DoubleEndedIterator<Item = &'a str>,
+    trusted_proxies: Option<&[Cidr]>,
+) -> Option<IpAddr> {
+    let mut client = peer?.to_canonical();
+    let Some(trusted) = trusted_proxies else {
+        return Some(client);
+    };
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    for entry in forwarded_for.rev() {
+        if !is_trusted(&client) {
+            break;
+        }
+        match forwarded_ip(entry) {
+            Some(ip) => client = ip,
+            None => break,
+        }
+    }
+    Some(client)
+}
+
 fn request_meta(state: &AppState, headers: &HeaderMap, remote: Option<&RemoteAddr>) -> RequestMeta {
-    let forwarded = state
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    let trusted = state
         .config
         .trust_proxy_headers
-        .then(|| {
-            headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()
-                .map(|s| s.trim().to_owned())
-        })
-        .flatten()
-        .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        .then_some(state.config.trusted_proxies.as_slice());
+    let ip = client_ip(remote.map(|r| r.0.ip()), forwarded_for.into_iter(), trusted);
     RequestMeta {
-        ip: forwarded.or_else(|| remote.map(|r| r.0.ip().to_string())),
+        ip: ip.map(|ip| ip.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -165,6 +203,12 @@ fn graphql_refusal(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// A document refused before execution, answered like any GraphQL error.
+fn refused_document(err: async_graphql::ServerError) -> Response {
+    Json(async_graphql::Response::from_errors(vec![err])).into_response()
+}
+
+/// Runs a request whose document [`document::prepare`] accepted.
 async fn execute(
     state: &AppState,
     mut request: async_graphql::Request,
@@ -174,12 +218,12 @@ async fn execute(
     let jar = cookies(headers);
     let bearer_token = bearer(headers);
     let credential = credential(headers, &jar);
+    let non_query = request.parsed_query().is_ok_and(document::has_non_query);
     // CSRF: a cookie-carrying mutation must echo the CSRF cookie in a
-    // header, which a cross-site page cannot read. The document is parsed
-    // here (again) only for cookie sessions and read-only tokens.
+    // header, which a cross-site page cannot read.
     let carries_session_cookie =
         cookie_value(&jar, ACCESS_COOKIE).is_some() || cookie_value(&jar, REFRESH_COOKIE).is_some();
-    if bearer_token.is_none() && carries_session_cookie && has_non_query_operation(&request.query) {
+    if bearer_token.is_none() && carries_session_cookie && non_query {
         let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
         let expected = cookie_value(&jar, CSRF_COOKIE);
         let valid = matches!((sent, expected), (Some(s), Some(e)) if constant_time_eq(s, e));
@@ -199,7 +243,7 @@ async fn execute(
         cookie_value(&jar, REFRESH_COOKIE).map(str::to_owned),
     )
     .await;
-    if auth.principal.as_ref().is_some_and(|p| !p.can_write()) && has_non_query_operation(&request.query) {
+    if auth.principal.as_ref().is_some_and(|p| !p.can_write()) && non_query {
         return graphql_refusal(StatusCode::FORBIDDEN, "FORBIDDEN", "This API token is read-only");
     }
     if auth.principal.is_none() {
@@ -248,29 +292,32 @@ pub async fn post(
             "Batched requests are not supported: send one operation per request",
         );
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+    let request = match parse_body(bytes).await {
         Ok(r) => r,
         Err(e) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                format!("Body is not a GraphQL request: {e}"),
-            )
+            let mut message = format!("Body is not a GraphQL request: {e}");
+            document::bound_message(&mut message);
+            return json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message);
         }
+    };
+    let request = match document::prepare(request).await {
+        Ok(r) => r,
+        Err(err) => return refused_document(err),
     };
     execute(&state, request, &headers, remote.as_deref()).await
 }
 
-/// Whether the document holds anything but queries. GET must never change
-/// state, and an ambiguous document is refused rather than guessed.
-fn has_non_query_operation(query: &str) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        // Let execution report the syntax error with its code.
-        return false;
-    };
-    match &doc.operations {
-        DocumentOperations::Single(op) => op.node.ty != OperationType::Query,
-        DocumentOperations::Multiple(ops) => ops.values().any(|op| op.node.ty != OperationType::Query),
+/// Bodies past this size are decoded on the blocking pool: up to 10 MB of
+/// JSON takes a runtime worker for tens of milliseconds otherwise.
+const INLINE_BODY_BYTES: usize = 256 * 1024;
+
+async fn parse_body(bytes: Bytes) -> Result<async_graphql::Request, serde_json::Error> {
+    if bytes.len() <= INLINE_BODY_BYTES {
+        return serde_json::from_slice(&bytes);
+    }
+    match tokio::task::spawn_blocking(move || serde_json::from_slice(&bytes)).await {
+        Ok(decoded) => decoded,
+        Err(e) => Err(serde::de::Error::custom(e)),
     }
 }
 
@@ -283,14 +330,17 @@ pub async fn get(
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                format!("Invalid GraphQL GET request: {e}"),
-            )
+            let mut message = format!("Invalid GraphQL GET request: {e}");
+            document::bound_message(&mut message);
+            return json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message);
         }
     };
-    if has_non_query_operation(&request.query) {
+    let mut request = match document::prepare(request).await {
+        Ok(r) => r,
+        Err(err) => return refused_document(err),
+    };
+    // GET must never change state.
+    if request.parsed_query().is_ok_and(document::has_non_query) {
         let mut response = json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
@@ -304,10 +354,39 @@ pub async fn get(
     execute(&state, request, &headers, remote.as_deref()).await
 }
 
+/// Whether a browser page at the request's `Origin` may use the session
+/// cookie: the server's own origin (the request's host, over http or
+/// https), the dashboard's and those of `CORS_ALLOWED_ORIGINS`.
+fn origin_allowed(config: &Config, headers: &HeaderMap, uri: &Uri) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/');
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let own = host.is_some_and(|host| {
+        ["http://", "https://"].iter().any(|scheme| {
+            origin
+                .strip_prefix(scheme)
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+        })
+    });
+    let dashboard = url::Url::parse(&config.dashboard_url)
+        .is_ok_and(|url| url.origin().ascii_serialization().eq_ignore_ascii_case(origin));
+    let listed = match &config.cors_origins {
+        CorsOrigins::List(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+        CorsOrigins::Any => false,
+    };
+    own || dashboard || listed
+}
+
 pub async fn websocket(
     State(state): State<AppState>,
     remote: Option<axum::Extension<RemoteAddr>>,
     headers: HeaderMap,
+    uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let offered = headers
@@ -326,6 +405,17 @@ pub async fn websocket(
     let id = request_id(&headers);
     let meta = request_meta(&state, &headers, remote.as_deref());
     let cookie_token = cookie_value(&cookies(&headers), ACCESS_COOKIE).map(str::to_owned);
+    // Browsers send the cookie with a WebSocket upgrade from any page of
+    // the same site, and no CORS preflight or CSRF header guards it: only
+    // the Origin tells a foreign page apart. Refused at the upgrade, even
+    // if the client meant to authenticate with a Bearer token later.
+    if cookie_token.is_some() && !origin_allowed(&state.config, &headers, &uri) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "A WebSocket carrying the session cookie must come from an allowed Origin",
+        );
+    }
     upgrade
         .protocols([WS_PROTOCOL])
         .max_message_size(WS_MAX_MESSAGE)
@@ -378,6 +468,9 @@ async fn serve_socket(
     let _open = state.services.infra.fanout.socket();
     let (mut sink, stream) = socket.split();
 
+    // Operation ids in use, for graphql-transport-ws' 4409: async-graphql
+    // would silently replace the running operation.
+    let operations = Arc::new(Mutex::new(OperationIds::default()));
     let input = stream
         .take_while(|msg| std::future::ready(msg.is_ok()))
         .filter_map(|msg| {
@@ -386,6 +479,13 @@ async fn serve_socket(
                 Ok(Message::Binary(bin)) => Some(bin),
                 _ => None,
             })
+        })
+        .take_while({
+            let operations = operations.clone();
+            move |frame| {
+                let accepted = lock(&operations).client_frame(frame);
+                std::future::ready(accepted)
+            }
         });
     let mut data = Data::default();
     data.insert(id);
@@ -410,6 +510,7 @@ async fn serve_socket(
                             "{WS_FORBIDDEN}: connection_init must carry a token"
                         )));
                     }
+                    let by_cookie = matches!(credential, Some(Credential::Cookie(_)));
                     let auth = resolve_auth(&state, credential, meta, None).await;
                     let Some(principal) = auth.principal.clone().filter(|_| auth.failure.is_none()) else {
                         return Err(async_graphql::Error::new(format!(
@@ -419,6 +520,9 @@ async fn serve_socket(
                     *accepted.lock().unwrap_or_else(|p| p.into_inner()) = Some(principal);
                     let mut data = Data::default();
                     data.insert(auth);
+                    if by_cookie {
+                        data.insert(CookieSocket);
+                    }
                     Ok(data)
                 }
             });
@@ -455,10 +559,19 @@ async fn serve_socket(
                 continue;
             }
         };
-        let Some(msg) = next else { break };
+        let Some(msg) = next else {
+            let duplicate = lock(&operations).duplicate.take();
+            if let Some(id) = duplicate {
+                let _ = sink
+                    .send(close(4409, &format!("Subscriber for {id} already exists")))
+                    .await;
+            }
+            break;
+        };
         let frame = match msg {
             WsMessage::Text(text) => {
                 acked = acked || text.contains("\"connection_ack\"");
+                lock(&operations).server_frame(&text);
                 Message::Text(text.into())
             }
             WsMessage::Close(code, reason) => {
@@ -485,9 +598,146 @@ async fn serve_socket(
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The `type` and `id` of a graphql-transport-ws message.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Ids of the operations a socket is running.
+#[derive(Default)]
+struct OperationIds {
+    running: HashSet<String>,
+    /// A `subscribe` reused a running id: the socket closes with 4409.
+    duplicate: Option<String>,
+}
+
+impl OperationIds {
+    /// Records a client frame; false ends the socket's input.
+    fn client_frame(&mut self, frame: &[u8]) -> bool {
+        let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice::<Envelope>(frame) else {
+            // Malformed frames are async-graphql's to refuse.
+            return true;
+        };
+        match kind.as_ref() {
+            "subscribe" if !self.running.insert(id.clone().into_owned()) => {
+                self.duplicate = Some(id.into_owned());
+                false
+            }
+            "complete" => {
+                self.running.remove(id.as_ref());
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// Records a server frame: `complete` ends an operation. async-graphql
+    /// writes the type first, so `next` frames (nearly all of them) are
+    /// passed over without decoding.
+    fn server_frame(&mut self, text: &str) {
+        if !text.starts_with("{\"type\":\"complete\"") {
+            return;
+        }
+        if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
+            self.running.remove(id.as_ref());
+        }
+    }
+}
+
 fn close(code: u16, reason: &str) -> Message {
     Message::Close(Some(CloseFrame {
         code,
         reason: reason.to_owned().into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn resolve(peer: &str, xff: &str, trusted: Option<&str>) -> Option<IpAddr> {
+        let nets: Option<Vec<Cidr>> =
+            trusted.map(|t| t.split(',').map(|n| n.trim().parse().unwrap()).collect());
+        client_ip(
+            Some(ip(peer)),
+            xff.split(',').filter(|e| !e.trim().is_empty()),
+            nets.as_deref(),
+        )
+    }
+
+    #[test]
+    fn the_right_most_untrusted_address_is_the_client() {
+        let local = Some("127.0.0.0/8, 10.0.0.0/8");
+        // The client wrote the left-most entries; our proxy appended the
+        // address it saw.
+        assert_eq!(
+            resolve("127.0.0.1", "6.6.6.6, 203.0.113.9", local),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            resolve("127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.2.3", local),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(resolve("127.0.0.1", "", local), Some(ip("127.0.0.1")));
+        // Every hop trusted: the left-most address.
+        assert_eq!(
+            resolve("127.0.0.1", "10.0.0.5, 10.0.0.6", local),
+            Some(ip("10.0.0.5"))
+        );
+        // Garbage stops at the proxy that forwarded it.
+        assert_eq!(
+            resolve("127.0.0.1", "203.0.113.9, unknown", local),
+            Some(ip("127.0.0.1"))
+        );
+        assert_eq!(
+            resolve("127.0.0.1", "[2001:db8::1]:443, 203.0.113.9:8080", local),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            resolve("127.0.0.1", "::ffff:198.51.100.1", local),
+            Some(ip("198.51.100.1"))
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+        assert_eq!(
+            resolve("198.51.100.7", "203.0.113.9", Some("127.0.0.1")),
+            Some(ip("198.51.100.7"))
+        );
+        // TRUST_PROXY_HEADERS off.
+        assert_eq!(resolve("127.0.0.1", "203.0.113.9", None), Some(ip("127.0.0.1")));
+        assert_eq!(client_ip(None, ["203.0.113.9"].into_iter(), Some(&[])), None);
+    }
+
+    #[test]
+    fn duplicate_operation_ids_are_caught_until_completed() {
+        let mut ids = OperationIds::default();
+        let subscribe = br#"{"id":"a","type":"subscribe","payload":{"query":"{ __typename }"}}"#;
+        assert!(ids.client_frame(subscribe));
+        assert!(ids.client_frame(br#"{"type":"ping"}"#));
+        assert!(ids.client_frame(b"not json"));
+        ids.server_frame(r#"{"type":"next","id":"a","payload":{"data":{}}}"#);
+        assert!(!ids.client_frame(subscribe));
+        assert_eq!(ids.duplicate.as_deref(), Some("a"));
+
+        let mut ids = OperationIds::default();
+        assert!(ids.client_frame(subscribe));
+        ids.server_frame(r#"{"type":"complete","id":"a"}"#);
+        assert!(ids.client_frame(subscribe));
+        assert!(ids.client_frame(br#"{"id":"a","type":"complete"}"#));
+        assert!(ids.client_frame(subscribe));
+    }
 }

@@ -64,26 +64,25 @@ impl Infra {
     pub async fn connect(config: &Config) -> Result<Self, InfraError> {
         let db = db::Database::connect(config).await?;
         type Caches = (Arc<dyn cache::Cache>, Arc<dyn cache::Cache>);
-        let ((cache, sessions_cache), bus, cache_backend): (Caches, Arc<Bus>, _) =
-            match &config.redis_url {
-                None => (
-                    (
-                        Arc::new(cache::MemoryCache::new()),
-                        Arc::new(cache::MemoryCache::new()),
-                    ),
-                    Arc::new(bus::LocalBus::new()),
-                    CacheBackend::InProcess,
+        let ((cache, sessions_cache), bus, cache_backend): (Caches, Arc<Bus>, _) = match &config.redis_url {
+            None => (
+                (
+                    Arc::new(cache::MemoryCache::new()),
+                    Arc::new(cache::MemoryCache::new()),
                 ),
-                Some(url) => {
-                    let conn = redis::RedisConnection::connect(url, &config.redis_prefix).await?;
-                    let shared: Arc<dyn cache::Cache> = Arc::new(cache::RedisCache::new(conn.clone()));
-                    (
-                        (shared.clone(), shared),
-                        Arc::new(bus::RedisBus::start(conn).await?),
-                        CacheBackend::Redis,
-                    )
-                }
-            };
+                Arc::new(bus::LocalBus::new()),
+                CacheBackend::InProcess,
+            ),
+            Some(url) => {
+                let conn = redis::RedisConnection::connect(url, &config.redis_prefix).await?;
+                let shared: Arc<dyn cache::Cache> = Arc::new(cache::RedisCache::new(conn.clone()));
+                (
+                    (shared.clone(), shared),
+                    Arc::new(bus::RedisBus::start(conn).await?),
+                    CacheBackend::Redis,
+                )
+            }
+        };
         let fanout = LiveFanout::start(bus.as_ref());
         Ok(Self {
             db,

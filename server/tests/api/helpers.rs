@@ -173,7 +173,10 @@ async fn settle_first_admin(state: &AppState, env: &TestEnv) {
     if env.vars.contains_key(FIRST_LOGIN_PENDING) {
         return;
     }
-    let email = env.vars.get("DEFAULT_ADMIN_EMAIL").map_or(ADMIN_EMAIL, String::as_str);
+    let email = env
+        .vars
+        .get("DEFAULT_ADMIN_EMAIL")
+        .map_or(ADMIN_EMAIL, String::as_str);
     entities::users::Entity::update_many()
         .col_expr(entities::users::Column::MustChangePassword, Expr::value(false))
         .filter(entities::users::Column::Email.eq(email))

@@ -32,6 +32,16 @@ impl ServerProcess {
     /// Starts the built binary with `env` on fresh ports and waits for
     /// /health.
     pub async fn start(env: &TestEnv, data_dir: &Path) -> Self {
+        Self::start_with(env, data_dir, |_| {}).await
+    }
+
+    /// As [`start`](Self::start), with `adjust` applied to the command
+    /// before it is spawned (resource limits, say).
+    pub async fn start_with(
+        env: &TestEnv,
+        data_dir: &Path,
+        adjust: impl FnOnce(&mut tokio::process::Command),
+    ) -> Self {
         let (port, agent_port) = (free_port(), free_port());
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"));
         cmd.arg("serve")
@@ -45,6 +55,7 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true);
+        adjust(&mut cmd);
         let child = cmd.spawn().unwrap();
         let http = reqwest::Client::new();
         for _ in 0..150 {
