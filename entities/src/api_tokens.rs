@@ -10,7 +10,7 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub name: String,
     /// read, read_write
-    pub scope: String,
+    pub scope: super::enums::ApiScope,
     /// SHA-256 hex of the secret.
     #[sea_orm(unique)]
     pub token_hash: String,

@@ -10,7 +10,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub license_id: Uuid,
     /// trial, starter, essentials, pro, business, enterprise
-    pub license_type: String,
+    pub license_type: super::enums::LicenceType,
     /// active, expired, suspended
     pub license_status: String,
     pub license_expires_at: Option<DateTimeUtc>,

@@ -10,6 +10,7 @@ pub mod collection_settings;
 pub mod disk_hourly;
 pub mod disk_info;
 pub mod email_outbox;
+pub mod enums;
 pub mod event_logs;
 pub mod groups;
 pub mod install_tokens;

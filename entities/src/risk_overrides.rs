@@ -11,7 +11,7 @@ pub struct Model {
     /// antivirus_disabled, port:3389, smart:sda, ...
     pub risk_key: String,
     /// accepted, low, medium, high, critical
-    pub level: String,
+    pub level: super::enums::RiskLevel,
     pub reason: String,
     /// The override lapses after this instant.
     pub expires_at: Option<DateTimeUtc>,

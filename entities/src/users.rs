@@ -13,7 +13,7 @@ pub struct Model {
     pub first_name: String,
     pub last_name: String,
     /// super_admin, admin, observer
-    pub role: String,
+    pub role: super::enums::Role,
     pub must_change_password: bool,
     pub password_changed_at: DateTimeUtc,
     pub totp_enabled: bool,

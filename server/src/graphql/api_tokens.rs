@@ -54,10 +54,9 @@ impl From<api_tokens::Model> for ApiToken {
         Self {
             id: id(t.id),
             name: t.name,
-            scope: if t.scope == "read_write" {
-                ApiTokenScope::ReadWrite
-            } else {
-                ApiTokenScope::Read
+            scope: match t.scope {
+                ApiScope::Read => ApiTokenScope::Read,
+                ApiScope::ReadWrite => ApiTokenScope::ReadWrite,
             },
             prefix: t.token_prefix,
             expires_at: t.expires_at,

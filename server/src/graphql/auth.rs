@@ -70,7 +70,7 @@ pub fn with_role<'a>(ctx: &'a Context<'_>, role: Role) -> Result<&'a Principal, 
     if principal.role < role {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            format!("{} access required", role.as_str()),
+            format!("{} access required", entities::enums::Stored::stored(&role)),
         ));
     }
     Ok(principal)

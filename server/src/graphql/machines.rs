@@ -462,13 +462,13 @@ impl From<RiskLevel> for Level {
     }
 }
 
-fn level_of(stored: &str) -> RiskLevel {
-    match Level::parse(stored) {
-        Some(Level::Accepted) | None => RiskLevel::Accepted,
-        Some(Level::Severity(Severity::Low)) => RiskLevel::Low,
-        Some(Level::Severity(Severity::Medium)) => RiskLevel::Medium,
-        Some(Level::Severity(Severity::High)) => RiskLevel::High,
-        Some(Level::Severity(Severity::Critical)) => RiskLevel::Critical,
+fn level_of(stored: entities::enums::RiskLevel) -> RiskLevel {
+    match Level::from(stored) {
+        Level::Accepted => RiskLevel::Accepted,
+        Level::Severity(Severity::Low) => RiskLevel::Low,
+        Level::Severity(Severity::Medium) => RiskLevel::Medium,
+        Level::Severity(Severity::High) => RiskLevel::High,
+        Level::Severity(Severity::Critical) => RiskLevel::Critical,
     }
 }
 
@@ -503,7 +503,7 @@ impl From<risk_overrides::Model> for RiskOverride {
         Self {
             id: id(o.id),
             machine_id: id(o.machine_id),
-            level: level_of(&o.level),
+            level: level_of(o.level),
             risk_key: o.risk_key,
             reason: o.reason,
             expires_at: o.expires_at,

@@ -51,7 +51,7 @@ impl From<clients::Model> for Client {
             id: id(c.id),
             name: c.name,
             license_id: id(c.license_id),
-            license_type: c.license_type,
+            license_type: entities::enums::Stored::stored(&c.license_type),
             license_status: c.license_status,
             license_expires_at: c.license_expires_at,
             created_at: c.created_at,

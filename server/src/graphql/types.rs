@@ -63,7 +63,7 @@ impl From<users::Model> for User {
         Self {
             id: id(u.id),
             client_id: id(u.client_id),
-            role: Role::parse(&u.role).unwrap_or(Role::Observer).into(),
+            role: u.role.into(),
             password_expires_at: u.password_changed_at + expiry,
             password_changed_at: u.password_changed_at,
             email: u.email,

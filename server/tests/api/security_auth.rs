@@ -531,3 +531,31 @@ async fn sessions_survive_an_unreachable_cache_read_from_the_database() {
         assert!(server.graphql_as(&token, ME, json!({})).await["errors"].is_null());
     }
 }
+
+#[tokio::test]
+async fn a_corrupt_stored_role_is_an_error_never_a_default() {
+    use sea_orm::sea_query::Expr;
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_with_admin(&server, &root, "Acme").await;
+    let (id, user) = member(&server, &admin, "odd@acme.test", "ADMIN").await;
+    let db = &server.state.services.infra.db.conn;
+    let user_id = uuid::Uuid::parse_str(&id).unwrap();
+    let updated = entities::users::Entity::update_many()
+        .col_expr(entities::users::Column::Role, Expr::value("root"))
+        .filter(entities::users::Column::Id.eq(user_id))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected, 1);
+    server.state.services.auth.sessions().invalidate(user_id).await;
+    // The user is not let in as anything, observer included.
+    let me = server.graphql_as(&user, ME, json!({})).await;
+    assert_eq!(error_code(&me), "UNAUTHENTICATED", "{me}");
+    // Reading the corrupt row is an internal error, not a guessed role.
+    let listed = server
+        .graphql_as(&admin, "{ users { email role } }", json!({}))
+        .await;
+    assert_eq!(error_code(&listed), "INTERNAL_SERVER_ERROR", "{listed}");
+    assert!(!listed.to_string().contains("root"), "{listed}");
+}

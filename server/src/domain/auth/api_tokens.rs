@@ -29,7 +29,7 @@ struct Cached {
     id: Uuid,
     client_id: Uuid,
     created_by: Option<Uuid>,
-    scope: String,
+    scope: ApiScope,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -99,7 +99,7 @@ impl ApiTokens {
             client_id: Set(owner.client_id),
             created_by: Set(owner.user_id),
             name: Set(name.into()),
-            scope: Set(scope.as_str().into()),
+            scope: Set(scope),
             token_hash: Set(crypto::sha256_hex(&secret)),
             token_prefix: Set(secret.chars().take(10).collect()),
             expires_at: Set(expires_at),
@@ -183,9 +183,7 @@ impl ApiTokens {
         if cached.expires_at.is_some_and(|e| e <= Utc::now()) {
             return Ok(None);
         }
-        let Some(scope) = ApiScope::parse(&cached.scope) else {
-            return Ok(None);
-        };
+        let scope = cached.scope;
         Ok(Some(Principal {
             user_id: cached.created_by,
             client_id: cached.client_id,

@@ -10,7 +10,6 @@ pub mod sessions;
 pub mod tokens;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use service::{
@@ -18,55 +17,9 @@ pub use service::{
     Credential, LoginOutcome, MfaSetup, MfaStatus, Session,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Observer,
-    Admin,
-    SuperAdmin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Observer => "observer",
-            Self::Admin => "admin",
-            Self::SuperAdmin => "super_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "observer" => Some(Self::Observer),
-            "admin" => Some(Self::Admin),
-            "super_admin" => Some(Self::SuperAdmin),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApiScope {
-    Read,
-    ReadWrite,
-}
-
-impl ApiScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::ReadWrite => "read_write",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "read" => Some(Self::Read),
-            "read_write" => Some(Self::ReadWrite),
-            _ => None,
-        }
-    }
-}
+/// Roles and API token scopes are stored enums: one mapping to their
+/// columns, shared with the entities.
+pub use entities::enums::{ApiScope, Role};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthVia {

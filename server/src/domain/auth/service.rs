@@ -191,11 +191,6 @@ impl AuthService {
             .unwrap_or_default())
     }
 
-    fn role_of(user: &users::Model) -> Result<Role, DomainError> {
-        Role::parse(&user.role)
-            .ok_or_else(|| DomainError::Internal(format!("user {} has role {:?}", user.id, user.role)))
-    }
-
     /// Starts a new refresh family (login) or continues one (refresh).
     async fn open_session(
         &self,
@@ -203,7 +198,7 @@ impl AuthService {
         family: Option<(Uuid, i32)>,
         meta: &RequestMeta,
     ) -> Result<Session, DomainError> {
-        let role = Self::role_of(&user)?;
+        let role = user.role;
         let pcr = user.must_change_password || password_expired(&user);
         let (access_token, access) = self.keys.issue(TokenSpec {
             kind: TokenKind::Access,

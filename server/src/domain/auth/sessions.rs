@@ -134,8 +134,7 @@ impl Sessions {
         let Some(user) = users::Entity::find_by_id(user_id).one(&self.db).await? else {
             return Ok(None);
         };
-        let role = Role::parse(&user.role)
-            .ok_or_else(|| DomainError::Internal(format!("user {} has role {:?}", user.id, user.role)))?;
+        let role = user.role;
         let revoked: Vec<Uuid> = token_blacklist::Entity::find()
             .select_only()
             .column(token_blacklist::Column::Jti)

@@ -5,18 +5,21 @@
 
 use crate::infra::db::Database;
 use chrono::{Duration, Utc};
-use entities::clients;
+use entities::{
+    clients,
+    enums::{LicenceType, Stored},
+};
 use sea_orm::{
     sea_query::{Alias, Expr, Query},
     ConnectionTrait, DbErr,
 };
 
 /// Days kept per licence class.
-pub const CLASSES: [(i64, &[&str]); 4] = [
-    (7, &["trial"]),
-    (30, &["starter", "essentials"]),
-    (90, &["pro", "business"]),
-    (365, &["enterprise"]),
+pub const CLASSES: [(i64, &[LicenceType]); 4] = [
+    (7, &[LicenceType::Trial]),
+    (30, &[LicenceType::Starter, LicenceType::Essentials]),
+    (90, &[LicenceType::Pro, LicenceType::Business]),
+    (365, &[LicenceType::Enterprise]),
 ];
 
 /// Raw tables and their time column.
@@ -45,9 +48,9 @@ pub struct Deleted {
 /// Deletes what each tenant's licence no longer keeps.
 pub async fn apply(db: &Database, timescaledb: bool) -> Result<Vec<Deleted>, DbErr> {
     let now = Utc::now();
-    let known: Vec<&str> = CLASSES
+    let known: Vec<String> = CLASSES
         .iter()
-        .flat_map(|(_, types)| types.iter().copied())
+        .flat_map(|(_, types)| types.iter().map(Stored::stored))
         .collect();
     let tables = RAW
         .iter()
@@ -55,18 +58,20 @@ pub async fn apply(db: &Database, timescaledb: bool) -> Result<Vec<Deleted>, DbE
     let mut report = Vec::new();
     for (table, time_col) in tables {
         for (days, types) in CLASSES {
-            // Licence types this server does not know get the shortest
-            // retention rather than none.
+            // A stored licence type this server does not know (written by
+            // hand, or by a newer version) gets the shortest retention
+            // rather than none.
+            let types: Vec<String> = types.iter().map(Stored::stored).collect();
             let mut tenants = Query::select();
             tenants.column(clients::Column::Id).from(clients::Entity);
             if days == 7 {
                 tenants.and_where(
                     Expr::col(clients::Column::LicenseType)
-                        .is_in(types.iter().copied())
+                        .is_in(types)
                         .or(Expr::col(clients::Column::LicenseType).is_not_in(known.clone())),
                 );
             } else {
-                tenants.and_where(Expr::col(clients::Column::LicenseType).is_in(types.iter().copied()));
+                tenants.and_where(Expr::col(clients::Column::LicenseType).is_in(types));
             }
             let delete = Query::delete()
                 .from_table(Alias::new(*table))

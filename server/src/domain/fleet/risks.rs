@@ -8,7 +8,7 @@ use crate::{
     infra::db::Database,
 };
 use chrono::{DateTime, Utc};
-use entities::{machine_collector_data, risk_overrides};
+use entities::{enums::RiskLevel, machine_collector_data, risk_overrides};
 use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -29,26 +29,27 @@ pub enum Level {
     Severity(Severity),
 }
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "accepted",
-            Self::Severity(Severity::Low) => "low",
-            Self::Severity(Severity::Medium) => "medium",
-            Self::Severity(Severity::High) => "high",
-            Self::Severity(Severity::Critical) => "critical",
+impl From<Level> for RiskLevel {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Accepted => Self::Accepted,
+            Level::Severity(Severity::Low) => Self::Low,
+            Level::Severity(Severity::Medium) => Self::Medium,
+            Level::Severity(Severity::High) => Self::High,
+            Level::Severity(Severity::Critical) => Self::Critical,
         }
     }
+}
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "accepted" => Self::Accepted,
-            "low" => Self::Severity(Severity::Low),
-            "medium" => Self::Severity(Severity::Medium),
-            "high" => Self::Severity(Severity::High),
-            "critical" => Self::Severity(Severity::Critical),
-            _ => return None,
-        })
+impl From<RiskLevel> for Level {
+    fn from(level: RiskLevel) -> Self {
+        match level {
+            RiskLevel::Accepted => Self::Accepted,
+            RiskLevel::Low => Self::Severity(Severity::Low),
+            RiskLevel::Medium => Self::Severity(Severity::Medium),
+            RiskLevel::High => Self::Severity(Severity::High),
+            RiskLevel::Critical => Self::Severity(Severity::Critical),
+        }
     }
 }
 
@@ -190,10 +191,9 @@ pub fn apply(mut risks: Vec<Risk>, overrides: &[risk_overrides::Model], now: Dat
         if let Some(o) = live.get(r.key.as_str()) {
             r.override_id = Some(o.id);
             r.override_reason = Some(o.reason.clone());
-            r.effective = match Level::parse(&o.level) {
-                Some(Level::Accepted) => None,
-                Some(Level::Severity(s)) => Some(s),
-                None => r.effective,
+            r.effective = match Level::from(o.level) {
+                Level::Accepted => None,
+                Level::Severity(s) => Some(s),
             };
         }
     }
@@ -259,7 +259,7 @@ impl RiskOverrides {
             client_id: Set(actor.client_id),
             machine_id: Set(machine_id),
             risk_key: Set(key.to_owned()),
-            level: Set(input.level.as_str().to_owned()),
+            level: Set(input.level.into()),
             reason: Set(input.reason.trim().to_owned()),
             expires_at: Set(input.expires_at),
             created_by: Set(actor.user_id),
@@ -330,7 +330,7 @@ mod tests {
             client_id: Uuid::nil(),
             machine_id: Uuid::nil(),
             risk_key: "port:3389".into(),
-            level: "accepted".into(),
+            level: RiskLevel::Accepted,
             reason: "jump host".into(),
             expires_at: None,
             created_by: None,

@@ -8,7 +8,11 @@ use super::{
 };
 use crate::infra::db::Database;
 use chrono::Utc;
-use entities::{clients, users};
+use entities::{
+    clients,
+    enums::{LicenceType, Stored},
+    users,
+};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     SqlErr, TransactionTrait,
@@ -16,7 +20,6 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-pub const LICENSE_TYPES: &[&str] = &["trial", "starter", "essentials", "pro", "business", "enterprise"];
 /// Name of the tenant that holds the platform's super_admins.
 pub const PLATFORM_CLIENT: &str = "Optralis";
 
@@ -37,13 +40,13 @@ pub struct TenancyService {
     activity: ActivityLog,
 }
 
-fn new_client(name: &str, license_type: &str) -> clients::ActiveModel {
+fn new_client(name: &str, license_type: LicenceType) -> clients::ActiveModel {
     let now = Utc::now();
     clients::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.to_owned()),
         license_id: Set(Uuid::new_v4()),
-        license_type: Set(license_type.to_owned()),
+        license_type: Set(license_type),
         license_status: Set("active".into()),
         license_expires_at: Set(None),
         max_machines: Set(None),
@@ -87,7 +90,7 @@ impl TenancyService {
         let hash = self.hasher.hash(&password).await?;
         let now = Utc::now();
         let txn = self.db.conn.begin().await?;
-        let client = clients::Entity::insert(new_client(PLATFORM_CLIENT, "enterprise"))
+        let client = clients::Entity::insert(new_client(PLATFORM_CLIENT, LicenceType::Enterprise))
             .exec_with_returning(&txn)
             .await?;
         let inserted = users::Entity::insert(users::ActiveModel {
@@ -97,7 +100,7 @@ impl TenancyService {
             password_hash: Set(hash),
             first_name: Set("Super".into()),
             last_name: Set("Admin".into()),
-            role: Set(Role::SuperAdmin.as_str().into()),
+            role: Set(Role::SuperAdmin),
             must_change_password: Set(true),
             password_changed_at: Set(now),
             totp_enabled: Set(false),
@@ -207,12 +210,12 @@ impl TenancyService {
         if name.is_empty() || name.chars().count() > 255 {
             return Err(DomainError::invalid("name", "must be 1-255 characters"));
         }
-        if !LICENSE_TYPES.contains(&license_type) {
+        let Some(license_type) = LicenceType::from_stored(license_type) else {
             return Err(DomainError::invalid(
                 "licenseType",
-                format!("must be one of {}", LICENSE_TYPES.join(", ")),
+                format!("must be one of {}", LicenceType::all_stored().join(", ")),
             ));
-        }
+        };
         let txn = self.db.conn.begin().await?;
         let client = clients::Entity::insert(new_client(name, license_type))
             .exec_with_returning(&txn)

@@ -122,7 +122,7 @@ impl UserService {
     async fn admins_in(&self, db: &impl ConnectionTrait, client_id: Uuid) -> Result<u64, DomainError> {
         Ok(users::Entity::find()
             .filter(users::Column::ClientId.eq(client_id))
-            .filter(users::Column::Role.is_in([Role::Admin.as_str(), Role::SuperAdmin.as_str()]))
+            .filter(users::Column::Role.is_in([Role::Admin, Role::SuperAdmin]))
             .count(db)
             .await?)
     }
@@ -147,7 +147,7 @@ impl UserService {
             password_hash: Set(hash),
             first_name: Set(validate_name("firstName", &new.first_name)?),
             last_name: Set(validate_name("lastName", &new.last_name)?),
-            role: Set(role.as_str().into()),
+            role: Set(role),
             must_change_password: Set(true),
             password_changed_at: Set(now),
             totp_enabled: Set(false),
@@ -234,7 +234,7 @@ impl UserService {
         let user = self.get(actor.client_id, id).await?;
         let mut active = user.clone().into_active_model();
         if let Some(role) = changes.role {
-            let current = Role::parse(&user.role);
+            let current = Some(user.role);
             if Some(role) != current {
                 if actor.user_id == Some(user.id) {
                     return Err(DomainError::Forbidden("you cannot change your own role".into()));
@@ -249,7 +249,7 @@ impl UserService {
                 if demoting && self.admins_in(&self.db.conn, user.client_id).await? <= 1 {
                     return Err(DomainError::Forbidden("the last admin cannot be demoted".into()));
                 }
-                active.role = Set(role.as_str().into());
+                active.role = Set(role);
             }
         }
         if let Some(email) = changes.email {
@@ -283,7 +283,7 @@ impl UserService {
                 "you cannot delete your own account".into(),
             ));
         }
-        let role = Role::parse(&user.role);
+        let role = Some(user.role);
         if role == Some(Role::SuperAdmin) && !actor.is_super_admin() {
             return Err(DomainError::Forbidden(
                 "only a super_admin may delete a super_admin".into(),
@@ -310,7 +310,7 @@ impl UserService {
     ) -> Result<(), DomainError> {
         actor.ensure_may_create_credentials()?;
         let user = self.get(actor.client_id, id).await?;
-        if Role::parse(&user.role) == Some(Role::SuperAdmin) && !actor.is_super_admin() {
+        if user.role == Role::SuperAdmin && !actor.is_super_admin() {
             return Err(DomainError::Forbidden(
                 "only a super_admin may reset a super_admin".into(),
             ));
