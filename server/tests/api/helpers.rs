@@ -5,7 +5,13 @@
 //! its own.
 
 use futures::{SinkExt, StreamExt};
-use optralis::{app::AppState, config::Config, http, serve};
+use optralis::{
+    app::AppState,
+    config::Config,
+    http,
+    jobs::{Running, Stopped},
+    serve,
+};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
@@ -100,6 +106,9 @@ impl TestEnv {
         vars.insert("OPTRALIS_DATA_DIR".into(), data_dir.path().display().to_string());
         vars.insert("DEFAULT_ADMIN_EMAIL".into(), ADMIN_EMAIL.into());
         vars.insert("DEFAULT_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into());
+        // Sign-in limits are off in tests, except where a test of the
+        // limits sets them (`TestEnv::with_login_limits`).
+        vars.insert("AUTH_RATE_LIMIT_ATTEMPTS".into(), "1000000".into());
         let pg = match test_database_url() {
             Some(admin) => Some(PgTestDatabase::create(&admin).await),
             None => None,
@@ -119,6 +128,11 @@ impl TestEnv {
             _data_dir: data_dir,
             pg,
         }
+    }
+
+    /// The production sign-in limit: 5 attempts per address and window.
+    pub fn with_login_limits(self) -> Self {
+        self.set("AUTH_RATE_LIMIT_ATTEMPTS", "5")
     }
 
     pub fn set(mut self, key: &str, value: &str) -> Self {
@@ -188,6 +202,10 @@ async fn settle_first_admin(state: &AppState, env: &TestEnv) {
 /// Set in a [`TestEnv`] to keep the first admin's forced password change.
 pub const FIRST_LOGIN_PENDING: &str = "TEST_FIRST_LOGIN_PENDING";
 
+/// Set in a [`TestEnv`] to start no background job: the test drives each
+/// tick itself (`optralis::jobs::offline::tick`, …).
+pub const WITHOUT_WORKERS: &str = "TEST_WITHOUT_WORKERS";
+
 pub struct TestServer {
     pub addr: SocketAddr,
     /// The agent gateway (mutual TLS).
@@ -197,6 +215,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    workers: Option<Running>,
 }
 
 impl TestServer {
@@ -205,8 +224,10 @@ impl TestServer {
     }
 
     pub async fn spawn_env(env: TestEnv) -> Self {
-        let state = AppState::build(env.config()).await.expect("server starts");
+        let (state, workers) = AppState::build(env.config()).await.expect("server starts");
         settle_first_admin(&state, &env).await;
+        let workers = (!env.vars.contains_key(WITHOUT_WORKERS))
+            .then(|| workers.start(tokio_util::sync::CancellationToken::new()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -236,7 +257,13 @@ impl TestServer {
             http: reqwest::Client::builder().no_gzip().build().unwrap(),
             shutdown: Some(tx),
             task: Some(task),
+            workers,
         }
+    }
+
+    /// Background jobs still running (none when started [`WITHOUT_WORKERS`]).
+    pub fn running_workers(&self) -> usize {
+        self.workers.as_ref().map_or(0, Running::len)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -250,7 +277,7 @@ impl TestServer {
     /// An HTTPS client trusting our CA, optionally presenting a client
     /// certificate (PEM certificate + key).
     pub fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client {
-        https_client(self.state.services.enrolment.ca().cert_pem().as_bytes(), identity)
+        https_client(self.state.services.agents.ca().cert_pem().as_bytes(), identity)
     }
 
     pub fn ws_url(&self) -> String {
@@ -303,13 +330,18 @@ impl TestServer {
         self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
 
-    /// Stops accepting and drains, as on SIGTERM.
-    pub async fn stop(mut self) {
+    /// Stops accepting, drains, then stops the background jobs, as on
+    /// SIGTERM; says how the jobs ended.
+    pub async fn stop(mut self) -> Option<Stopped> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        match self.workers.take() {
+            Some(workers) => Some(workers.stop(Duration::from_secs(10)).await),
+            None => None,
         }
     }
 }
@@ -320,6 +352,38 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// Runs the agent simulator in-process on a runtime of its own, as its own
+/// process would (the server under test keeps this one); returns whether
+/// it reported no failure, and its report.
+pub async fn agent_sim(args: &[&str]) -> (bool, String) {
+    use clap::Parser;
+    use std::sync::{Arc, Mutex};
+    let args = agent_sim::Args::try_parse_from(std::iter::once("agent-sim").chain(args.iter().copied()))
+        .expect("agent-sim arguments");
+    let report = Arc::new(Mutex::new(String::new()));
+    let out: agent_sim::Output = {
+        let report = report.clone();
+        Arc::new(move |line: &str| {
+            let mut report = report.lock().unwrap();
+            report.push_str(line);
+            report.push('\n');
+        })
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(agent_sim::run(args, out))
+    })
+    .await
+    .unwrap();
+    let report = report.lock().unwrap().clone();
+    let ok = result.as_ref().is_ok_and(|r| r.failed == 0);
+    (ok, format!("{report}{:?}", result.err()))
 }
 
 /// The first error's `extensions.code`.

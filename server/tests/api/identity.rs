@@ -204,7 +204,7 @@ async fn logout_revokes_the_access_token_at_once() {
 
 #[tokio::test]
 async fn login_attempts_are_rate_limited_per_ip() {
-    let server = TestServer::spawn().await;
+    let server = TestServer::spawn_env(TestEnv::new().await.with_login_limits()).await;
     for _ in 0..5 {
         let body = login(&server, ADMIN_EMAIL, "Wrong-Passw0rd!").await;
         assert_eq!(error_code(&body), "UNAUTHENTICATED");
@@ -217,7 +217,10 @@ async fn login_attempts_are_rate_limited_per_ip() {
 
 #[tokio::test]
 async fn forwarded_ips_are_limited_separately_only_behind_a_trusted_proxy() {
-    let env = TestEnv::new().await.set("TRUST_PROXY_HEADERS", "true");
+    let env = TestEnv::new()
+        .await
+        .with_login_limits()
+        .set("TRUST_PROXY_HEADERS", "true");
     let server = TestServer::spawn_env(env).await;
     let attempt = |ip: &'static str| {
         server

@@ -541,7 +541,10 @@ async fn a_forwarded_for_chain_cannot_choose_the_client_address() {
     use entities::activity_logs::{Column, Entity};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-    let env = TestEnv::new().await.set("TRUST_PROXY_HEADERS", "true");
+    let env = TestEnv::new()
+        .await
+        .with_login_limits()
+        .set("TRUST_PROXY_HEADERS", "true");
     let server = TestServer::spawn_env(env).await;
     // The proxy (the loopback peer, trusted by default) appends the
     // address it saw; the client wrote everything left of it.
