@@ -6,8 +6,8 @@
 #   scripts/pg-restart-check.sh            (50 agents, 40 s, restart at 12 s)
 #   AGENTS=200 SECONDS_LOAD=60 scripts/pg-restart-check.sh
 #
-# Needs the local PostgreSQL cluster (pg_ctlcluster) and a built server:
-# cargo build -p optralis (or CARGO_TARGET_DIR pointing at one).
+# Needs the local PostgreSQL cluster (pg_ctlcluster) and both binaries:
+# cargo build -p optralis -p agent-sim (or CARGO_TARGET_DIR pointing at them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}/debug"

@@ -1,78 +1,32 @@
-use crate::{AgentIdentity, GatewayError};
+use crate::{
+    wire::{
+        AgentConfig, AgentVersionInfo, BootstrapRequest, BootstrapResponse, CollectRequest, CollectResponse,
+        CollectorsConfig, HeartbeatRequest, HeartbeatResponse, RenewResponse, Requirements, VersionQuery,
+    },
+    AgentIdentity, GatewayError,
+};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
-
-/// `POST /api/public/bootstrap`: enrolment with an install token.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BootstrapRequest {
-    pub token: String,
-    pub hostname: String,
-    pub hardware_id: Option<String>,
-    pub os: String,
-    pub os_version: String,
-    pub arch: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct BootstrapResponse {
-    pub certificate: String,
-    pub private_key: String,
-    pub ca_certificate: String,
-    pub machine_id: String,
-    pub client_id: String,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// `POST /agent/certificate/renew` answer.
-#[derive(Clone, Debug, Serialize)]
-pub struct RenewResponse {
-    pub certificate: String,
-    pub private_key: String,
-    pub ca_certificate: String,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// `POST /agent/heartbeat`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct HeartbeatRequest {
-    pub hostname: String,
-    pub hardware_id: Option<String>,
-    pub os: String,
-    pub os_version: String,
-    pub ip: Option<String>,
-    pub agent_version: String,
-}
-
-/// `?channel=&platform=&architecture=` of the latest-version routes.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VersionQuery {
-    pub channel: Option<String>,
-    pub platform: Option<String>,
-    pub architecture: Option<String>,
-}
-
-/// `POST /agent/collect`: one collector's sample.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CollectRequest {
-    pub collector: String,
-    /// When the agent took the sample; the server's time when absent.
-    #[serde(default)]
-    pub collected_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub data: serde_json::Value,
-}
 
 /// What the backend knows of a presented certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CertificateState {
+    /// The machine's live certificate (or a renewed one in its grace
+    /// period).
     Valid,
+    /// Revoked by an administrator.
     Revoked,
+    /// Replaced by a renewal or a re-enrolment.
+    Superseded,
+    /// Never issued by this server.
     Unknown,
+    /// Issued to another machine than its common name says.
+    OtherMachine,
 }
 
+/// The domain behind the gateway. Every body crosses it as a [`crate::wire`]
+/// type, so the contract the OpenAPI document describes is the one the
+/// server implements.
 #[async_trait]
 pub trait AgentBackend: Send + Sync + 'static {
     async fn bootstrap(
@@ -87,13 +41,13 @@ pub trait AgentBackend: Send + Sync + 'static {
         serial: &str,
         request: HeartbeatRequest,
         ip: Option<IpAddr>,
-    ) -> Result<serde_json::Value, GatewayError>;
+    ) -> Result<HeartbeatResponse, GatewayError>;
     /// Stores one sample; answers once it is committed.
     async fn collect(
         &self,
         agent: AgentIdentity,
         request: CollectRequest,
-    ) -> Result<serde_json::Value, GatewayError>;
+    ) -> Result<CollectResponse, GatewayError>;
     /// New key pair and certificate for the caller's certificate `serial`.
     async fn renew(
         &self,
@@ -112,19 +66,19 @@ pub trait AgentBackend: Send + Sync + 'static {
     ) -> Result<CertificateState, GatewayError>;
     /// `GET /agent/config`: what the agent should know of its server-side
     /// settings.
-    async fn config(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError>;
+    async fn config(&self, agent: AgentIdentity) -> Result<AgentConfig, GatewayError>;
     /// `GET /agent/config/collectors`: the eight collectors' effective
     /// intervals for this machine.
-    async fn collectors(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError>;
+    async fn collectors(&self, agent: AgentIdentity) -> Result<CollectorsConfig, GatewayError>;
     /// The active build for a target; parts left out come from the machine
     /// (`agent`) or default to stable/windows/amd64 (public route).
     async fn latest_version(
         &self,
         agent: Option<AgentIdentity>,
         query: VersionQuery,
-    ) -> Result<serde_json::Value, GatewayError>;
+    ) -> Result<AgentVersionInfo, GatewayError>;
     /// OS prerequisites for installers (public).
-    async fn requirements(&self) -> Result<serde_json::Value, GatewayError>;
+    async fn requirements(&self) -> Result<Requirements, GatewayError>;
     /// The current DER CRL.
     async fn crl(&self) -> Result<Vec<u8>, GatewayError>;
 }

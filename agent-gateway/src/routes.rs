@@ -1,9 +1,15 @@
-//! Routes: public enrolment and CRL, and the mTLS-only agent API.
+//! Routes: public enrolment and CRL, and the mTLS-only agent API. Each
+//! handler carries its `utoipa::path` description: the OpenAPI document
+//! (`crate::openapi`) is assembled from them.
 
 use crate::{
     tls::{PeerCertificate, RemoteAddr},
-    AgentBackend, BootstrapRequest, CertificateState, ClientCertificate, CnError, CollectRequest,
-    GatewayError, GatewayErrorCode, HeartbeatRequest, VersionQuery,
+    wire::{
+        AgentConfig, AgentVersionInfo, BootstrapRequest, BootstrapResponse, CollectRequest, CollectResponse,
+        CollectorsConfig, ErrorBody, HeartbeatRequest, HeartbeatResponse, RenewResponse, Requirements,
+        VersionQuery,
+    },
+    AgentBackend, CertificateState, ClientCertificate, CnError, GatewayError, GatewayErrorCode,
 };
 use axum::{
     extract::{
@@ -47,12 +53,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AgentJson<T> {
     }
 }
 
-/// The public routes the main port serves too: the CRL and the latest
-/// agent version.
+/// The public routes the main port serves too: the CRL, the latest agent
+/// version and the agent contract.
 pub fn public_router(backend: Backend) -> Router {
     Router::new()
         .route("/api/public/crl", get(crl))
         .route("/api/public/latest-version", get(public_latest_version))
+        .route(crate::openapi::DOCUMENT_PATH, get(agent_openapi))
         .with_state(backend)
 }
 
@@ -112,7 +119,7 @@ async fn require_agent(
     let Some(der) = peer.and_then(|Extension(p)| p.0) else {
         return GatewayError::new(
             GatewayErrorCode::Unauthenticated,
-            "A client certificate is required",
+            "No client certificate: this route needs the certificate issued at enrolment",
         )
         .into_response();
     };
@@ -125,17 +132,26 @@ async fn require_agent(
         Err(e) => return GatewayError::new(GatewayErrorCode::Unauthenticated, e.to_string()).into_response(),
     };
     if cert.not_after <= chrono::Utc::now() {
-        return GatewayError::new(GatewayErrorCode::Unauthenticated, "Certificate expired").into_response();
+        let message = format!(
+            "Certificate expired on {}; re-enrol the agent",
+            cert.not_after.to_rfc3339()
+        );
+        return GatewayError::new(GatewayErrorCode::Unauthenticated, message).into_response();
     }
-    match backend.certificate_state(&cert.identity, &cert.serial).await {
-        Ok(CertificateState::Valid) => {}
-        Ok(CertificateState::Revoked) => {
-            return GatewayError::new(GatewayErrorCode::Forbidden, "Certificate revoked").into_response()
+    let refused = match backend.certificate_state(&cert.identity, &cert.serial).await {
+        Ok(CertificateState::Valid) => None,
+        Ok(CertificateState::Revoked) => Some("Certificate revoked by an administrator"),
+        Ok(CertificateState::Superseded) => {
+            Some("Certificate superseded: a renewal or re-enrolment replaced it; use the newer one")
         }
-        Ok(CertificateState::Unknown) => {
-            return GatewayError::new(GatewayErrorCode::Forbidden, "Unknown certificate").into_response()
+        Ok(CertificateState::Unknown) => Some("Unknown certificate: this server has no record of its serial"),
+        Ok(CertificateState::OtherMachine) => {
+            Some("Certificate common name does not match the machine it was issued to")
         }
         Err(e) => return e.into_response(),
+    };
+    if let Some(message) = refused {
+        return GatewayError::new(GatewayErrorCode::Forbidden, message).into_response();
     }
     if !backend.allow(&cert.identity).await {
         return GatewayError::new(
@@ -152,7 +168,23 @@ fn remote_ip(remote: Option<Extension<RemoteAddr>>) -> Option<std::net::IpAddr> 
     remote.map(|Extension(r)| r.0.ip())
 }
 
-async fn bootstrap(
+/// Enrols a machine with an install token.
+///
+/// A machine re-enrolling keeps its id when its `hardware_id` matches; the
+/// answer's private key is shown once.
+#[utoipa::path(
+    post,
+    path = "/api/public/bootstrap",
+    tag = "public",
+    request_body = BootstrapRequest,
+    responses(
+        (status = 200, description = "Enrolled", body = BootstrapResponse),
+        (status = 400, description = "A field is invalid (named in `error`)", body = ErrorBody),
+        (status = 401, description = "Install token invalid, expired, revoked or used up", body = ErrorBody),
+        (status = 403, description = "The tenant's machine limit is reached", body = ErrorBody),
+    )
+)]
+pub(crate) async fn bootstrap(
     State(backend): State<Backend>,
     remote: Option<Extension<RemoteAddr>>,
     AgentJson(request): AgentJson<BootstrapRequest>,
@@ -161,7 +193,21 @@ async fn bootstrap(
     Ok(Json(answer).into_response())
 }
 
-async fn heartbeat(
+/// Reports the machine alive; answers with its commands, next interval and
+/// the update to install.
+#[utoipa::path(
+    post,
+    path = "/agent/heartbeat",
+    tag = "agent",
+    security(("agent_certificate" = [])),
+    request_body = HeartbeatRequest,
+    responses(
+        (status = 200, description = "Heartbeat taken", body = HeartbeatResponse),
+        (status = 400, description = "A field is invalid (named in `error`)", body = ErrorBody),
+        (status = 404, description = "The machine no longer exists", body = ErrorBody),
+    )
+)]
+pub(crate) async fn heartbeat(
     State(backend): State<Backend>,
     remote: Option<Extension<RemoteAddr>>,
     Extension(cert): Extension<ClientCertificate>,
@@ -173,7 +219,22 @@ async fn heartbeat(
     Ok(Json(answer).into_response())
 }
 
-async fn collect(
+/// Stores one collector's sample; answers once it is committed.
+///
+/// A sample already stored (same machine, series and timestamp) is not
+/// stored twice, so an agent retries a 503 with the same body.
+#[utoipa::path(
+    post,
+    path = "/agent/collect",
+    tag = "agent",
+    security(("agent_certificate" = [])),
+    request_body = CollectRequest,
+    responses(
+        (status = 200, description = "Committed", body = CollectResponse),
+        (status = 400, description = "The sample is invalid (the field is named in `error`); nothing was kept", body = ErrorBody),
+    )
+)]
+pub(crate) async fn collect(
     State(backend): State<Backend>,
     Extension(cert): Extension<ClientCertificate>,
     AgentJson(request): AgentJson<CollectRequest>,
@@ -181,7 +242,24 @@ async fn collect(
     Ok(Json(backend.collect(cert.identity, request).await?).into_response())
 }
 
-async fn renew(
+/// Issues a new key pair and certificate.
+///
+/// Open in the last 30 days before expiry, or at once after an
+/// administrator asked for it (`renew_certificate`). The presented
+/// certificate keeps working for 24 hours.
+#[utoipa::path(
+    post,
+    path = "/agent/certificate/renew",
+    tag = "agent",
+    security(("agent_certificate" = [])),
+    responses(
+        (status = 200, description = "Renewed", body = RenewResponse),
+        (status = 400, description = "Renewal is not open yet (it opens 30 days before expiry)", body = ErrorBody),
+        (status = 404, description = "The presented certificate is not on record", body = ErrorBody),
+        (status = 409, description = "This certificate was already renewed or revoked", body = ErrorBody),
+    )
+)]
+pub(crate) async fn renew(
     State(backend): State<Backend>,
     remote: Option<Extension<RemoteAddr>>,
     Extension(cert): Extension<ClientCertificate>,
@@ -192,23 +270,59 @@ async fn renew(
     Ok(Json(answer).into_response())
 }
 
-async fn config(
+/// The machine's server-side settings.
+#[utoipa::path(
+    get,
+    path = "/agent/config",
+    tag = "agent",
+    security(("agent_certificate" = [])),
+    responses(
+        (status = 200, description = "The machine's settings", body = AgentConfig),
+        (status = 404, description = "The machine no longer exists", body = ErrorBody),
+    )
+)]
+pub(crate) async fn config(
     State(backend): State<Backend>,
     Extension(cert): Extension<ClientCertificate>,
 ) -> Result<Response, GatewayError> {
     Ok(Json(backend.config(cert.identity).await?).into_response())
 }
 
+/// The eight collectors' effective intervals for this machine.
+///
 /// The `hostname` query parameter older agents send is ignored: the
 /// certificate names the machine.
-async fn collectors(
+#[utoipa::path(
+    get,
+    path = "/agent/config/collectors",
+    tag = "agent",
+    security(("agent_certificate" = [])),
+    responses(
+        (status = 200, description = "Effective intervals", body = CollectorsConfig),
+    )
+)]
+pub(crate) async fn collectors(
     State(backend): State<Backend>,
     Extension(cert): Extension<ClientCertificate>,
 ) -> Result<Response, GatewayError> {
     Ok(Json(backend.collectors(cert.identity).await?).into_response())
 }
 
-async fn agent_latest_version(
+/// The build this machine should run; parts of the target left out are
+/// the machine's.
+#[utoipa::path(
+    get,
+    path = "/agent/latest-version",
+    tag = "agent",
+    security(("agent_certificate" = [])),
+    params(VersionQuery),
+    responses(
+        (status = 200, description = "The active build", body = AgentVersionInfo),
+        (status = 400, description = "A query parameter is invalid", body = ErrorBody),
+        (status = 404, description = "No build published for this target", body = ErrorBody),
+    )
+)]
+pub(crate) async fn agent_latest_version(
     State(backend): State<Backend>,
     Extension(cert): Extension<ClientCertificate>,
     query: Result<Query<VersionQuery>, QueryRejection>,
@@ -217,8 +331,21 @@ async fn agent_latest_version(
     Ok(Json(backend.latest_version(Some(cert.identity), query).await?).into_response())
 }
 
-/// Public: the dashboard's install page shows it.
-async fn public_latest_version(
+/// The active build for a channel, platform and architecture (stable,
+/// windows, amd64 when left out). Public: the dashboard's install page
+/// shows it.
+#[utoipa::path(
+    get,
+    path = "/api/public/latest-version",
+    tag = "public",
+    params(VersionQuery),
+    responses(
+        (status = 200, description = "The active build (cacheable 5 minutes)", body = AgentVersionInfo),
+        (status = 400, description = "A query parameter is invalid", body = ErrorBody),
+        (status = 404, description = "No build published for this target", body = ErrorBody),
+    )
+)]
+pub(crate) async fn public_latest_version(
     State(backend): State<Backend>,
     query: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Response, GatewayError> {
@@ -234,12 +361,29 @@ fn bad_query(rejection: QueryRejection) -> GatewayError {
     GatewayError::new(GatewayErrorCode::BadRequest, rejection.body_text())
 }
 
-async fn requirements(State(backend): State<Backend>) -> Result<Response, GatewayError> {
+/// OS prerequisites for installers.
+#[utoipa::path(
+    get,
+    path = "/agent/requirements",
+    tag = "public",
+    responses((status = 200, description = "The prerequisites", body = Requirements))
+)]
+pub(crate) async fn requirements(State(backend): State<Backend>) -> Result<Response, GatewayError> {
     Ok(Json(backend.requirements().await?).into_response())
 }
 
-/// DER CRL, as the spec serves it.
-async fn crl(State(backend): State<Backend>) -> Result<Response, GatewayError> {
+/// The certificate revocation list of agent certificates (DER).
+#[utoipa::path(
+    get,
+    path = "/api/public/crl",
+    tag = "public",
+    responses((
+        status = 200,
+        description = "DER CRL of every revoked, unexpired certificate (cacheable 5 minutes)",
+        content(("application/pkix-crl")),
+    ))
+)]
+pub(crate) async fn crl(State(backend): State<Backend>) -> Result<Response, GatewayError> {
     let der = backend.crl().await?;
     Ok((
         [
@@ -253,4 +397,22 @@ async fn crl(State(backend): State<Backend>) -> Result<Response, GatewayError> {
         der,
     )
         .into_response())
+}
+
+/// This document: the agent contract, OpenAPI 3.1.
+#[utoipa::path(
+    get,
+    path = "/api/public/agent-openapi.json",
+    tag = "public",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+pub(crate) async fn agent_openapi() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        crate::openapi::document_json(),
+    )
+        .into_response()
 }

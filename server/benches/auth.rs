@@ -41,7 +41,9 @@ async fn spawn() -> Server {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    // Background jobs are not started: they would only add noise to what
+    // is measured.
+    let (state, _workers) = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
     support::settle_first_admin(&state).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -117,7 +117,9 @@ fn main() {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+        // Background jobs are not started: they would only add noise to what
+    // is measured.
+    let (state, _workers) = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
     support::settle_first_admin(&state).await;
         let tls = gateway::tls_config(&state).unwrap();
 
@@ -149,7 +151,7 @@ fn main() {
             .create(&principal, Some("bench"), Some(60), Some(0), &Default::default())
             .await
             .unwrap();
-        let ca_pem = state.services.enrolment.ca().cert_pem().to_owned();
+        let ca_pem = state.services.agents.ca().cert_pem().to_owned();
         let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
         let plain = reqwest::Client::builder()
             .use_rustls_tls()

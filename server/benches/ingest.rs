@@ -19,13 +19,13 @@ use optralis::{
     app::AppState,
     config::Config,
     domain::{
+        agents::EnrolRequest,
         auth::{Credential, LoginOutcome},
         fleet::{
             history::{self, Range, Series},
             rollups,
         },
         ingest::CollectRequest,
-        pki::enrolment::EnrolRequest,
     },
     infra::db::Backend,
 };
@@ -65,7 +65,9 @@ async fn start(database_url: Option<&str>) -> (Fleet, tempfile::TempDir) {
     if let Some(url) = database_url {
         vars.insert("DATABASE_URL".into(), url.into());
     }
-    let state = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    // Background jobs are not started: they would only add noise to what
+    // is measured.
+    let (state, _workers) = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
     support::settle_first_admin(&state).await;
     let LoginOutcome::Session(session) = state
         .services
@@ -93,7 +95,7 @@ async fn start(database_url: Option<&str>) -> (Fleet, tempfile::TempDir) {
     for i in 0..MACHINES {
         let enrolled = state
             .services
-            .enrolment
+            .agents
             .enrol(
                 EnrolRequest {
                     token: token.secret.clone(),
@@ -137,7 +139,7 @@ async fn ingest(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
                     let req = CollectRequest {
                         collector: "metrics".into(),
                         collected_at: Some(at),
-                        data: json!({ "cpu_percent": (n % 100) as f64, "ram_percent": 50.0, "uptime_seconds": 1000 + i, "cpu_temp": 40.0 }),
+                        data: serde_json::value::to_raw_value(&json!({ "cpu_percent": (n % 100) as f64, "ram_percent": 50.0, "uptime_seconds": 1000 + i, "cpu_temp": 40.0 })).unwrap(),
                     };
                     ingest.collect(client, machine, req).await.unwrap();
                     done.fetch_add(1, Ordering::Relaxed);
@@ -445,13 +447,11 @@ fn main() {
     });
 }
 
-/// Fleet density: the release server (`optralis serve`, SQLite) and the
-/// simulator as separate processes; N agents post metrics every 10 s and
+/// Fleet density: the release server (`optralis serve`, SQLite) in its own
+/// process and the simulator on threads of the bench; N agents post metrics every 10 s and
 /// the other collectors at their default intervals. Reports the server's
 /// CPU share of all cores and its p99 collect latency.
 pub async fn density(agents: usize, secs: u64) {
-    use std::process::Stdio;
-    use tokio::io::AsyncBufReadExt;
     support::raise_open_files();
     let mut server = support::ServerProcess::start().await;
     let (pid, agent_port) = (server.pid, server.agent_port);
@@ -459,42 +459,47 @@ pub async fn density(agents: usize, secs: u64) {
     let secret = server.install_token(&admin).await;
     let dir = server.dir.path().to_owned();
     let db = format!("sqlite://{}?mode=ro", dir.join("optralis.db").display());
-    let mut sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
-        .args([
-            "--gateway",
-            &format!("https://127.0.0.1:{agent_port}"),
-            "--token",
-            &secret,
-        ])
-        .args([
-            "--machines",
-            &agents.to_string(),
-            "--heartbeats",
-            "1",
-            "--prefix",
-            "dense",
-        ])
-        .args([
-            "--duration-secs",
-            &secs.to_string(),
-            "--metrics-interval",
-            "10",
-            "--verify-db",
-            &db,
-        ])
-        .args(["--spread-secs", "60"])
-        .arg("--ca")
-        .arg(server.ca_path())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let args = [
+        "--gateway",
+        &format!("https://127.0.0.1:{agent_port}"),
+        "--token",
+        &secret,
+        "--machines",
+        &agents.to_string(),
+        "--heartbeats",
+        "1",
+        "--prefix",
+        "dense",
+        "--duration-secs",
+        &secs.to_string(),
+        "--metrics-interval",
+        "10",
+        "--verify-db",
+        &db,
+        "--spread-secs",
+        "60",
+        "--ca",
+        server.ca_path().to_str().unwrap(),
+    ]
+    .map(str::to_owned);
+    let args =
+        <agent_sim::Args as clap::Parser>::parse_from(std::iter::once("agent-sim".to_owned()).chain(args));
+    // The simulator runs on threads and a runtime of its own; the server
+    // is its own process, whose CPU is what is measured.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let out: agent_sim::Output = Arc::new(move |line: &str| {
+        let _ = tx.send(line.to_owned());
+    });
+    let sim = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(agent_sim::run(args, out))
+    });
     let cpu = || (support::cpu_seconds(pid), support::rss_bytes(pid));
-    let mut lines = tokio::io::BufReader::new(sim.stdout.take().unwrap()).lines();
     let mut report = Vec::new();
     let mut window: Option<(Instant, f64)> = None;
     let mut measured = None;
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Some(line) = rx.recv().await {
         if line == "load phase started" {
             window = Some((Instant::now(), cpu().0));
             continue;
@@ -507,14 +512,14 @@ pub async fn density(agents: usize, secs: u64) {
         }
         report.push(line);
     }
-    let status = sim.wait().await.unwrap();
+    let succeeded = sim.join().unwrap().is_ok_and(|r| r.failed == 0);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let (busy, rss) = measured.unwrap_or((0.0, 0.0));
     println!(
         "[density] {agents} agents, metrics every 10 s, other collectors at their defaults, {secs} s: server CPU {:.0}% of {cores} cores, RSS {:.0} MiB (simulator {})",
         100.0 * busy / cores,
         rss / 1048576.0,
-        if status.success() { "ok" } else { "reported failures" }
+        if succeeded { "ok" } else { "reported failures" }
     );
     for line in report {
         println!("[density]   {line}");

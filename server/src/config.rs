@@ -1,10 +1,17 @@
-//! Environment → typed [`Config`], validated before anything starts.
+//! The server's settings: each one an environment variable, declared once
+//! in [`Settings`] with clap, so `optralis serve --help` lists every
+//! variable with its default and meaning, and validated into a typed
+//! [`Config`] before anything starts.
 //!
 //! Every variable is optional: with none set the server runs on SQLite and
-//! the in-process cache in `./data`. A variable that is set but invalid is an
-//! error naming that variable; `main` prints it on one line and exits 2.
+//! the in-process cache in `./data`. A variable set to blanks counts as
+//! unset. A variable that is set but invalid is an error naming that
+//! variable; `main` prints it on one line and exits 2. Values reach clap as
+//! plain strings so that clap never refuses one with its own multi-line
+//! message: the checks below are the only ones, and they name variables.
 
-use std::{collections::HashMap, net::IpAddr, path::PathBuf, time::Duration};
+use clap::{Args, FromArgMatches};
+use std::{collections::HashMap, ffi::OsString, net::IpAddr, path::PathBuf, time::Duration};
 use url::Url;
 
 /// Minimum length of a configured `JWT_SECRET`.
@@ -26,6 +33,257 @@ impl ConfigError {
     }
 }
 
+/// Every setting of `optralis serve` and `optralis migrate`. Each is an
+/// environment variable and, for one-off runs, a flag of the same name in
+/// kebab case (`PORT` → `--port`); a flag wins over the variable.
+///
+/// The README's configuration table documents the same variables; a test
+/// keeps the two lists equal.
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Where the SQLite database, the generated JWT secret, the agent CA and
+    /// the TOTP sealing key live
+    #[arg(
+        long,
+        env = "OPTRALIS_DATA_DIR",
+        default_value = "./data",
+        help_heading = "Server"
+    )]
+    pub optralis_data_dir: String,
+    /// HTTP port (GraphQL, health)
+    #[arg(long, env = "PORT", default_value = "3000", help_heading = "Server")]
+    pub port: String,
+    /// Address to listen on
+    #[arg(
+        long,
+        env = "BIND_ADDRESS",
+        default_value = "0.0.0.0",
+        help_heading = "Server"
+    )]
+    pub bind_address: String,
+    /// `development` drops the `Secure` flag from session cookies
+    #[arg(
+        long,
+        env = "OPTRALIS_ENV",
+        default_value = "production",
+        help_heading = "Server"
+    )]
+    pub optralis_env: String,
+    /// Per-request time limit on both ports, reading the body included
+    /// (HTTP 408 past it)
+    #[arg(
+        long,
+        env = "REQUEST_TIMEOUT_SECONDS",
+        default_value = "30",
+        help_heading = "Server"
+    )]
+    pub request_timeout_seconds: String,
+    /// Open connections on the main port, WebSockets included [default:
+    /// half of what the open-file limit leaves]
+    #[arg(long, env = "MAX_CONNECTIONS", help_heading = "Server")]
+    pub max_connections: Option<String>,
+    /// Comma-separated origins (`https://app.example.com`) allowed with
+    /// credentials (cookies) [default: any origin, without credentials]
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", help_heading = "Server")]
+    pub cors_allowed_origins: Option<String>,
+    /// Take the client IP from `X-Forwarded-For`, only behind your own
+    /// proxy: the right-most address that is not one of TRUSTED_PROXIES,
+    /// and only when the direct peer is one of them
+    #[arg(
+        long,
+        env = "TRUST_PROXY_HEADERS",
+        default_value = "false",
+        help_heading = "Server"
+    )]
+    pub trust_proxy_headers: String,
+    /// Comma-separated addresses or CIDR ranges of your reverse proxies
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = DEFAULT_TRUSTED_PROXIES, help_heading = "Server")]
+    pub trusted_proxies: String,
+    /// Base of links in emails (password reset) [default:
+    /// http://localhost:$PORT]
+    #[arg(long, env = "DASHBOARD_URL", help_heading = "Server")]
+    pub dashboard_url: Option<String>,
+    /// `json` for structured logs; RUST_LOG refines the filter
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", help_heading = "Server")]
+    pub log_format: String,
+
+    /// `postgres://user:pass@host:5432/db` for PostgreSQL (TimescaleDB used
+    /// when installed), or `sqlite:///path/file.db` [default: SQLite file in
+    /// the data dir]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, help_heading = "Storage")]
+    pub database_url: Option<String>,
+    /// Pool size (SQLite uses at most 8)
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value = "25",
+        help_heading = "Storage"
+    )]
+    pub database_max_connections: String,
+    /// `redis://host:6379`: cache, rate limits and the event bus shared by
+    /// all instances [default: in-process]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, help_heading = "Storage")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel
+    #[arg(
+        long,
+        env = "REDIS_KEY_PREFIX",
+        default_value = "optralis:",
+        help_heading = "Storage"
+    )]
+    pub redis_key_prefix: String,
+
+    /// Token signing secret, at least 32 characters [default: generated
+    /// once into the data dir]
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, help_heading = "Security")]
+    pub jwt_secret: Option<String>,
+    /// Attempts per IP on login, refresh, MFA and password reset
+    #[arg(
+        long,
+        env = "AUTH_RATE_LIMIT_ATTEMPTS",
+        default_value = "5",
+        help_heading = "Security"
+    )]
+    pub auth_rate_limit_attempts: String,
+    /// Window of AUTH_RATE_LIMIT_ATTEMPTS
+    #[arg(
+        long,
+        env = "AUTH_RATE_LIMIT_WINDOW_SECONDS",
+        default_value = "900",
+        help_heading = "Security"
+    )]
+    pub auth_rate_limit_window_seconds: String,
+    /// First super_admin, created on an empty database
+    #[arg(
+        long,
+        env = "DEFAULT_ADMIN_EMAIL",
+        default_value = "admin@optralis.local",
+        help_heading = "Security"
+    )]
+    pub default_admin_email: String,
+    /// Its password: 12+ characters with upper, lower, digit and special;
+    /// changed at first login [default: random, printed once]
+    #[arg(
+        long,
+        env = "DEFAULT_ADMIN_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Security"
+    )]
+    pub default_admin_password: Option<String>,
+
+    /// SMTP relay for emails [default: emails written to
+    /// data/outbox/*.eml]
+    #[arg(long, env = "SMTP_HOST", help_heading = "Email")]
+    pub smtp_host: Option<String>,
+    /// SMTP port
+    #[arg(long, env = "SMTP_PORT", default_value = "587", help_heading = "Email")]
+    pub smtp_port: String,
+    /// `starttls`, `tls` or `none` [default: starttls, tls on port 465]
+    #[arg(long, env = "SMTP_TLS", help_heading = "Email")]
+    pub smtp_tls: Option<String>,
+    /// SMTP user name
+    #[arg(long, env = "SMTP_USER", help_heading = "Email")]
+    pub smtp_user: Option<String>,
+    /// SMTP password
+    #[arg(long, env = "SMTP_PASS", hide_env_values = true, help_heading = "Email")]
+    pub smtp_pass: Option<String>,
+    /// Sender of emails
+    #[arg(
+        long,
+        env = "SMTP_FROM",
+        default_value = "Optralis <noreply@optralis.local>",
+        help_heading = "Email"
+    )]
+    pub smtp_from: String,
+
+    /// Agent gateway port (TLS, client certificates)
+    #[arg(
+        long,
+        env = "AGENT_PORT",
+        default_value = "8443",
+        help_heading = "Agent gateway"
+    )]
+    pub agent_port: String,
+    /// Names and IPs in the gateway's server certificate
+    #[arg(
+        long,
+        env = "AGENT_TLS_NAMES",
+        default_value = "localhost,127.0.0.1",
+        help_heading = "Agent gateway"
+    )]
+    pub agent_tls_names: String,
+    /// Requests per machine and minute on /agent/* (429 past it)
+    #[arg(
+        long,
+        env = "AGENT_RATE_LIMIT_PER_MINUTE",
+        default_value = "3000",
+        help_heading = "Agent gateway"
+    )]
+    pub agent_rate_limit_per_minute: String,
+    /// Open connections on the agent gateway [default: the other half of
+    /// what the open-file limit leaves]
+    #[arg(long, env = "AGENT_MAX_CONNECTIONS", help_heading = "Agent gateway")]
+    pub agent_max_connections: Option<String>,
+    /// Gateway connections without a client certificate per client address
+    /// (IPv6: per /64), and eight times as many TLS handshakes in progress
+    #[arg(
+        long,
+        env = "AGENT_ANONYMOUS_CONNECTIONS_PER_IP",
+        default_value = "32",
+        help_heading = "Agent gateway"
+    )]
+    pub agent_anonymous_connections_per_ip: String,
+}
+
+impl Settings {
+    /// Reads the settings from an environment-like map, and from nothing
+    /// else: clap reads the process environment only, so each declared
+    /// variable found in `vars` is handed to the same parser as its flag.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Self {
+        let command = Self::augment_args(clap::Command::new("optralis"));
+        let mut argv: Vec<OsString> = vec!["optralis".into()];
+        for arg in command.get_arguments() {
+            let (Some(variable), Some(flag)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            let value = variable.to_str().and_then(|v| vars.get(v)).map(|v| v.trim());
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                argv.push(format!("--{flag}={value}").into());
+            }
+        }
+        let matches = command
+            .mut_args(|arg| arg.env(None))
+            .try_get_matches_from(argv)
+            .expect("every setting is a plain string");
+        Self::from_arg_matches(&matches).expect("every setting is a plain string")
+    }
+
+    /// Every variable, in declaration order.
+    pub fn variables() -> Vec<String> {
+        Self::augment_args(clap::Command::new("optralis"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_env()?.to_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// Makes a blank variable count as unset (its default then applies), as a
+/// compose file's `REDIS_URL=` means. clap would take the empty string as
+/// the value.
+pub fn ignore_blank_variables(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| {
+        let blank = arg
+            .get_env()
+            .and_then(std::env::var_os)
+            .is_some_and(|v| v.to_str().is_some_and(|v| v.trim().is_empty()));
+        if blank {
+            arg.env(None)
+        } else {
+            arg
+        }
+    })
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseTarget {
     /// The embedded default: a file in the data dir.
@@ -44,7 +302,6 @@ pub enum CorsOrigins {
     /// Exact origins, credentials (cookies) allowed.
     List(Vec<String>),
 }
-
 #[derive(Clone, Debug)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -112,61 +369,48 @@ pub struct SmtpConfig {
 }
 
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = std::env::vars().collect();
-        Self::from_vars(&vars)
+    /// Reads from any variable map (tests and benches pass their own).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_settings(&Settings::from_vars(vars))
     }
 
-    /// Reads from any variable map (tests pass their own).
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            vars.get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+    /// Validates the settings; the first invalid one is named.
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(s.optralis_data_dir.trim());
 
-        let data_dir = PathBuf::from(get("OPTRALIS_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let port = port_number(&s.port, "PORT")?;
 
-        let port = match get("PORT") {
-            None => 3000,
-            Some(raw) => raw
-                .parse::<u16>()
-                .map_err(|_| ConfigError::new("PORT", format!("{raw:?} is not a port number (0-65535)")))?,
-        };
+        let bind_addr = s.bind_address.trim().parse().map_err(|_| {
+            ConfigError::new(
+                "BIND_ADDRESS",
+                format!("{:?} is not an IP address", s.bind_address),
+            )
+        })?;
 
-        let bind_addr = match get("BIND_ADDRESS") {
-            None => IpAddr::from([0, 0, 0, 0]),
-            Some(raw) => raw
-                .parse()
-                .map_err(|_| ConfigError::new("BIND_ADDRESS", format!("{raw:?} is not an IP address")))?,
-        };
-
-        let database = match get("DATABASE_URL") {
+        let database = match set(&s.database_url) {
             None => DatabaseTarget::Sqlite {
                 path: data_dir.join("optralis.db"),
             },
-            Some(raw) => parse_database_url(&raw)?,
+            Some(raw) => parse_database_url(raw)?,
         };
 
-        let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
-            None => 25,
-            Some(raw) => raw
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "DATABASE_MAX_CONNECTIONS",
-                        "must be an integer between 1 and 1000",
-                    )
-                })?,
-        };
+        let database_max_connections = s
+            .database_max_connections
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DATABASE_MAX_CONNECTIONS",
+                    "must be an integer between 1 and 1000",
+                )
+            })?;
 
-        let redis_url = get("REDIS_URL").map(|raw| validate_redis_url(&raw)).transpose()?;
-        let redis_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "optralis:".into());
+        let redis_url = set(&s.redis_url).map(validate_redis_url).transpose()?;
+        let redis_prefix = s.redis_key_prefix.trim().to_owned();
 
-        let jwt_secret = match get("JWT_SECRET") {
+        let jwt_secret = match set(&s.jwt_secret) {
             None => None,
             Some(secret) if secret.chars().count() < MIN_JWT_SECRET_LEN => {
                 return Err(ConfigError::new(
@@ -177,31 +421,29 @@ impl Config {
                     ),
                 ))
             }
-            Some(secret) => Some(secret),
+            Some(secret) => Some(secret.to_owned()),
         };
 
-        let cors_origins = match get("CORS_ALLOWED_ORIGINS") {
-            None => CorsOrigins::Any,
-            Some(raw) if raw == "*" => CorsOrigins::Any,
-            Some(raw) => CorsOrigins::List(parse_origins(&raw)?),
+        let cors_origins = match set(&s.cors_allowed_origins) {
+            None | Some("*") => CorsOrigins::Any,
+            Some(raw) => CorsOrigins::List(parse_origins(raw)?),
         };
 
-        let request_timeout = match get("REQUEST_TIMEOUT_SECONDS") {
-            None => Duration::from_secs(30),
-            Some(raw) => raw
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=3600).contains(n))
-                .map(Duration::from_secs)
-                .ok_or_else(|| {
-                    ConfigError::new("REQUEST_TIMEOUT_SECONDS", "must be an integer between 1 and 3600")
-                })?,
-        };
+        let request_timeout = s
+            .request_timeout_seconds
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=3600).contains(n))
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                ConfigError::new("REQUEST_TIMEOUT_SECONDS", "must be an integer between 1 and 3600")
+            })?;
 
-        let log_json = match get("LOG_FORMAT").as_deref() {
-            None | Some("text") => false,
-            Some("json") => true,
-            Some(other) => {
+        let log_json = match s.log_format.trim() {
+            "text" => false,
+            "json" => true,
+            other => {
                 return Err(ConfigError::new(
                     "LOG_FORMAT",
                     format!("{other:?} is neither \"text\" nor \"json\""),
@@ -209,29 +451,29 @@ impl Config {
             }
         };
 
-        let development = match get("OPTRALIS_ENV").as_deref() {
-            None | Some("production") => false,
-            Some("development") => true,
-            Some(other) => {
+        let development = match s.optralis_env.trim() {
+            "production" => false,
+            "development" => true,
+            other => {
                 return Err(ConfigError::new(
                     "OPTRALIS_ENV",
                     format!("{other:?} is neither \"production\" nor \"development\""),
                 ))
             }
         };
-        let dashboard_url = match get("DASHBOARD_URL") {
+        let dashboard_url = match set(&s.dashboard_url) {
             None => format!("http://localhost:{port}"),
             Some(raw) => {
-                let url = Url::parse(&raw)
+                let url = Url::parse(raw)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https"))
                     .ok_or_else(|| ConfigError::new("DASHBOARD_URL", "must be an http(s) URL"))?;
                 url.as_str().trim_end_matches('/').to_owned()
             }
         };
-        let trust_proxy_headers = parse_bool(get("TRUST_PROXY_HEADERS"), "TRUST_PROXY_HEADERS")?;
-        let trusted_proxies = get("TRUSTED_PROXIES")
-            .unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.into())
+        let trust_proxy_headers = parse_bool(&s.trust_proxy_headers, "TRUST_PROXY_HEADERS")?;
+        let trusted_proxies = s
+            .trusted_proxies
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -244,43 +486,41 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let default_admin_email = get("DEFAULT_ADMIN_EMAIL").unwrap_or_else(|| "admin@optralis.local".into());
+        let default_admin_email = s.default_admin_email.trim().to_owned();
         if !default_admin_email.contains('@') {
             return Err(ConfigError::new("DEFAULT_ADMIN_EMAIL", "is not an email address"));
         }
-        let default_admin_password = get("DEFAULT_ADMIN_PASSWORD");
+        let default_admin_password = set(&s.default_admin_password).map(str::to_owned);
         if let Some(p) = &default_admin_password {
             crate::domain::auth::password::check_policy(p)
                 .map_err(|reason| ConfigError::new("DEFAULT_ADMIN_PASSWORD", reason))?;
         }
-        let auth_rate_limit_attempts =
-            match get("AUTH_RATE_LIMIT_ATTEMPTS") {
-                None => 5,
-                Some(raw) => raw.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    ConfigError::new("AUTH_RATE_LIMIT_ATTEMPTS", "must be a positive integer")
-                })?,
-            };
-        let auth_rate_limit_window = match get("AUTH_RATE_LIMIT_WINDOW_SECONDS") {
-            None => Duration::from_secs(15 * 60),
-            Some(raw) => raw
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=86_400).contains(n))
-                .map(Duration::from_secs)
-                .ok_or_else(|| ConfigError::new("AUTH_RATE_LIMIT_WINDOW_SECONDS", "must be 1-86400"))?,
-        };
-        let smtp = match get("SMTP_HOST") {
+        let auth_rate_limit_attempts = s
+            .auth_rate_limit_attempts
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ConfigError::new("AUTH_RATE_LIMIT_ATTEMPTS", "must be a positive integer"))?;
+        let auth_rate_limit_window = s
+            .auth_rate_limit_window_seconds
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=86_400).contains(n))
+            .map(Duration::from_secs)
+            .ok_or_else(|| ConfigError::new("AUTH_RATE_LIMIT_WINDOW_SECONDS", "must be 1-86400"))?;
+        let smtp = match set(&s.smtp_host) {
             None => None,
             Some(host) => {
-                let port = match get("SMTP_PORT") {
-                    None => 587,
-                    Some(raw) => raw
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| ConfigError::new("SMTP_PORT", "must be a port number"))?,
-                };
-                let security = match get("SMTP_TLS").as_deref() {
+                let port = s
+                    .smtp_port
+                    .trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| ConfigError::new("SMTP_PORT", "must be a port number"))?;
+                let security = match set(&s.smtp_tls) {
                     None if port == 465 => SmtpSecurity::Tls,
                     None | Some("starttls") => SmtpSecurity::StartTls,
                     Some("tls") => SmtpSecurity::Tls,
@@ -292,29 +532,24 @@ impl Config {
                         ))
                     }
                 };
-                let from = get("SMTP_FROM").unwrap_or_else(|| "Optralis <noreply@optralis.local>".into());
+                let from = s.smtp_from.trim().to_owned();
                 if from.parse::<lettre::message::Mailbox>().is_err() {
                     return Err(ConfigError::new("SMTP_FROM", "is not an email address"));
                 }
                 Some(SmtpConfig {
-                    host,
+                    host: host.to_owned(),
                     port,
                     security,
-                    username: get("SMTP_USER"),
-                    password: get("SMTP_PASS"),
+                    username: set(&s.smtp_user).map(str::to_owned),
+                    password: set(&s.smtp_pass).map(str::to_owned),
                     from,
                 })
             }
         };
 
-        let agent_port = match get("AGENT_PORT") {
-            None => 8443,
-            Some(raw) => raw.parse::<u16>().map_err(|_| {
-                ConfigError::new("AGENT_PORT", format!("{raw:?} is not a port number (0-65535)"))
-            })?,
-        };
-        let agent_tls_names: Vec<String> = get("AGENT_TLS_NAMES")
-            .unwrap_or_else(|| "localhost,127.0.0.1".into())
+        let agent_port = port_number(&s.agent_port, "AGENT_PORT")?;
+        let agent_tls_names: Vec<String> = s
+            .agent_tls_names
             .split(',')
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty())
@@ -326,27 +561,30 @@ impl Config {
             ));
         }
 
-        let agent_rate_limit_per_minute = match get("AGENT_RATE_LIMIT_PER_MINUTE") {
-            None => 3000,
-            Some(raw) => raw.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                ConfigError::new("AGENT_RATE_LIMIT_PER_MINUTE", "must be a positive integer")
-            })?,
-        };
+        let agent_rate_limit_per_minute = s
+            .agent_rate_limit_per_minute
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ConfigError::new("AGENT_RATE_LIMIT_PER_MINUTE", "must be a positive integer"))?;
 
-        let connection_count = |name: &'static str| {
-            get(name)
-                .map(|raw| {
-                    raw.parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=1_000_000).contains(n))
-                        .ok_or_else(|| ConfigError::new(name, "must be an integer between 1 and 1000000"))
-                })
-                .transpose()
+        let connection_count = |name: &'static str, raw: &str| {
+            raw.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| ConfigError::new(name, "must be an integer between 1 and 1000000"))
         };
-        let max_connections = connection_count("MAX_CONNECTIONS")?;
-        let agent_max_connections = connection_count("AGENT_MAX_CONNECTIONS")?;
-        let agent_anonymous_connections_per_ip =
-            connection_count("AGENT_ANONYMOUS_CONNECTIONS_PER_IP")?.unwrap_or(32);
+        let max_connections = set(&s.max_connections)
+            .map(|raw| connection_count("MAX_CONNECTIONS", raw))
+            .transpose()?;
+        let agent_max_connections = set(&s.agent_max_connections)
+            .map(|raw| connection_count("AGENT_MAX_CONNECTIONS", raw))
+            .transpose()?;
+        let agent_anonymous_connections_per_ip = connection_count(
+            "AGENT_ANONYMOUS_CONNECTIONS_PER_IP",
+            s.agent_anonymous_connections_per_ip.trim(),
+        )?;
 
         Ok(Self {
             max_connections,
@@ -377,6 +615,17 @@ impl Config {
             log_json,
         })
     }
+}
+
+/// A value that is set and not blank.
+fn set(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn port_number(raw: &str, variable: &'static str) -> Result<u16, ConfigError> {
+    raw.trim()
+        .parse::<u16>()
+        .map_err(|_| ConfigError::new(variable, format!("{raw:?} is not a port number (0-65535)")))
 }
 
 /// A proxy on the same host; any other must be named.
@@ -428,11 +677,11 @@ impl std::str::FromStr for Cidr {
     }
 }
 
-fn parse_bool(raw: Option<String>, variable: &'static str) -> Result<bool, ConfigError> {
-    match raw.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no") => Ok(false),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some(_) => Err(ConfigError::new(variable, "must be true or false")),
+fn parse_bool(raw: &str, variable: &'static str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "false" | "0" | "no" => Ok(false),
+        "true" | "1" | "yes" => Ok(true),
+        _ => Err(ConfigError::new(variable, "must be true or false")),
     }
 }
 
@@ -600,6 +849,73 @@ mod tests {
         assert!(!trusted(&cfg, "127.0.0.1"));
         let all = Config::from_vars(&vars(&[("TRUSTED_PROXIES", "0.0.0.0/0")])).unwrap();
         assert!(trusted(&all, "8.8.8.8") && !trusted(&all, "2001:db8::1"));
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let cfg = Config::from_vars(&vars(&[("PORT", "  "), ("REDIS_URL", ""), ("LOG_FORMAT", "")])).unwrap();
+        assert_eq!(cfg.port, 3000);
+        assert!(cfg.redis_url.is_none());
+        assert!(!cfg.log_json);
+        let cfg = Config::from_vars(&vars(&[("PORT", " 8080 ")])).unwrap();
+        assert_eq!(cfg.port, 8080);
+    }
+
+    /// The variables in the README's configuration table, `A` / `B` rows
+    /// split.
+    fn readme_variables() -> Vec<String> {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split("## Configuration")
+            .nth(1)
+            .expect("README has a Configuration section")
+            .split("\n## ")
+            .next()
+            .unwrap();
+        table
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .flat_map(|l| l.split('|').nth(1).unwrap().split('/'))
+            .map(|v| v.trim().trim_matches('`').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_table_documents_every_variable_and_no_other() {
+        let mut declared = Settings::variables();
+        let mut documented = readme_variables();
+        declared.sort();
+        documented.sort();
+        assert_eq!(declared, documented, "README's configuration table vs Settings");
+    }
+
+    #[test]
+    fn every_variable_has_a_flag_of_its_name_and_a_meaning() {
+        let command = Settings::augment_args(clap::Command::new("optralis"));
+        for arg in command.get_arguments() {
+            let variable = arg.get_env().and_then(|v| v.to_str()).expect("declared with env");
+            let flag = variable.to_ascii_lowercase().replace('_', "-");
+            assert_eq!(arg.get_long(), Some(flag.as_str()), "{variable}");
+            assert!(arg.get_help().is_some(), "{variable} has no meaning");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_their_values_in_help() {
+        let command = Settings::augment_args(clap::Command::new("optralis"));
+        for secret in [
+            "JWT_SECRET",
+            "SMTP_PASS",
+            "DEFAULT_ADMIN_PASSWORD",
+            "DATABASE_URL",
+            "REDIS_URL",
+        ] {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_env().and_then(|v| v.to_str()) == Some(secret))
+                .unwrap_or_else(|| panic!("{secret} declared"));
+            assert!(arg.is_hide_env_values_set(), "{secret}");
+        }
     }
 
     #[test]

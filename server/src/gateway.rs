@@ -1,25 +1,36 @@
 //! The server's side of the agent gateway: implements
 //! [`agent_gateway::AgentBackend`] with the domain services, and builds the
-//! gateway's TLS configuration from our CA.
+//! gateway's TLS configuration from our CA. The domain answers in its own
+//! types; this file turns them into the gateway's wire types, so the
+//! domain never depends on the transport and the contract is written in
+//! one place.
 
 use crate::{
     app::AppState,
     domain::{
         activity::RequestMeta,
-        agent_config::versions::Target,
-        ingest::CollectRequest as IngestRequest,
-        pki::enrolment::{
-            CertState, EnrolRequest, Heartbeat, HEARTBEAT_INTERVAL_SECONDS, RENEWAL_WINDOW_DAYS,
+        agent_config::{
+            intervals::{EffectiveIntervals, Scope, Source},
+            versions::{AgentVersion, Target},
         },
+        agents::{
+            keys, BeatAnswer, CertState, Command, EnrolRequest, Heartbeat, HEARTBEAT_INTERVAL_SECONDS,
+            RENEWAL_WINDOW_DAYS,
+        },
+        collectors::Collector,
+        ingest::CollectRequest as IngestRequest,
         DomainError,
     },
 };
 use agent_gateway::{
+    wire::{
+        Ack, AgentCommand, AgentConfig, AgentVersionInfo, CollectResponse, CollectorInterval, CollectorKind,
+        CollectorsConfig, ConfigSource, HeartbeatResponse, Requirements, UpdateOffer,
+    },
     AgentBackend, AgentIdentity, BootstrapRequest, BootstrapResponse, CertificateState, CollectRequest,
     GatewayError, GatewayErrorCode, HeartbeatRequest, RenewResponse, VersionQuery,
 };
 use async_trait::async_trait;
-use serde_json::json;
 use std::{net::IpAddr, sync::Arc};
 
 const AGENT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
@@ -48,17 +59,20 @@ fn to_gateway(e: DomainError) -> GatewayError {
             GatewayError::new(GatewayErrorCode::NotFound, format!("{what} not found"))
         }
         DomainError::Forbidden(m) => GatewayError::new(GatewayErrorCode::Forbidden, m),
-        DomainError::Conflict(m) => GatewayError::new(GatewayErrorCode::BadRequest, m),
+        DomainError::Conflict(m) => GatewayError::new(GatewayErrorCode::Conflict, m),
         DomainError::RateLimited { .. } => {
             GatewayError::new(GatewayErrorCode::RateLimited, "Too many requests")
         }
-        DomainError::Unavailable { retry_after } => GatewayError::new(
-            GatewayErrorCode::Unavailable,
-            "Storage is unavailable for a moment; nothing was kept, retry",
-        )
-        .retry_after(retry_after.as_secs().max(1)),
-        DomainError::Internal(detail) => {
-            tracing::error!(%detail, "gateway internal error");
+        DomainError::Unavailable { retry_after, .. } => {
+            tracing::warn!(error = %e.report(), "agent request refused: storage unavailable");
+            GatewayError::new(
+                GatewayErrorCode::Unavailable,
+                "Storage is unavailable for a moment; nothing was kept, retry",
+            )
+            .retry_after(retry_after.as_secs().max(1))
+        }
+        DomainError::Internal { .. } => {
+            tracing::error!(error = %e.report(), "gateway internal error");
             GatewayError::new(GatewayErrorCode::Internal, "Internal server error")
         }
     }
@@ -74,7 +88,7 @@ impl AgentBackend for Backend {
         let enrolled = self
             .state
             .services
-            .enrolment
+            .agents
             .enrol(
                 EnrolRequest {
                     token: r.token,
@@ -92,8 +106,8 @@ impl AgentBackend for Backend {
             certificate: enrolled.issued.cert_pem,
             private_key: enrolled.issued.key_pem,
             ca_certificate: enrolled.ca_pem,
-            machine_id: enrolled.machine_id.to_string(),
-            client_id: enrolled.client_id.to_string(),
+            machine_id: enrolled.machine_id,
+            client_id: enrolled.client_id,
             expires_at: enrolled.issued.not_after,
         })
     }
@@ -104,10 +118,10 @@ impl AgentBackend for Backend {
         serial: &str,
         r: HeartbeatRequest,
         ip: Option<IpAddr>,
-    ) -> Result<serde_json::Value, GatewayError> {
+    ) -> Result<HeartbeatResponse, GatewayError> {
         self.state
             .services
-            .enrolment
+            .agents
             .heartbeat(
                 agent.client_id,
                 agent.machine_id,
@@ -123,6 +137,7 @@ impl AgentBackend for Backend {
                 &meta(ip),
             )
             .await
+            .map(heartbeat_response)
             .map_err(to_gateway)
     }
 
@@ -130,7 +145,7 @@ impl AgentBackend for Backend {
         &self,
         agent: AgentIdentity,
         r: CollectRequest,
-    ) -> Result<serde_json::Value, GatewayError> {
+    ) -> Result<CollectResponse, GatewayError> {
         self.state
             .services
             .ingest
@@ -144,6 +159,11 @@ impl AgentBackend for Backend {
                 },
             )
             .await
+            .map(|accepted| CollectResponse {
+                collected_at: accepted.collected_at,
+                collector: collector_kind(accepted.collector),
+                status: Ack::Ok,
+            })
             .map_err(to_gateway)
     }
 
@@ -153,15 +173,15 @@ impl AgentBackend for Backend {
         serial: &str,
         ip: Option<IpAddr>,
     ) -> Result<RenewResponse, GatewayError> {
-        let enrolment = &self.state.services.enrolment;
-        let issued = enrolment
+        let agents = &self.state.services.agents;
+        let issued = agents
             .renew(agent.client_id, agent.machine_id, serial, &meta(ip))
             .await
             .map_err(to_gateway)?;
         Ok(RenewResponse {
             certificate: issued.cert_pem,
             private_key: issued.key_pem,
-            ca_certificate: enrolment.ca().cert_pem().to_owned(),
+            ca_certificate: agents.ca().cert_pem().to_owned(),
             expires_at: issued.not_after,
         })
     }
@@ -174,24 +194,26 @@ impl AgentBackend for Backend {
         let state = self
             .state
             .services
-            .enrolment
+            .agents
             .certificate_state(agent.client_id, agent.machine_id, serial)
             .await
             .map_err(to_gateway)?;
         Ok(match state {
             CertState::Valid => CertificateState::Valid,
             CertState::Revoked => CertificateState::Revoked,
+            CertState::Superseded => CertificateState::Superseded,
             CertState::Unknown => CertificateState::Unknown,
+            CertState::OtherMachine => CertificateState::OtherMachine,
         })
     }
 
     async fn allow(&self, agent: &AgentIdentity) -> bool {
-        let key = format!("rl:agent:{}", agent.machine_id);
+        let key = keys::request_budget(agent.machine_id);
         let hit = self.state.services.infra.cache.hit(&key, AGENT_WINDOW).await;
         hit.count <= self.state.config.agent_rate_limit_per_minute
     }
 
-    async fn config(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError> {
+    async fn config(&self, agent: AgentIdentity) -> Result<AgentConfig, GatewayError> {
         let services = &self.state.services;
         let machine = services
             .fleet
@@ -203,37 +225,42 @@ impl AgentBackend for Backend {
             .effective(agent.client_id, agent.machine_id)
             .await
             .map_err(to_gateway)?;
-        Ok(json!({
-            "machine_id": machine.id,
-            "client_id": machine.client_id,
-            "hostname": machine.hostname,
-            "update_channel": machine.update_channel,
-            "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_SECONDS,
-            "maintenance_mode": machine.maintenance_mode,
-            "maintenance_until": machine.maintenance_until,
-            "certificate_expires_at": machine.cert_expires_at,
-            "renewal_window_days": RENEWAL_WINDOW_DAYS,
-            "collectors": effective.to_agent_json()["collectors"],
-            "server_time": chrono::Utc::now(),
-        }))
+        Ok(AgentConfig {
+            certificate_expires_at: machine.cert_expires_at,
+            client_id: machine.client_id,
+            collectors: collector_intervals(&effective),
+            heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
+            hostname: machine.hostname,
+            machine_id: machine.id,
+            maintenance_mode: machine.maintenance_mode,
+            maintenance_until: machine.maintenance_until,
+            renewal_window_days: RENEWAL_WINDOW_DAYS,
+            server_time: chrono::Utc::now(),
+            update_channel: machine.update_channel,
+        })
     }
 
-    async fn collectors(&self, agent: AgentIdentity) -> Result<serde_json::Value, GatewayError> {
+    async fn collectors(&self, agent: AgentIdentity) -> Result<CollectorsConfig, GatewayError> {
         let services = &self.state.services;
         let effective = services
             .collection_settings
             .effective(agent.client_id, agent.machine_id)
             .await
             .map_err(to_gateway)?;
-        services.enrolment.touch_config_sync(agent.machine_id);
-        Ok(effective.to_agent_json())
+        services.agents.touch_config_sync(agent.machine_id);
+        Ok(CollectorsConfig {
+            collectors: collector_intervals(&effective),
+            setting_id: effective.setting_id,
+            setting_name: effective.setting_name,
+            source: config_source(effective.source),
+        })
     }
 
     async fn latest_version(
         &self,
         agent: Option<AgentIdentity>,
         q: VersionQuery,
-    ) -> Result<serde_json::Value, GatewayError> {
+    ) -> Result<AgentVersionInfo, GatewayError> {
         let services = &self.state.services;
         let machine_target = match &agent {
             Some(a) => {
@@ -268,23 +295,108 @@ impl AgentBackend for Backend {
                     "No version published for this channel, platform and architecture",
                 )
             })?;
-        serde_json::to_value(found).map_err(|e| to_gateway(DomainError::Internal(e.to_string())))
+        Ok(version_info(found))
     }
 
-    async fn requirements(&self) -> Result<serde_json::Value, GatewayError> {
+    async fn requirements(&self) -> Result<Requirements, GatewayError> {
         let req = self
             .state
             .services
-            .enrolment
+            .agents
             .requirements()
             .get()
             .await
             .map_err(to_gateway)?;
-        serde_json::to_value(req).map_err(|e| to_gateway(DomainError::Internal(e.to_string())))
+        Ok(Requirements {
+            linux_enabled: req.linux_enabled,
+            unsupported_os_message: req.unsupported_os_message,
+            updated_at: req.updated_at,
+            windows_client_enabled: req.windows_client_enabled,
+            windows_client_min_build: req.windows_client_min_build,
+            windows_server_enabled: req.windows_server_enabled,
+            windows_server_min_build: req.windows_server_min_build,
+        })
     }
 
     async fn crl(&self) -> Result<Vec<u8>, GatewayError> {
-        self.state.services.enrolment.crl().await.map_err(to_gateway)
+        self.state.services.agents.crl().await.map_err(to_gateway)
+    }
+}
+
+fn heartbeat_response(answer: BeatAnswer) -> HeartbeatResponse {
+    HeartbeatResponse {
+        commands: answer
+            .commands
+            .into_iter()
+            .map(|c| match c {
+                Command::RenewCertificate => AgentCommand::RenewCertificate,
+                Command::ForceCollect => AgentCommand::ForceCollect,
+            })
+            .collect(),
+        is_os_compliant: answer.is_os_compliant,
+        machine_id: answer.machine_id,
+        next_heartbeat_seconds: answer.next_heartbeat_seconds,
+        server_time: answer.server_time,
+        status: Ack::Ok,
+        update: answer.update.map(|v| UpdateOffer {
+            changelog: v.changelog,
+            channel: v.channel,
+            checksum_sha256: v.checksum_sha256,
+            download_url: v.download_url,
+            file_size_bytes: v.file_size_bytes,
+            version: v.version,
+        }),
+    }
+}
+
+fn version_info(v: AgentVersion) -> AgentVersionInfo {
+    AgentVersionInfo {
+        architecture: v.architecture,
+        changelog: v.changelog,
+        channel: v.channel,
+        checksum_sha256: v.checksum_sha256,
+        created_at: v.created_at,
+        download_url: v.download_url,
+        file_size_bytes: v.file_size_bytes,
+        id: v.id,
+        is_active: v.is_active,
+        platform: v.platform,
+        version: v.version,
+    }
+}
+
+fn collector_kind(c: Collector) -> CollectorKind {
+    match c {
+        Collector::Metrics => CollectorKind::Metrics,
+        Collector::Storage => CollectorKind::Storage,
+        Collector::StorageHealth => CollectorKind::StorageHealth,
+        Collector::Network => CollectorKind::Network,
+        Collector::Services => CollectorKind::Services,
+        Collector::Security => CollectorKind::Security,
+        Collector::Software => CollectorKind::Software,
+        Collector::Patches => CollectorKind::Patches,
+    }
+}
+
+fn collector_intervals(effective: &EffectiveIntervals) -> Vec<CollectorInterval> {
+    effective
+        .collectors
+        .iter()
+        .map(|e| CollectorInterval {
+            enabled: e.enabled,
+            interval: e.interval,
+            kind: collector_kind(e.collector),
+        })
+        .collect()
+}
+
+fn config_source(source: Source) -> ConfigSource {
+    match source {
+        Source::Default => ConfigSource::Default,
+        Source::Setting(Scope::Client) => ConfigSource::ClientSetting,
+        Source::Setting(Scope::Group) => ConfigSource::GroupSetting,
+        Source::Setting(Scope::Label) => ConfigSource::LabelSetting,
+        Source::Setting(Scope::Machine) => ConfigSource::MachineSetting,
     }
 }
 
@@ -302,7 +414,7 @@ pub fn public_router(state: AppState) -> axum::Router {
 /// TLS: a server certificate for the configured names, issued by our CA
 /// at start, and client certificates verified against the same CA.
 pub fn tls_config(state: &AppState) -> Result<Arc<rustls::ServerConfig>, String> {
-    let ca = state.services.enrolment.ca();
+    let ca = state.services.agents.ca();
     let server = ca
         .issue_server(&state.config.agent_tls_names)
         .map_err(|e| e.to_string())?;

@@ -10,4 +10,5 @@ pub mod http;
 pub mod infra;
 pub mod jobs;
 pub mod serve;
+pub mod services;
 pub mod telemetry;

@@ -1,10 +1,14 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use optralis::{
     app::{self, AppState},
-    config::Config,
+    config::{self, Config, Settings},
     gateway, graphql, http, serve, telemetry,
 };
-use std::{net::SocketAddr, process::ExitCode};
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
+use tokio_util::sync::CancellationToken;
+
+/// How long shutdown waits for a job in the middle of a tick.
+const WORKERS_GRACE: Duration = Duration::from_secs(10);
 
 /// Optralis fleet-monitoring server.
 #[derive(Parser)]
@@ -14,12 +18,18 @@ struct Cli {
     command: Command,
 }
 
+const SETTINGS_HELP: &str = "Every setting is optional and read from its environment variable (a flag \
+of the same name wins over it). A variable set but invalid stops the start with one line naming it, \
+exit code 2.";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (applies pending migrations first).
-    Serve,
+    #[command(after_help = SETTINGS_HELP)]
+    Serve(Settings),
     /// Apply pending database migrations and exit.
-    Migrate,
+    #[command(after_help = SETTINGS_HELP)]
+    Migrate(Settings),
     /// Print the GraphQL schema (SDL).
     Schema,
 }
@@ -28,12 +38,21 @@ enum Command {
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::Schema = cli.command {
-        print!("{}", graphql::sdl());
-        return ExitCode::SUCCESS;
-    }
-    let config = match Config::from_env() {
+    let command = Cli::command()
+        .mut_subcommand("serve", config::ignore_blank_variables)
+        .mut_subcommand("migrate", config::ignore_blank_variables);
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let settings = match &cli.command {
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve(settings) | Command::Migrate(settings) => settings,
+    };
+    let config = match Config::from_settings(settings) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("optralis: {e}");
@@ -42,7 +61,7 @@ fn main() -> ExitCode {
     };
     telemetry::init(config.log_json);
     let caps = match cli.command {
-        Command::Serve => {
+        Command::Serve(_) => {
             let open_files = serve::raise_open_file_limit();
             match serve::connection_caps(&config, open_files) {
                 Ok(caps) => {
@@ -71,9 +90,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match (cli.command, caps) {
-            (Command::Serve, Some(caps)) => run_server(config, caps).await,
-            (Command::Serve, None) => unreachable!("caps are sized for serve"),
-            (Command::Migrate, _) => app::migrate(&config).await.map(|_| ()).map_err(|e| e.to_string()),
+            (Command::Serve(_), Some(caps)) => run_server(config, caps).await,
+            (Command::Serve(_), None) => unreachable!("caps are sized for serve"),
+            (Command::Migrate(_), _) => app::migrate(&config).await.map(|_| ()).map_err(|e| e.to_string()),
             (Command::Schema, _) => unreachable!("handled before configuration"),
         }
     });
@@ -90,7 +109,7 @@ async fn run_server(config: Config, caps: serve::ConnectionCaps) -> Result<(), S
     let anonymous_per_ip = config.agent_anonymous_connections_per_ip;
     let addr = SocketAddr::new(config.bind_addr, config.port);
     let agent_addr = SocketAddr::new(config.bind_addr, config.agent_port);
-    let state = AppState::build(config).await.map_err(|e| e.to_string())?;
+    let (state, workers) = AppState::build(config).await.map_err(|e| e.to_string())?;
     let tls = gateway::tls_config(&state)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -99,6 +118,7 @@ async fn run_server(config: Config, caps: serve::ConnectionCaps) -> Result<(), S
         .await
         .map_err(|e| format!("cannot listen on {agent_addr} (AGENT_PORT): {e}"))?;
     tracing::info!(%addr, %agent_addr, "optralis listening (GraphQL at /graphql, agent gateway over mutual TLS)");
+    let workers = workers.start(CancellationToken::new());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -122,5 +142,14 @@ async fn run_server(config: Config, caps: serve::ConnectionCaps) -> Result<(), S
         let _ = stop_tx.send(true);
     };
     tokio::join!(api, agents, signal);
+    // Requests drained first: what they queued (emails) is still picked up
+    // by a running worker, or by the next start.
+    let stopped = workers.stop(WORKERS_GRACE).await;
+    if stopped.aborted > 0 {
+        tracing::warn!(
+            aborted = stopped.aborted,
+            "background jobs still busy at shutdown were aborted"
+        );
+    }
     Ok(())
 }

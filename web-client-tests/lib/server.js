@@ -23,7 +23,7 @@ export function binaryPath() {
 export function agentSimPath() {
   const bin = join(dirname(binaryPath()), 'agent-sim');
   if (!existsSync(bin)) {
-    throw new Error(`agent-sim not found at ${bin}: run "cargo build -p optralis"`);
+    throw new Error(`agent-sim not found at ${bin}: run "cargo build -p optralis -p agent-sim"`);
   }
   return bin;
 }

@@ -7,12 +7,14 @@ use crate::{
     domain::collectors::Collector,
     infra::{
         bus::EventBus,
-        fanout::{Fanout, Routed, Topic},
+        fanout::{Fanout, Routed, SocketGuard, Subscription},
     },
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use crate::infra::fanout::Topic;
 
 /// online, offline, maintenance, enrolled, deleted
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +113,29 @@ impl Routed for LiveEvent {
             client_id,
             machine_id,
         }
+    }
+}
+
+/// Live events as subscriptions take them: this instance's fan-out of the
+/// bus, by topic.
+#[derive(Clone)]
+pub struct LiveFeed {
+    fanout: LiveFanout,
+}
+
+impl LiveFeed {
+    pub fn new(fanout: LiveFanout) -> Self {
+        Self { fanout }
+    }
+
+    /// Events of `topic` from now on; dropping the subscription leaves it.
+    pub fn subscribe(&self, topic: Topic<Kind>) -> Subscription<LiveEvent> {
+        self.fanout.subscribe(topic)
+    }
+
+    /// Counts an open WebSocket (`serverStats`) while the guard lives.
+    pub fn socket(&self) -> SocketGuard {
+        self.fanout.socket()
     }
 }
 

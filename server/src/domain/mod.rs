@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod agent_config;
+pub mod agents;
 pub mod auth;
 pub mod collectors;
 pub mod crypto;

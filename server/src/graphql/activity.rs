@@ -1,16 +1,13 @@
 //! The activity log: admins see their tenant, super_admins everything.
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::{ApiError, Result},
     types::{id, parse_id},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{
-        activity::{Category, Cursor, Filter, Level},
-        auth::Role,
-    },
+use crate::domain::{
+    activity::{Category, Cursor, Filter, Level},
+    auth::Role,
 };
 use async_graphql::{
     connection::{Connection, Edge, EmptyFields},
@@ -20,8 +17,6 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
 use entities::activity_logs;
 use uuid::Uuid;
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ActivityLevel {
@@ -128,6 +123,9 @@ pub struct ActivityQuery;
 #[Object]
 impl ActivityQuery {
     /// Newest first, `first` up to 200 per page.
+    #[graphql(
+        complexity = "super::cost::page(Some(first), 50, crate::domain::activity::MAX_PAGE, child_complexity)"
+    )]
     async fn activity_logs(
         &self,
         ctx: &Context<'_>,
@@ -135,10 +133,10 @@ impl ActivityQuery {
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> Result<Connection<String, ActivityLog, EmptyFields, EmptyFields>> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let filter = filter.unwrap_or_default();
         if !(1..=200).contains(&first) {
-            return Err(ApiError::bad_input("first", "must be between 1 and 200").into());
+            return Err(ApiError::bad_input("first", "must be between 1 and 200"));
         }
         let client_id = match (&filter.client_id, principal.is_super_admin()) {
             (Some(c), true) => Some(parse_id("filter.clientId", c)?),
@@ -165,11 +163,10 @@ impl ActivityQuery {
             until: filter.until,
         };
         let (rows, more) = ctx
-            .data_unchecked::<Services>()
+            .services()
             .activity
             .list(&domain_filter, first as u64, after)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let mut connection = Connection::new(after.is_some(), more);
         connection.edges.extend(
             rows.into_iter()

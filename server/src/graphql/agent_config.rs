@@ -2,29 +2,20 @@
 //! per-machine agent commands.
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::{ApiError, Result},
     types::{id, parse_id},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{
-        agent_config::{
-            intervals::{Effective, EffectiveIntervals, Scope, Setting, SettingInput, Source},
-            versions::{AgentVersion as Version, NewVersion, Target, VersionChanges},
-        },
-        auth::Role,
-        collectors::Collector,
+use crate::domain::{
+    agent_config::{
+        intervals::{Effective, EffectiveIntervals, Scope, Setting, SettingInput, Source},
+        versions::{AgentVersion as Version, NewVersion, Target, VersionChanges},
     },
+    auth::Role,
+    collectors::Collector,
 };
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
-
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateChannel {
@@ -370,38 +361,38 @@ impl AgentConfigQuery {
         platform: Option<AgentPlatform>,
         architecture: Option<CpuArchitecture>,
     ) -> Result<Vec<AgentVersion>> {
-        guard::with_role(ctx, Role::SuperAdmin)?;
-        let list = services(ctx)
+        ctx.caller_with_role(Role::SuperAdmin)?;
+        let list = ctx
+            .services()
             .agent_versions
             .list(
                 channel.map(UpdateChannel::as_str),
                 platform.map(AgentPlatform::as_str),
                 architecture.map(CpuArchitecture::as_str),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
     /// The tenant's collection settings.
     async fn collection_settings(&self, ctx: &Context<'_>) -> Result<Vec<CollectionSetting>> {
-        let principal = guard::caller(ctx)?;
-        let list = services(ctx)
+        let principal = ctx.caller()?;
+        let list = ctx
+            .services()
             .collection_settings
             .list(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
     async fn collection_setting(&self, ctx: &Context<'_>, id: ID) -> Result<CollectionSetting> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let id = parse_id("id", &id)?;
-        let s = services(ctx)
+        let s = ctx
+            .services()
             .collection_settings
             .get(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(s.into())
     }
 
@@ -411,13 +402,13 @@ impl AgentConfigQuery {
         ctx: &Context<'_>,
         machine_id: ID,
     ) -> Result<EffectiveIntervalsResult> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let machine_id = parse_id("machineId", &machine_id)?;
-        let e = services(ctx)
+        let e = ctx
+            .services()
             .collection_settings
             .effective(principal.client_id, machine_id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(e.into())
     }
 }
@@ -433,14 +424,14 @@ impl AgentConfigMutation {
         ctx: &Context<'_>,
         input: CreateAgentVersionInput,
     ) -> Result<AgentVersion> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
         let target = Target::new(
             input.channel.as_str(),
             input.platform.as_str(),
             input.architecture.as_str(),
-        )
-        .map_err(ApiError::from)?;
-        let v = services(ctx)
+        )?;
+        let v = ctx
+            .services()
             .agent_versions
             .create(NewVersion {
                 version: input.version,
@@ -451,8 +442,7 @@ impl AgentConfigMutation {
                 changelog: input.changelog,
                 is_active: input.is_active,
             })
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(v.into())
     }
 
@@ -462,9 +452,10 @@ impl AgentConfigMutation {
         id: ID,
         input: UpdateAgentVersionInput,
     ) -> Result<AgentVersion> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
         let id = parse_id("id", &id)?;
-        let v = services(ctx)
+        let v = ctx
+            .services()
             .agent_versions
             .update(
                 id,
@@ -476,33 +467,24 @@ impl AgentConfigMutation {
                     is_active: input.is_active,
                 },
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(v.into())
     }
 
     /// Deletes a build; if it was active, the newest remaining build of
     /// its channel, platform and architecture becomes active.
     async fn delete_agent_version(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
-            .agent_versions
-            .delete(id)
-            .await
-            .map_err(ApiError::from)?;
+        ctx.services().agent_versions.delete(id).await?;
         Ok(true)
     }
 
     /// Publishes a beta build on the stable channel and activates it there.
     async fn promote_agent_version(&self, ctx: &Context<'_>, id: ID) -> Result<AgentVersion> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
         let id = parse_id("id", &id)?;
-        let v = services(ctx)
-            .agent_versions
-            .promote(id)
-            .await
-            .map_err(ApiError::from)?;
+        let v = ctx.services().agent_versions.promote(id).await?;
         Ok(v.into())
     }
 
@@ -511,12 +493,12 @@ impl AgentConfigMutation {
         ctx: &Context<'_>,
         input: CollectionSettingInput,
     ) -> Result<CollectionSetting> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
-        let s = services(ctx)
+        let principal = ctx.caller_with_role(Role::Admin)?;
+        let s = ctx
+            .services()
             .collection_settings
             .create(principal.client_id, input.into_domain()?)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(s.into())
     }
 
@@ -527,37 +509,35 @@ impl AgentConfigMutation {
         id: ID,
         input: CollectionSettingInput,
     ) -> Result<CollectionSetting> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        let s = services(ctx)
+        let s = ctx
+            .services()
             .collection_settings
             .update(principal.client_id, id, input.into_domain()?)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(s.into())
     }
 
     async fn delete_collection_setting(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
+        ctx.services()
             .collection_settings
             .delete(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(true)
     }
 
     /// Asks the machine's agent to run every collector at its next
     /// heartbeat (command `force_collect`).
     async fn force_collect(&self, ctx: &Context<'_>, machine_id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let machine_id = parse_id("machineId", &machine_id)?;
-        services(ctx)
-            .enrolment
-            .request_force_collect(principal, machine_id, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        ctx.services()
+            .agents
+            .request_force_collect(principal, machine_id, ctx.meta())
+            .await?;
         Ok(true)
     }
 
@@ -568,13 +548,12 @@ impl AgentConfigMutation {
         machine_id: ID,
         channel: UpdateChannel,
     ) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let machine_id = parse_id("machineId", &machine_id)?;
-        services(ctx)
-            .enrolment
-            .set_update_channel(principal, machine_id, channel.as_str(), guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        ctx.services()
+            .agents
+            .set_update_channel(principal, machine_id, channel.as_str(), ctx.meta())
+            .await?;
         Ok(true)
     }
 }

@@ -1,25 +1,18 @@
 //! Enrolling agents: install tokens.
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::Result,
     types::{id, parse_id},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{
-        auth::Role,
-        pki::{
-            install_tokens::CreatedToken,
-            requirements::{RequirementChanges, Requirements},
-        },
-    },
+use crate::domain::{
+    agents::requirements::{RequirementChanges, Requirements},
+    auth::Role,
+    pki::install_tokens::CreatedToken,
 };
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entities::install_tokens;
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 #[derive(SimpleObject)]
 pub struct InstallToken {
@@ -116,34 +109,25 @@ pub struct AgentRequirementsInput {
     unsupported_os_message: Option<String>,
 }
 
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
 #[derive(Default)]
 pub struct AgentQuery;
 
 #[Object]
 impl AgentQuery {
     async fn agent_requirements(&self, ctx: &Context<'_>) -> Result<AgentRequirements> {
-        guard::caller(ctx)?;
-        let req = services(ctx)
-            .enrolment
-            .requirements()
-            .get()
-            .await
-            .map_err(ApiError::from)?;
+        ctx.caller()?;
+        let req = ctx.services().agents.requirements().get().await?;
         Ok(req.into())
     }
 
     /// Install tokens still usable.
     async fn install_tokens(&self, ctx: &Context<'_>) -> Result<Vec<InstallToken>> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
-        let list = services(ctx)
+        let principal = ctx.caller_with_role(Role::Admin)?;
+        let list = ctx
+            .services()
             .install_tokens
             .list_active(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(list.into_iter().map(|t| InstallToken::new(t, None)).collect())
     }
 }
@@ -158,30 +142,29 @@ impl AgentMutation {
         ctx: &Context<'_>,
         input: Option<CreateInstallTokenInput>,
     ) -> Result<CreateInstallTokenPayload> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let input = input.unwrap_or_default();
-        let created = services(ctx)
+        let created = ctx
+            .services()
             .install_tokens
             .create(
                 principal,
                 input.name.as_deref(),
                 input.duration_minutes.map(i64::from),
                 input.max_usage,
-                guard::meta(ctx),
+                ctx.meta(),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(created.into())
     }
 
     async fn revoke_install_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
+        ctx.services()
             .install_tokens
             .revoke(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(true)
     }
 
@@ -193,13 +176,12 @@ impl AgentMutation {
         machine_id: ID,
         reason: Option<String>,
     ) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let machine_id = parse_id("machineId", &machine_id)?;
-        services(ctx)
-            .enrolment
-            .revoke_machine(principal, machine_id, reason, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        ctx.services()
+            .agents
+            .revoke_machine(principal, machine_id, reason, ctx.meta())
+            .await?;
         Ok(true)
     }
 
@@ -209,9 +191,10 @@ impl AgentMutation {
         ctx: &Context<'_>,
         input: AgentRequirementsInput,
     ) -> Result<AgentRequirements> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        let req = services(ctx)
-            .enrolment
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        let req = ctx
+            .services()
+            .agents
             .requirements()
             .update(RequirementChanges {
                 windows_client_enabled: input.windows_client_enabled,
@@ -221,8 +204,7 @@ impl AgentMutation {
                 linux_enabled: input.linux_enabled,
                 unsupported_os_message: input.unsupported_os_message.map(Some),
             })
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(req.into())
     }
 
@@ -236,38 +218,37 @@ impl AgentMutation {
         ctx: &Context<'_>,
         machine_id: ID,
     ) -> Result<DateTime<Utc>> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let machine_id = parse_id("machineId", &machine_id)?;
-        let until = services(ctx)
-            .enrolment
-            .release_for_reenrolment(principal, machine_id, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        let until = ctx
+            .services()
+            .agents
+            .release_for_reenrolment(principal, machine_id, ctx.meta())
+            .await?;
         Ok(until)
     }
 
     /// Asks the machine's agent to renew its certificate at its next
     /// heartbeat, whatever its expiry date.
     async fn renew_machine_certificate(&self, ctx: &Context<'_>, machine_id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let machine_id = parse_id("machineId", &machine_id)?;
-        services(ctx)
-            .enrolment
-            .request_renewal(principal, machine_id, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        ctx.services()
+            .agents
+            .request_renewal(principal, machine_id, ctx.meta())
+            .await?;
         Ok(true)
     }
 
     /// A fresh 60-minute token to embed in the Windows installer; earlier
     /// installer tokens are revoked.
     async fn active_windows_install_token(&self, ctx: &Context<'_>) -> Result<CreateInstallTokenPayload> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
-        let created = services(ctx)
+        let principal = ctx.caller_with_role(Role::Admin)?;
+        let created = ctx
+            .services()
             .install_tokens
-            .windows_installer(principal, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .windows_installer(principal, ctx.meta())
+            .await?;
         Ok(created.into())
     }
 }

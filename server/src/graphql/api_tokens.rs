@@ -1,23 +1,18 @@
 //! API tokens for integrations (admin, signed-in users only).
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::Result,
     types::{id, parse_id},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{
-        activity::{Category, Entry, Level},
-        auth::{ApiScope, Role},
-    },
+use crate::domain::{
+    activity::{Category, Entry, Level},
+    auth::{ApiScope, Role},
 };
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entities::api_tokens;
 use serde_json::json;
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ApiTokenScope {
@@ -82,23 +77,14 @@ pub struct CreateApiTokenPayload {
     secret: String,
 }
 
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
 #[derive(Default)]
 pub struct ApiTokenQuery;
 
 #[Object]
 impl ApiTokenQuery {
     async fn api_tokens(&self, ctx: &Context<'_>) -> Result<Vec<ApiToken>> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
-        let list = services(ctx)
-            .auth
-            .api_tokens()
-            .list(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.user_session_with_role(Role::Admin)?;
+        let list = ctx.services().auth.api_tokens().list(principal.client_id).await?;
         Ok(list.into_iter().map(ApiToken::from).collect())
     }
 }
@@ -113,14 +99,13 @@ impl ApiTokenMutation {
         ctx: &Context<'_>,
         input: CreateApiTokenInput,
     ) -> Result<CreateApiTokenPayload> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
-        let svc = services(ctx);
+        let principal = ctx.user_session_with_role(Role::Admin)?;
+        let svc = ctx.services();
         let created = svc
             .auth
             .api_tokens()
             .create(principal, &input.name, input.scope.into(), input.expires_in_days)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let entry = Entry::new(
             Level::Info,
             Category::Auth,
@@ -129,7 +114,7 @@ impl ApiTokenMutation {
         .client(principal.client_id)
         .metadata(json!({ "token_id": created.token.id, "scope": created.token.scope }))
         .by(principal.user_id);
-        svc.activity.record(entry, guard::meta(ctx)).await;
+        svc.activity.record(entry, ctx.meta()).await;
         Ok(CreateApiTokenPayload {
             token: created.token.into(),
             secret: created.secret,
@@ -137,15 +122,10 @@ impl ApiTokenMutation {
     }
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
+        let principal = ctx.user_session_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        let svc = services(ctx);
-        let token = svc
-            .auth
-            .api_tokens()
-            .revoke(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+        let svc = ctx.services();
+        let token = svc.auth.api_tokens().revoke(principal.client_id, id).await?;
         let entry = Entry::new(
             Level::Info,
             Category::Auth,
@@ -154,7 +134,7 @@ impl ApiTokenMutation {
         .client(principal.client_id)
         .metadata(json!({ "token_id": token.id }))
         .by(principal.user_id);
-        svc.activity.record(entry, guard::meta(ctx)).await;
+        svc.activity.record(entry, ctx.meta()).await;
         Ok(true)
     }
 }

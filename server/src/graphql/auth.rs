@@ -1,10 +1,14 @@
-//! Guards and session cookies. The transport resolves the caller once per
-//! request into [`RequestAuth`]; resolvers ask for the level they need.
+//! The caller of a request and the session cookies. The transport
+//! resolves the caller once per request into [`RequestAuth`]; resolvers ask
+//! for the level they need through [`super::ContextExt`].
 
-use super::error::{ApiError, ErrorCode};
+use super::{
+    error::{ApiError, ErrorCode},
+    ContextExt,
+};
 use crate::domain::{
     activity::RequestMeta,
-    auth::{AuthFailure, AuthVia, Principal, Role, Session},
+    auth::{AuthFailure, AuthVia, Principal, Session},
 };
 use async_graphql::Context;
 use cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -19,6 +23,10 @@ pub struct RequestAuth {
     pub principal: Option<Principal>,
     /// Why a presented credential was refused, if one was.
     pub failure: Option<AuthFailure>,
+    /// Set when the credential could not be checked because storage was
+    /// out of reach: guards answer SERVICE_UNAVAILABLE, not UNAUTHENTICATED,
+    /// so a client retries instead of signing its user out.
+    pub unavailable: Option<std::time::Duration>,
     pub meta: RequestMeta,
     /// The refresh cookie, for `refreshToken`/`logout` without arguments.
     pub refresh_cookie: Option<String>,
@@ -26,74 +34,11 @@ pub struct RequestAuth {
     pub secure_cookies: bool,
 }
 
-pub fn request_auth<'a>(ctx: &'a Context<'_>) -> &'a RequestAuth {
-    static ANONYMOUS: std::sync::OnceLock<RequestAuth> = std::sync::OnceLock::new();
-    ctx.data_opt::<RequestAuth>()
-        .unwrap_or_else(|| ANONYMOUS.get_or_init(RequestAuth::default))
-}
-
-pub fn meta<'a>(ctx: &'a Context<'_>) -> &'a RequestMeta {
-    &request_auth(ctx).meta
-}
-
-fn unauthenticated(auth: &RequestAuth) -> ApiError {
-    let message = match auth.failure {
-        Some(AuthFailure::Expired) => "Access token expired",
-        Some(AuthFailure::Revoked) => "Access token revoked",
-        Some(AuthFailure::Invalid) => "Invalid credentials",
-        None => "Authentication required",
-    };
-    ApiError::new(ErrorCode::Unauthenticated, message)
-}
-
-/// Any authenticated caller whose password is in order.
-pub fn caller<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, ApiError> {
-    let principal = caller_allowing_password_change(ctx)?;
-    if principal.password_change_required {
-        return Err(ApiError::new(
-            ErrorCode::PasswordChangeRequired,
-            "Password change required: call changePassword first",
-        ));
-    }
-    Ok(principal)
-}
-
-/// Any authenticated caller, even one that must change its password.
-pub fn caller_allowing_password_change<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, ApiError> {
-    let auth = request_auth(ctx);
-    auth.principal.as_ref().ok_or_else(|| unauthenticated(auth))
-}
-
-/// A caller with at least `role`.
-pub fn with_role<'a>(ctx: &'a Context<'_>, role: Role) -> Result<&'a Principal, ApiError> {
-    let principal = caller(ctx)?;
-    if principal.role < role {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("{} access required", entities::enums::Stored::stored(&role)),
-        ));
-    }
-    Ok(principal)
-}
-
 pub fn api_token_forbidden() -> ApiError {
     ApiError::new(
         ErrorCode::Forbidden,
         "API tokens cannot perform identity operations",
     )
-}
-
-/// A signed-in user (not an API token): identity operations.
-pub fn user_session<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, ApiError> {
-    user_session_with_role(ctx, Role::Observer)
-}
-
-pub fn user_session_with_role<'a>(ctx: &'a Context<'_>, role: Role) -> Result<&'a Principal, ApiError> {
-    let principal = with_role(ctx, role)?;
-    if principal.is_api_token() {
-        return Err(api_token_forbidden());
-    }
-    Ok(principal)
 }
 
 fn cookie(name: &str, value: String, max_age: CookieDuration, http_only: bool, secure: bool) -> String {
@@ -109,7 +54,7 @@ fn cookie(name: &str, value: String, max_age: CookieDuration, http_only: bool, s
 
 /// Sets the three session cookies (access, refresh, CSRF).
 pub fn set_session_cookies(ctx: &Context<'_>, session: &Session) {
-    let secure = request_auth(ctx).secure_cookies;
+    let secure = ctx.request_auth().secure_cookies;
     let access_age = CookieDuration::seconds((session.access.exp - session.access.iat).max(0));
     let refresh_age = CookieDuration::seconds(
         (session.refresh_expires_at - chrono::Utc::now())
@@ -144,7 +89,7 @@ pub fn set_session_cookies(ctx: &Context<'_>, session: &Session) {
 }
 
 pub fn clear_session_cookies(ctx: &Context<'_>) {
-    let secure = request_auth(ctx).secure_cookies;
+    let secure = ctx.request_auth().secure_cookies;
     for (name, http_only) in [
         (ACCESS_COOKIE, true),
         (REFRESH_COOKIE, true),

@@ -1,12 +1,13 @@
 //! Certificate administration for the platform (super_admin).
 
-use super::{auth as guard, error::ApiError, types::id};
-use crate::{
-    app::Services,
-    domain::{
-        auth::Role,
-        pki::certificates::{CertFilter, CertRow, CertStatus},
-    },
+use super::{
+    error::{ApiError, Result},
+    types::id,
+    ContextExt,
+};
+use crate::domain::{
+    auth::Role,
+    pki::certificates::{CertFilter, CertRow, CertStatus},
 };
 use async_graphql::{
     connection::{Connection, Edge, EmptyFields},
@@ -14,8 +15,6 @@ use async_graphql::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateStatus {
@@ -109,10 +108,6 @@ pub struct CertificatePageInfo {
     total_count: u64,
 }
 
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
 fn offset_cursor(offset: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
 }
@@ -132,6 +127,9 @@ pub struct CertificateQuery;
 impl CertificateQuery {
     /// Every issued certificate (super_admin), newest first; `first` up to
     /// 200 (default 50).
+    #[graphql(
+        complexity = "super::cost::page(Some(first), 50, crate::domain::pki::certificates::MAX_PAGE, child_complexity)"
+    )]
     async fn certificates(
         &self,
         ctx: &Context<'_>,
@@ -139,9 +137,9 @@ impl CertificateQuery {
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> Result<Connection<String, Certificate, CertificatePageInfo, EmptyFields>> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
         if !(1..=200).contains(&first) {
-            return Err(ApiError::bad_input("first", "must be between 1 and 200").into());
+            return Err(ApiError::bad_input("first", "must be between 1 and 200"));
         }
         let start = match after {
             None => 0,
@@ -159,11 +157,11 @@ impl CertificateQuery {
                 .transpose()?,
             search: filter.search,
         };
-        let (rows, total) = services(ctx)
+        let (rows, total) = ctx
+            .services()
             .certificates
             .list(&domain_filter, first as u64, start)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let end = start + rows.len() as u64;
         let mut connection = Connection::with_additional_fields(
             start > 0,
@@ -179,8 +177,8 @@ impl CertificateQuery {
     }
 
     async fn certificate_stats(&self, ctx: &Context<'_>) -> Result<CertificateStats> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        let stats = services(ctx).certificates.stats().await.map_err(ApiError::from)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        let stats = ctx.services().certificates.stats().await?;
         let get = |s: CertStatus| stats.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
         Ok(CertificateStats {
             total: stats.iter().map(|(_, n)| n).sum(),
@@ -200,33 +198,21 @@ pub struct CertificateMutation;
 impl CertificateMutation {
     /// Deletes expired and revoked certificates; returns how many.
     async fn purge_inactive_certificates(&self, ctx: &Context<'_>) -> Result<u64> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        Ok(services(ctx)
-            .certificates
-            .purge_inactive()
-            .await
-            .map_err(ApiError::from)?)
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        Ok(ctx.services().certificates.purge_inactive().await?)
     }
 
     /// Cancels a revocation.
     async fn restore_certificate(&self, ctx: &Context<'_>, serial: String) -> Result<bool> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        services(ctx)
-            .certificates
-            .restore(&serial)
-            .await
-            .map_err(ApiError::from)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        ctx.services().certificates.restore(&serial).await?;
         Ok(true)
     }
 
     /// Clears cached certificate states (they are rebuilt from the
     /// database); returns how many entries were dropped.
     async fn refresh_certificate_cache(&self, ctx: &Context<'_>) -> Result<u64> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        Ok(services(ctx)
-            .certificates
-            .refresh_cache()
-            .await
-            .map_err(ApiError::from)?)
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        Ok(ctx.services().certificates.refresh_cache().await?)
     }
 }

@@ -2,6 +2,25 @@
 
 use crate::domain::DomainError;
 use async_graphql::ErrorExtensions;
+use std::{sync::Arc, time::Duration};
+
+/// What every resolver returns. `?` converts a [`DomainError`] (and the
+/// guards' own [`ApiError`]s); any other error type is a compile error, so
+/// a cause can never reach a client through async-graphql's blanket
+/// `From<T: Display>` conversion, which turns a message into an uncoded
+/// error the policy reports as INTERNAL_SERVER_ERROR. For example
+///
+/// ```compile_fail
+/// async fn field(&self) -> Result<u32> {
+///     Ok(serde_json::from_str::<u32>("x")?)
+/// }
+/// ```
+///
+/// fails with E0277: "`?` couldn't convert the error to `ApiError`: the
+/// trait `From<serde_json::Error>` is not implemented for `ApiError`".
+/// Doctests are off in this crate; `not_implemented_for_api_error!` at the
+/// end of this file holds the same property at every build.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -42,7 +61,8 @@ impl ErrorCode {
 
 /// A resolver error with its code. Internal details never go in `message`.
 /// (No `Display`: that would collide with async-graphql's blanket
-/// conversion, which is exactly the leaky path this type replaces.)
+/// conversion, which is exactly the leaky path this type replaces. No
+/// `From<E: Display>` either, for the same reason.)
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -63,6 +83,17 @@ impl ApiError {
         }
     }
 
+    pub fn unavailable(retry_after: Duration) -> Self {
+        let secs = retry_after.as_secs().max(1);
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(
+                ErrorCode::ServiceUnavailable,
+                format!("Temporarily unavailable; retry in {secs} s"),
+            )
+        }
+    }
+
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         Self {
@@ -73,14 +104,14 @@ impl ApiError {
     }
 }
 
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
+impl From<&DomainError> for ApiError {
+    fn from(e: &DomainError) -> Self {
         match e {
             DomainError::NotFound(what) => Self::new(ErrorCode::NotFound, format!("{what} not found")),
-            DomainError::InvalidInput { field, message } => Self::bad_input(field, message),
+            DomainError::InvalidInput { field, message } => Self::bad_input(field.clone(), message.clone()),
             DomainError::Unauthenticated => Self::new(ErrorCode::Unauthenticated, "Not authenticated"),
-            DomainError::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
-            DomainError::Conflict(m) => Self::new(ErrorCode::Conflict, m),
+            DomainError::Forbidden(m) => Self::new(ErrorCode::Forbidden, m.clone()),
+            DomainError::Conflict(m) => Self::new(ErrorCode::Conflict, m.clone()),
             DomainError::RateLimited { retry_after } => {
                 let secs = retry_after.as_secs().max(1);
                 Self {
@@ -91,21 +122,28 @@ impl From<DomainError> for ApiError {
                     )
                 }
             }
-            DomainError::Unavailable { retry_after } => {
-                let secs = retry_after.as_secs().max(1);
-                Self {
-                    retry_after_secs: Some(secs),
-                    ..Self::new(
-                        ErrorCode::ServiceUnavailable,
-                        format!("Temporarily unavailable; retry in {secs} s"),
-                    )
-                }
+            DomainError::Unavailable { retry_after, .. } => {
+                tracing::warn!(error = %e.report(), "resolver refused: storage unavailable");
+                Self::unavailable(*retry_after)
             }
-            DomainError::Internal(detail) => {
-                tracing::error!(%detail, "internal error in resolver");
+            DomainError::Internal { .. } => {
+                tracing::error!(error = %e.report(), "internal error in resolver");
                 Self::new(ErrorCode::InternalServerError, INTERNAL_MESSAGE)
             }
         }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        Self::from(&e)
+    }
+}
+
+/// Dataloaders share one error among every key of a batch.
+impl From<Arc<DomainError>> for ApiError {
+    fn from(e: Arc<DomainError>) -> Self {
+        Self::from(&*e)
     }
 }
 
@@ -128,3 +166,34 @@ impl From<ApiError> for async_graphql::Error {
         })
     }
 }
+
+// Fails to build if `ApiError` gains a conversion from a foreign error
+// type (or `Display`): each trait listed must stay unimplemented. The check
+// is the one `static_assertions::assert_not_impl_any!` makes: were a trait
+// implemented, `some_item` would be ambiguous between the two impls and
+// the build would stop with E0283 ("type annotations needed").
+macro_rules! not_implemented_for_api_error {
+    ($($tr:path),+ $(,)?) => {
+        const _: fn() = || {$({
+            trait AmbiguousIfImpl<A> {
+                fn some_item() {}
+            }
+            impl<T: ?Sized> AmbiguousIfImpl<()> for T {}
+            struct Invalid;
+            impl<T: ?Sized + $tr> AmbiguousIfImpl<Invalid> for T {}
+            let _ = <ApiError as AmbiguousIfImpl<_>>::some_item;
+        })+};
+    };
+}
+
+not_implemented_for_api_error!(
+    std::fmt::Display,
+    From<async_graphql::Error>,
+    From<sea_orm::DbErr>,
+    From<std::io::Error>,
+    From<serde_json::Error>,
+    From<String>,
+    From<&'static str>,
+    From<Box<dyn std::error::Error + Send + Sync>>,
+    From<crate::infra::cache::CacheError>,
+);

@@ -2,17 +2,13 @@
 
 use super::{
     auth::{self as guard, clear_session_cookies, set_session_cookies},
-    error::ApiError,
+    error::{ApiError, Result},
     types::{id, parse_id, User},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::auth::{LoginOutcome, Session},
-};
+use crate::domain::auth::{LoginOutcome, Session};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 /// Outcome of `login`, `verifyMfa` and `refreshToken`. While MFA is
 /// pending, tokens and user are null and `mfaSessionId` is set.
@@ -70,10 +66,6 @@ pub struct ImpersonationPayload {
     client_id: ID,
 }
 
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
 #[derive(Default)]
 pub struct IdentityQuery;
 
@@ -81,22 +73,13 @@ pub struct IdentityQuery;
 impl IdentityQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        let principal = guard::user_session(ctx)?;
-        Ok(services(ctx)
-            .auth
-            .me(principal)
-            .await
-            .map_err(ApiError::from)?
-            .into())
+        let principal = ctx.user_session()?;
+        Ok(ctx.services().auth.me(principal).await?.into())
     }
 
     async fn mfa_status(&self, ctx: &Context<'_>) -> Result<MfaStatus> {
-        let principal = guard::user_session(ctx)?;
-        let s = services(ctx)
-            .auth
-            .mfa_status(principal)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.user_session()?;
+        let s = ctx.services().auth.mfa_status(principal).await?;
         Ok(MfaStatus {
             enabled: s.enabled,
             verified_at: s.verified_at,
@@ -106,11 +89,7 @@ impl IdentityQuery {
 
     /// Whether a password-reset token is still usable. Public.
     async fn validate_reset_token(&self, ctx: &Context<'_>, token: String) -> Result<bool> {
-        Ok(services(ctx)
-            .auth
-            .validate_reset_token(&token)
-            .await
-            .map_err(ApiError::from)?)
+        Ok(ctx.services().auth.validate_reset_token(&token).await?)
     }
 }
 
@@ -121,11 +100,7 @@ pub struct IdentityMutation;
 impl IdentityMutation {
     /// Signs in. Same error for an unknown email and a wrong password.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<LoginPayload> {
-        let outcome = services(ctx)
-            .auth
-            .login(&email, &password, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        let outcome = ctx.services().auth.login(&email, &password, ctx.meta()).await?;
         Ok(match outcome {
             LoginOutcome::Session(session) => session_payload(ctx, &session),
             LoginOutcome::MfaRequired { mfa_session_id } => LoginPayload {
@@ -143,39 +118,34 @@ impl IdentityMutation {
         mfa_session_id: String,
         code: String,
     ) -> Result<LoginPayload> {
-        let session = services(ctx)
+        let session = ctx
+            .services()
             .auth
-            .verify_mfa(&mfa_session_id, &code, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .verify_mfa(&mfa_session_id, &code, ctx.meta())
+            .await?;
         Ok(session_payload(ctx, &session))
     }
 
     /// Rotates a refresh token (argument, or the refresh cookie).
     async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> Result<LoginPayload> {
-        let auth = guard::request_auth(ctx);
+        let auth = ctx.request_auth();
         let token = refresh_token
             .or_else(|| auth.refresh_cookie.clone())
             .ok_or_else(|| ApiError::bad_input("refreshToken", "is required (argument or cookie)"))?;
-        let session = services(ctx)
-            .auth
-            .refresh(&token, &auth.meta)
-            .await
-            .map_err(ApiError::from)?;
+        let session = ctx.services().auth.refresh(&token, &auth.meta).await?;
         Ok(session_payload(ctx, &session))
     }
 
     /// Revokes the access token now (and the refresh family when the
     /// refresh token is given or in a cookie).
     async fn logout(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> Result<bool> {
-        let principal = guard::caller_allowing_password_change(ctx)?;
-        let auth = guard::request_auth(ctx);
+        let principal = ctx.caller_allowing_password_change()?;
+        let auth = ctx.request_auth();
         let refresh = refresh_token.or_else(|| auth.refresh_cookie.clone());
-        services(ctx)
+        ctx.services()
             .auth
             .logout(principal, refresh.as_deref(), &auth.meta)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         clear_session_cookies(ctx);
         Ok(true)
     }
@@ -188,45 +158,38 @@ impl IdentityMutation {
         current_password: String,
         new_password: String,
     ) -> Result<bool> {
-        let principal = guard::caller_allowing_password_change(ctx)?;
+        let principal = ctx.caller_allowing_password_change()?;
         if principal.is_api_token() {
-            return Err(guard::api_token_forbidden().into());
+            return Err(guard::api_token_forbidden());
         }
-        services(ctx)
+        ctx.services()
             .auth
-            .change_password(principal, &current_password, &new_password, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .change_password(principal, &current_password, &new_password, ctx.meta())
+            .await?;
         Ok(true)
     }
 
     /// Sends a reset link if the address is known; always answers true.
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        services(ctx)
+        ctx.services()
             .auth
-            .request_password_reset(&email, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .request_password_reset(&email, ctx.meta())
+            .await?;
         Ok(true)
     }
 
     async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> Result<bool> {
-        services(ctx)
+        ctx.services()
             .auth
-            .reset_password(&token, &new_password, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .reset_password(&token, &new_password, ctx.meta())
+            .await?;
         Ok(true)
     }
 
     /// Starts TOTP enrolment: secret, otpauth URL and backup codes (once).
     async fn mfa_setup(&self, ctx: &Context<'_>) -> Result<MfaSetupPayload> {
-        let principal = guard::user_session(ctx)?;
-        let s = services(ctx)
-            .auth
-            .mfa_setup(principal)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.user_session()?;
+        let s = ctx.services().auth.mfa_setup(principal).await?;
         Ok(MfaSetupPayload {
             secret: s.secret,
             otpauth_url: s.otpauth_url,
@@ -236,34 +199,32 @@ impl IdentityMutation {
 
     /// Turns MFA on with a first valid code.
     async fn mfa_enable(&self, ctx: &Context<'_>, code: String) -> Result<bool> {
-        let principal = guard::user_session(ctx)?;
-        services(ctx)
+        let principal = ctx.user_session()?;
+        ctx.services()
             .auth
-            .mfa_enable(principal, &code, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .mfa_enable(principal, &code, ctx.meta())
+            .await?;
         Ok(true)
     }
 
     async fn mfa_disable(&self, ctx: &Context<'_>, password: String) -> Result<bool> {
-        let principal = guard::user_session(ctx)?;
-        services(ctx)
+        let principal = ctx.user_session()?;
+        ctx.services()
             .auth
-            .mfa_disable(principal, &password, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .mfa_disable(principal, &password, ctx.meta())
+            .await?;
         Ok(true)
     }
 
     /// super_admin: a 15-minute admin token for another tenant (audited).
     async fn impersonate(&self, ctx: &Context<'_>, client_id: ID) -> Result<ImpersonationPayload> {
-        let principal = guard::user_session(ctx)?;
+        let principal = ctx.user_session()?;
         let client_id = parse_id("clientId", &client_id)?;
-        let (token, claims) = services(ctx)
+        let (token, claims) = ctx
+            .services()
             .auth
-            .impersonate(principal, client_id, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .impersonate(principal, client_id, ctx.meta())
+            .await?;
         Ok(ImpersonationPayload {
             access_token: token,
             expires_at: claims.expires_at(),

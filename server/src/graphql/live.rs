@@ -6,18 +6,17 @@
 //! many were skipped); the server never buffers without bound.
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::Result,
     machines::FleetOverview,
     types::{id, parse_id},
+    ContextExt,
 };
 use crate::{
-    app::Services,
     domain::{
         collectors::Collector,
-        live::{self, AlertFired, Collected, Figures, Kind, LiveEvent, StatusChange},
+        live::{self, AlertFired, Collected, Figures, Kind, LiveEvent, StatusChange, Topic},
     },
-    infra::fanout::Topic,
+    services::Services,
 };
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
@@ -25,14 +24,8 @@ use futures::{Stream, StreamExt};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
-type Result<T> = std::result::Result<T, async_graphql::Error>;
-
 /// `fleetOverview` emits at most this often.
 const OVERVIEW_EVERY: Duration = Duration::from_secs(2);
-
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
 
 /// The topic's events, each taken by `pick`; lagging skips ahead.
 fn events<T: Send + 'static>(
@@ -42,7 +35,7 @@ fn events<T: Send + 'static>(
 ) -> impl Stream<Item = T> + Send {
     // The fan-out routes by (kind, tenant, machine): what arrives here is
     // this topic's and nothing else.
-    let rx = services.infra.fanout.subscribe(topic);
+    let rx = services.live.subscribe(topic);
     futures::stream::unfold(rx, move |mut rx| async move {
         loop {
             match rx.recv().await {
@@ -165,9 +158,9 @@ impl LiveSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = MachineStatusEvent>> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let topic = Topic::tenant(Kind::MachineStatus, principal.client_id);
-        Ok(events(services(ctx), topic, status_change).map(Into::into))
+        Ok(events(ctx.services(), topic, status_change).map(Into::into))
     }
 
     /// Each accepted metrics sample of one machine, as soon as it is
@@ -177,17 +170,13 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         machine_id: ID,
     ) -> Result<impl Stream<Item = MachineMetricsEvent>> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let machine_id = parse_id("machineId", &machine_id)?;
         // Subscribe before the ownership check so nothing committed in
         // between is missed.
         let topic = Topic::machine(Kind::MachineCollect, principal.client_id, machine_id);
-        let samples = events(services(ctx), topic, sample);
-        services(ctx)
-            .fleet
-            .get(principal.client_id, machine_id)
-            .await
-            .map_err(ApiError::from)?;
+        let samples = events(ctx.services(), topic, sample);
+        ctx.services().fleet.get(principal.client_id, machine_id).await?;
         Ok(samples.filter_map(move |c| async move {
             match (c.collector, c.figures) {
                 (
@@ -214,15 +203,15 @@ impl LiveSubscription {
     /// Fleet counts and mean health: now, then after status changes, at
     /// most once every 2 seconds however busy the fleet.
     async fn fleet_overview(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = FleetOverview>> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let client_id = principal.client_id;
-        let services = services(ctx).clone();
+        let services = ctx.services().clone();
         let changes = events(
             &services,
             Topic::tenant(Kind::MachineStatus, client_id),
             status_change,
         );
-        let first = services.fleet.overview(client_id).await.map_err(ApiError::from)?;
+        let first = services.fleet.overview(client_id).await?;
         let state = (Box::pin(changes), services, true);
         let rest = futures::stream::unfold(
             state,
@@ -244,8 +233,8 @@ impl LiveSubscription {
 
     /// Alerts fired for the tenant's machines.
     async fn alert_fired(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = AlertEvent>> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let topic = Topic::tenant(Kind::AlertFired, principal.client_id);
-        Ok(events(services(ctx), topic, alert).map(Into::into))
+        Ok(events(ctx.services(), topic, alert).map(Into::into))
     }
 }

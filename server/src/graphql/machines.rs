@@ -4,44 +4,28 @@
 
 use super::{
     agent_config::CollectorKind,
-    auth as guard,
-    error::ApiError,
+    error::{ApiError, Result},
     loaders::{GroupLoader, LabelsLoader, LatestMetricsLoader, RiskOverridesLoader, SnapshotLoader},
     types::{id, parse_id},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{
-        auth::Role,
-        collectors::Collector,
-        fleet::{
-            self,
-            history::{self, Point, Range, Resolution, Series},
-            risks::{self, Level, OverrideInput, Severity},
-            Cursor, MachineFilter as Filter,
-        },
+use crate::domain::{
+    auth::Role,
+    collectors::Collector,
+    fleet::{
+        self,
+        history::{Point, Range, Resolution, Series},
+        risks::{self, Level, OverrideInput, Severity},
+        Cursor, MachineFilter as Filter,
     },
 };
 use async_graphql::{
     connection::{Connection, Edge},
-    dataloader::DataLoader,
     Context, Enum, InputObject, Json, Object, SimpleObject, ID,
 };
 use chrono::{DateTime, Utc};
 use entities::{machines, risk_overrides};
 use uuid::Uuid;
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
-
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
-fn loader_error(e: std::sync::Arc<crate::domain::DomainError>) -> async_graphql::Error {
-    let e = std::sync::Arc::try_unwrap(e)
-        .unwrap_or_else(|shared| crate::domain::DomainError::Internal(shared.to_string()));
-    ApiError::from(e).into()
-}
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum MachineStatus {
@@ -173,10 +157,9 @@ pub struct Machine(machines::Model);
 impl Machine {
     async fn snapshot(&self, ctx: &Context<'_>, collector: Collector) -> Result<Option<CollectorSnapshot>> {
         let all = ctx
-            .data_unchecked::<DataLoader<SnapshotLoader>>()
+            .loader::<SnapshotLoader>()
             .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
+            .await?
             .unwrap_or_default();
         Ok(all
             .into_iter()
@@ -271,20 +254,15 @@ impl Machine {
         let Some(group_id) = self.0.group_id else {
             return Ok(None);
         };
-        let group = ctx
-            .data_unchecked::<DataLoader<GroupLoader>>()
-            .load_one(group_id)
-            .await
-            .map_err(loader_error)?;
+        let group = ctx.loader::<GroupLoader>().load_one(group_id).await?;
         Ok(group.map(Into::into))
     }
 
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<MachineLabel>> {
         let labels = ctx
-            .data_unchecked::<DataLoader<LabelsLoader>>()
+            .loader::<LabelsLoader>()
             .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
+            .await?
             .unwrap_or_default();
         Ok(labels
             .into_iter()
@@ -299,11 +277,7 @@ impl Machine {
 
     /// From the metrics collector's latest sample; null before the first.
     async fn latest_metrics(&self, ctx: &Context<'_>) -> Result<Option<LatestMetrics>> {
-        let latest = ctx
-            .data_unchecked::<DataLoader<LatestMetricsLoader>>()
-            .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?;
+        let latest = ctx.loader::<LatestMetricsLoader>().load_one(self.0.id).await?;
         Ok(latest.map(|m| LatestMetrics {
             cpu_percent: m.cpu_percent,
             ram_percent: m.ram_percent,
@@ -383,10 +357,9 @@ impl Machine {
     /// data, with overrides applied; most severe first.
     async fn risks(&self, ctx: &Context<'_>) -> Result<Vec<MachineRisk>> {
         let snapshots = ctx
-            .data_unchecked::<DataLoader<SnapshotLoader>>()
+            .loader::<SnapshotLoader>()
             .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
+            .await?
             .unwrap_or_default();
         let overrides = self.overrides(ctx).await?;
         let risks = risks::apply(risks::detect(&snapshots), &overrides, Utc::now());
@@ -412,10 +385,9 @@ impl Machine {
 impl Machine {
     async fn overrides(&self, ctx: &Context<'_>) -> Result<Vec<risk_overrides::Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<RiskOverridesLoader>>()
+            .loader::<RiskOverridesLoader>()
             .load_one(self.0.id)
-            .await
-            .map_err(loader_error)?
+            .await?
             .unwrap_or_default())
     }
 }
@@ -534,11 +506,7 @@ impl MachinePageInfo {
     /// Machines matching the filter, all pages together (one more
     /// statement; ask only when shown).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(services(ctx)
-            .fleet
-            .count(self.client_id, &self.filter)
-            .await
-            .map_err(ApiError::from)?)
+        Ok(ctx.services().fleet.count(self.client_id, &self.filter).await?)
     }
 }
 
@@ -681,6 +649,9 @@ pub struct MachineQuery;
 #[Object]
 impl MachineQuery {
     /// The tenant's machines in host-name order, `first` up to 100.
+    #[graphql(
+        complexity = "super::cost::page(first, fleet::DEFAULT_PAGE, fleet::MAX_PAGE, child_complexity)"
+    )]
     async fn machines(
         &self,
         ctx: &Context<'_>,
@@ -688,13 +659,13 @@ impl MachineQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Machine, MachinePageInfo>> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let filter = filter.unwrap_or_default().into_domain()?;
-        let page = services(ctx)
+        let page = ctx
+            .services()
             .fleet
             .list(principal.client_id, &filter, first, after.as_deref())
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         let mut connection = Connection::with_additional_fields(
             after.is_some(),
             page.has_next,
@@ -712,24 +683,20 @@ impl MachineQuery {
     }
 
     async fn machine(&self, ctx: &Context<'_>, id: ID) -> Result<Machine> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let id = parse_id("id", &id)?;
-        let m = services(ctx)
-            .fleet
-            .get(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+        let m = ctx.services().fleet.get(principal.client_id, id).await?;
         Ok(Machine(m))
     }
 
     /// Case-insensitive.
     async fn machine_by_hostname(&self, ctx: &Context<'_>, hostname: String) -> Result<Machine> {
-        let principal = guard::caller(ctx)?;
-        let m = services(ctx)
+        let principal = ctx.caller()?;
+        let m = ctx
+            .services()
             .fleet
             .by_hostname(principal.client_id, &hostname)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(Machine(m))
     }
 
@@ -742,15 +709,11 @@ impl MachineQuery {
         range: MetricRange,
     ) -> Result<MetricHistory> {
         let (client_id, machine_id) = owned_machine(ctx, &machine_id).await?;
-        let h = history::history(
-            &services(ctx).infra.db,
-            client_id,
-            machine_id,
-            Series::Metrics,
-            range.into(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let h = ctx
+            .services()
+            .fleet
+            .history(client_id, machine_id, Series::Metrics, range.into())
+            .await?;
         Ok(MetricHistory {
             points: h.points.into_iter().map(Into::into).collect(),
             resolution: h.resolution.into(),
@@ -765,15 +728,11 @@ impl MachineQuery {
         range: MetricRange,
     ) -> Result<NetworkMetricHistory> {
         let (client_id, machine_id) = owned_machine(ctx, &machine_id).await?;
-        let h = history::history(
-            &services(ctx).infra.db,
-            client_id,
-            machine_id,
-            Series::Network,
-            range.into(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let h = ctx
+            .services()
+            .fleet
+            .history(client_id, machine_id, Series::Network, range.into())
+            .await?;
         Ok(NetworkMetricHistory {
             points: h.points.into_iter().map(Into::into).collect(),
             resolution: h.resolution.into(),
@@ -783,11 +742,11 @@ impl MachineQuery {
     /// A machine's risk overrides.
     async fn risk_overrides(&self, ctx: &Context<'_>, machine_id: ID) -> Result<Vec<RiskOverride>> {
         let (_, machine_id) = owned_machine(ctx, &machine_id).await?;
-        let list = services(ctx)
+        let list = ctx
+            .services()
             .risk_overrides
             .of_machines(&[machine_id])
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .remove(&machine_id)
             .unwrap_or_default();
         Ok(list.into_iter().map(Into::into).collect())
@@ -795,12 +754,8 @@ impl MachineQuery {
 
     /// Fleet counts and mean health.
     async fn overview(&self, ctx: &Context<'_>) -> Result<FleetOverview> {
-        let principal = guard::caller(ctx)?;
-        let o = services(ctx)
-            .fleet
-            .overview(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.caller()?;
+        let o = ctx.services().fleet.overview(principal.client_id).await?;
         Ok(o.into())
     }
 }
@@ -818,9 +773,10 @@ impl MachineMutation {
         machine_id: ID,
         input: RiskOverrideInput,
     ) -> Result<RiskOverride> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let (_, machine_id) = owned_machine(ctx, &machine_id).await?;
-        let o = services(ctx)
+        let o = ctx
+            .services()
             .risk_overrides
             .set(
                 principal,
@@ -832,19 +788,17 @@ impl MachineMutation {
                     expires_at: input.expires_at,
                 },
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(o.into())
     }
 
     async fn delete_risk_override(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
+        ctx.services()
             .risk_overrides
             .delete(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(true)
     }
 }
@@ -852,12 +806,8 @@ impl MachineMutation {
 /// The caller's tenant and the machine id, once the machine is known to
 /// belong to it (NOT_FOUND otherwise).
 async fn owned_machine(ctx: &Context<'_>, machine_id: &ID) -> Result<(Uuid, Uuid)> {
-    let principal = guard::caller(ctx)?;
+    let principal = ctx.caller()?;
     let machine_id = parse_id("machineId", machine_id)?;
-    services(ctx)
-        .fleet
-        .get(principal.client_id, machine_id)
-        .await
-        .map_err(ApiError::from)?;
+    ctx.services().fleet.get(principal.client_id, machine_id).await?;
     Ok((principal.client_id, machine_id))
 }

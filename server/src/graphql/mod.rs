@@ -7,6 +7,8 @@ mod agents;
 mod api_tokens;
 pub mod auth;
 mod certificates;
+mod context;
+mod cost;
 pub mod document;
 pub mod error;
 mod extension;
@@ -20,10 +22,11 @@ mod tenancy;
 mod types;
 mod users;
 
-use crate::app::Services;
+use crate::services::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-pub use error::{ApiError, ErrorCode};
+pub use context::ContextExt;
+pub use error::{ApiError, ErrorCode, Result};
 pub use extension::{CookieSocket, RequestId};
 
 /// Deep enough for the standard introspection query and real dashboard

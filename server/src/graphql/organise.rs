@@ -1,21 +1,15 @@
 //! Groups and labels of the tenant's machines.
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::{ApiError, Result},
     machines::Group,
     types::{id, parse_id},
+    ContextExt,
 };
-use crate::{app::Services, domain::auth::Role};
+use crate::domain::auth::Role;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
-
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
 
 fn ids(field: &str, list: &[ID]) -> std::result::Result<Vec<Uuid>, ApiError> {
     list.iter().map(|i| parse_id(field, i)).collect()
@@ -47,22 +41,14 @@ pub struct OrganiseQuery;
 #[Object]
 impl OrganiseQuery {
     async fn groups(&self, ctx: &Context<'_>) -> Result<Vec<Group>> {
-        let principal = guard::caller(ctx)?;
-        let list = services(ctx)
-            .organise
-            .groups(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.caller()?;
+        let list = ctx.services().organise.groups(principal.client_id).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
     async fn labels(&self, ctx: &Context<'_>) -> Result<Vec<Label>> {
-        let principal = guard::caller(ctx)?;
-        let list = services(ctx)
-            .organise
-            .labels(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.caller()?;
+        let list = ctx.services().organise.labels(principal.client_id).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 }
@@ -80,12 +66,12 @@ impl OrganiseMutation {
         name: String,
         description: Option<String>,
     ) -> Result<Group> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
-        let g = services(ctx)
+        let principal = ctx.caller_with_role(Role::Admin)?;
+        let g = ctx
+            .services()
             .organise
             .create_group(principal.client_id, &name, description)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(g.into())
     }
 
@@ -97,25 +83,24 @@ impl OrganiseMutation {
         name: Option<String>,
         description: Option<String>,
     ) -> Result<Group> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        let g = services(ctx)
+        let g = ctx
+            .services()
             .organise
             .update_group(principal.client_id, id, name.as_deref(), description)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(g.into())
     }
 
     /// Its machines stay, without a group.
     async fn delete_group(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
+        ctx.services()
             .organise
             .delete_group(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(true)
     }
 
@@ -127,35 +112,34 @@ impl OrganiseMutation {
         machine_ids: Vec<ID>,
         group_id: Option<ID>,
     ) -> Result<u64> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let machine_ids = ids("machineIds", &machine_ids)?;
         let group_id = group_id.as_ref().map(|g| parse_id("groupId", g)).transpose()?;
-        Ok(services(ctx)
+        Ok(ctx
+            .services()
             .organise
             .set_group(principal.client_id, &machine_ids, group_id)
-            .await
-            .map_err(ApiError::from)?)
+            .await?)
     }
 
     /// Keys are 1-50 characters and unique in the tenant; colour #RRGGBB.
     async fn create_label(&self, ctx: &Context<'_>, key: String, color: Option<String>) -> Result<Label> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
-        let l = services(ctx)
+        let principal = ctx.caller_with_role(Role::Admin)?;
+        let l = ctx
+            .services()
             .organise
             .create_label(principal.client_id, &key, color.as_deref())
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(l.into())
     }
 
     async fn delete_label(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
+        ctx.services()
             .organise
             .delete_label(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(true)
     }
 
@@ -168,25 +152,24 @@ impl OrganiseMutation {
         machine_ids: Vec<ID>,
         value: Option<String>,
     ) -> Result<bool> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let label_id = parse_id("labelId", &label_id)?;
         let machine_ids = ids("machineIds", &machine_ids)?;
-        services(ctx)
+        ctx.services()
             .organise
             .assign_label(principal.client_id, label_id, value.as_deref(), &machine_ids)
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(true)
     }
 
     async fn unassign_label(&self, ctx: &Context<'_>, label_id: ID, machine_ids: Vec<ID>) -> Result<u64> {
-        let principal = guard::with_role(ctx, Role::Admin)?;
+        let principal = ctx.caller_with_role(Role::Admin)?;
         let label_id = parse_id("labelId", &label_id)?;
         let machine_ids = ids("machineIds", &machine_ids)?;
-        Ok(services(ctx)
+        Ok(ctx
+            .services()
             .organise
             .unassign_label(principal.client_id, label_id, &machine_ids)
-            .await
-            .map_err(ApiError::from)?)
+            .await?)
     }
 }

@@ -1,11 +1,13 @@
 //! serverInfo and the serverTime tick: the smallest end-to-end proof of
 //! both transports.
 
-use super::{auth as guard, error::ApiError};
-use crate::{
-    app::Services,
-    domain::auth::Role,
-    infra::{db::Backend, CacheBackend},
+use super::{
+    error::{ApiError, Result},
+    ContextExt,
+};
+use crate::domain::{
+    auth::Role,
+    status::{Backend, CacheBackend},
 };
 use async_graphql::{Context, Enum, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
@@ -55,27 +57,14 @@ pub struct ServerStats {
     resident_memory_bytes: Option<f64>,
 }
 
-/// VmRSS from /proc, in bytes.
-fn resident_memory() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024.0)
-}
-
 #[derive(Default)]
 pub struct SystemQuery;
 
 #[Object]
 impl SystemQuery {
     /// Version and backends of the server answering. Public.
-    async fn server_info(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerInfo> {
-        let info = ctx
-            .data_unchecked::<Services>()
-            .status
-            .server_info()
-            .await
-            .map_err(ApiError::from)?;
+    async fn server_info(&self, ctx: &Context<'_>) -> Result<ServerInfo> {
+        let info = ctx.services().status.server_info().await?;
         Ok(ServerInfo {
             version: info.version.to_owned(),
             database_backend: match info.database_backend {
@@ -93,16 +82,16 @@ impl SystemQuery {
     }
 
     /// This instance's live resources. super_admin only.
-    async fn server_stats(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerStats> {
-        guard::with_role(ctx, Role::SuperAdmin)?;
-        let live = ctx.data_unchecked::<Services>().infra.fanout.stats();
+    async fn server_stats(&self, ctx: &Context<'_>) -> Result<ServerStats> {
+        ctx.caller_with_role(Role::SuperAdmin)?;
+        let stats = ctx.services().status.server_stats();
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(ServerStats {
-            websocket_connections: count(live.sockets),
-            live_subscriptions: count(live.subscriptions),
-            live_topics: count(live.topics),
-            runtime_tasks: count(tokio::runtime::Handle::current().metrics().num_alive_tasks()),
-            resident_memory_bytes: resident_memory(),
+            websocket_connections: count(stats.websocket_connections),
+            live_subscriptions: count(stats.live_subscriptions),
+            live_topics: count(stats.live_topics),
+            runtime_tasks: count(stats.runtime_tasks),
+            resident_memory_bytes: stats.resident_memory_bytes.map(|b| b as f64),
         })
     }
 }
@@ -119,13 +108,12 @@ impl SystemSubscription {
     async fn server_time(
         &self,
         #[graphql(default = 1000)] interval_ms: i32,
-    ) -> async_graphql::Result<impl Stream<Item = DateTime<Utc>>> {
+    ) -> Result<impl Stream<Item = DateTime<Utc>>> {
         if !(MIN_TICK_MS..=MAX_TICK_MS).contains(&interval_ms) {
             return Err(ApiError::bad_input(
                 "intervalMs",
                 format!("must be between {MIN_TICK_MS} and {MAX_TICK_MS}"),
-            )
-            .into());
+            ));
         }
         let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms as u64));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

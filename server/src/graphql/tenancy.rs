@@ -1,21 +1,16 @@
 //! Tenants, for the platform's super_admins.
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::Result,
     types::{id, parse_id, User},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{auth::Role, users::NewUser},
-};
+use crate::domain::{auth::Role, users::NewUser};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entities::clients;
 use std::collections::HashMap;
 use uuid::Uuid;
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 /// A tenant: one MSP customer or IT department.
 #[derive(SimpleObject)]
@@ -79,10 +74,6 @@ pub struct CreateClientPayload {
     admin: User,
 }
 
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
 #[derive(Default)]
 pub struct TenancyQuery;
 
@@ -90,10 +81,10 @@ pub struct TenancyQuery;
 impl TenancyQuery {
     /// All tenants (super_admin).
     async fn clients(&self, ctx: &Context<'_>) -> Result<Vec<Client>> {
-        guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        let tenancy = &services(ctx).tenancy;
-        let list = tenancy.list().await.map_err(ApiError::from)?;
-        let counts = tenancy.machine_counts().await.map_err(ApiError::from)?;
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        let tenancy = &ctx.services().tenancy;
+        let list = tenancy.list().await?;
+        let counts = tenancy.machine_counts().await?;
         Ok(list.into_iter().map(|c| Client::with_count(c, &counts)).collect())
     }
 }
@@ -111,14 +102,13 @@ impl TenancyMutation {
         client_id: ID,
         max_machines: Option<i32>,
     ) -> Result<Client> {
-        let principal = guard::user_session_with_role(ctx, Role::SuperAdmin)?;
+        let principal = ctx.user_session_with_role(Role::SuperAdmin)?;
         let client_id = parse_id("clientId", &client_id)?;
-        let tenancy = &services(ctx).tenancy;
+        let tenancy = &ctx.services().tenancy;
         let client = tenancy
-            .set_machine_limit(principal, client_id, max_machines, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
-        let counts = tenancy.machine_counts().await.map_err(ApiError::from)?;
+            .set_machine_limit(principal, client_id, max_machines, ctx.meta())
+            .await?;
+        let counts = tenancy.machine_counts().await?;
         Ok(Client::with_count(client, &counts))
     }
 
@@ -128,8 +118,9 @@ impl TenancyMutation {
         ctx: &Context<'_>,
         input: CreateClientInput,
     ) -> Result<CreateClientPayload> {
-        let principal = guard::user_session_with_role(ctx, Role::SuperAdmin)?;
-        let (client, admin) = services(ctx)
+        let principal = ctx.user_session_with_role(Role::SuperAdmin)?;
+        let (client, admin) = ctx
+            .services()
             .tenancy
             .create_client(
                 principal,
@@ -141,10 +132,9 @@ impl TenancyMutation {
                     last_name: input.admin_last_name,
                     role: Some(Role::Admin),
                 },
-                guard::meta(ctx),
+                ctx.meta(),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(CreateClientPayload {
             client: client.into(),
             admin: admin.into(),

@@ -1,20 +1,15 @@
 //! Users of the caller's tenant (admin manages; everyone may list).
 
 use super::{
-    auth as guard,
-    error::ApiError,
+    error::Result,
     types::{parse_id, RoleKind, User},
+    ContextExt,
 };
-use crate::{
-    app::Services,
-    domain::{
-        auth::Role,
-        users::{NewUser, UserChanges},
-    },
+use crate::domain::{
+    auth::Role,
+    users::{NewUser, UserChanges},
 };
 use async_graphql::{Context, InputObject, Object, ID};
-
-type Result<T> = std::result::Result<T, async_graphql::Error>;
 
 #[derive(InputObject)]
 pub struct CreateUserInput {
@@ -35,10 +30,6 @@ pub struct UpdateUserInput {
     role: Option<RoleKind>,
 }
 
-fn services<'a>(ctx: &'a Context<'_>) -> &'a Services {
-    ctx.data_unchecked::<Services>()
-}
-
 #[derive(Default)]
 pub struct UserQuery;
 
@@ -46,24 +37,15 @@ pub struct UserQuery;
 impl UserQuery {
     /// Users of the caller's tenant.
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let principal = guard::caller(ctx)?;
-        let users = services(ctx)
-            .users
-            .list(principal.client_id)
-            .await
-            .map_err(ApiError::from)?;
+        let principal = ctx.caller()?;
+        let users = ctx.services().users.list(principal.client_id).await?;
         Ok(users.into_iter().map(User::from).collect())
     }
 
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
-        let principal = guard::caller(ctx)?;
+        let principal = ctx.caller()?;
         let id = parse_id("id", &id)?;
-        Ok(services(ctx)
-            .users
-            .get(principal.client_id, id)
-            .await
-            .map_err(ApiError::from)?
-            .into())
+        Ok(ctx.services().users.get(principal.client_id, id).await?.into())
     }
 }
 
@@ -74,8 +56,9 @@ pub struct UserMutation;
 impl UserMutation {
     /// Creates a user with a temporary password sent by email.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<User> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
-        let user = services(ctx)
+        let principal = ctx.user_session_with_role(Role::Admin)?;
+        let user = ctx
+            .services()
             .users
             .create(
                 principal,
@@ -85,17 +68,17 @@ impl UserMutation {
                     last_name: input.last_name,
                     role: input.role.map(Into::into),
                 },
-                guard::meta(ctx),
+                ctx.meta(),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(user.into())
     }
 
     async fn update_user(&self, ctx: &Context<'_>, id: ID, input: UpdateUserInput) -> Result<User> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
+        let principal = ctx.user_session_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        let user = services(ctx)
+        let user = ctx
+            .services()
             .users
             .update(
                 principal,
@@ -106,33 +89,27 @@ impl UserMutation {
                     last_name: input.last_name,
                     role: input.role.map(Into::into),
                 },
-                guard::meta(ctx),
+                ctx.meta(),
             )
-            .await
-            .map_err(ApiError::from)?;
+            .await?;
         Ok(user.into())
     }
 
     async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
+        let principal = ctx.user_session_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
-            .users
-            .delete(principal, id, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+        ctx.services().users.delete(principal, id, ctx.meta()).await?;
         Ok(true)
     }
 
     /// Emails the user a new temporary password and signs them out.
     async fn reset_user_password(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        let principal = guard::user_session_with_role(ctx, Role::Admin)?;
+        let principal = ctx.user_session_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        services(ctx)
+        ctx.services()
             .users
-            .reset_password(principal, id, guard::meta(ctx))
-            .await
-            .map_err(ApiError::from)?;
+            .reset_password(principal, id, ctx.meta())
+            .await?;
         Ok(true)
     }
 }

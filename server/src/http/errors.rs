@@ -13,6 +13,20 @@ pub fn json_error(status: StatusCode, code: &str, message: impl Into<String>) ->
     (status, Json(json!({ "error": message.into(), "code": code }))).into_response()
 }
 
+/// 503 with `Retry-After`: storage is out of reach for a moment.
+pub fn unavailable(retry_after: std::time::Duration) -> Response {
+    let secs = retry_after.as_secs().max(1);
+    let mut response = json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+        format!("Temporarily unavailable; retry in {secs} s"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
 pub async fn not_found() -> Response {
     json_error(StatusCode::NOT_FOUND, "NOT_FOUND", "No such route")
 }

@@ -2,8 +2,15 @@
 //! row), for spreadsheets and audits. Authenticated like GraphQL (Bearer or
 //! the session cookie).
 
-use super::{errors::json_error, graphql::caller};
-use crate::{app::AppState, domain::fleet, serve::RemoteAddr};
+use super::{
+    errors::{json_error, unavailable},
+    graphql::caller,
+};
+use crate::{
+    app::AppState,
+    domain::{fleet, DomainError},
+    serve::RemoteAddr,
+};
 use axum::{
     extract::State,
     http::{header, HeaderMap, StatusCode},
@@ -77,6 +84,9 @@ pub async fn machines(
     headers: HeaderMap,
 ) -> Response {
     let auth = caller(&state, &headers, remote.as_deref()).await;
+    if let Some(retry_after) = auth.unavailable {
+        return unavailable(retry_after);
+    }
     let Some(principal) = auth.principal else {
         return json_error(
             StatusCode::UNAUTHORIZED,
@@ -93,8 +103,9 @@ pub async fn machines(
     }
     let rows = match state.services.fleet.export(principal.client_id).await {
         Ok(rows) => rows,
+        Err(DomainError::Unavailable { retry_after, .. }) => return unavailable(retry_after),
         Err(e) => {
-            tracing::error!(error = %e, "machines export failed");
+            tracing::error!(error = %e.report(), "machines export failed");
             return json_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "INTERNAL_SERVER_ERROR",

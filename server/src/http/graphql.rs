@@ -11,6 +11,7 @@ use crate::{
         activity::RequestMeta,
         auth::{AuthFailure, Credential, Principal},
         crypto::constant_time_eq,
+        DomainError,
     },
     graphql::{
         auth::{RequestAuth, ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE},
@@ -22,13 +23,15 @@ use async_graphql::{
     http::{WebSocketProtocols, WsMessage},
     Data,
 };
+use async_graphql_axum::GraphQLRequest;
 use axum::{
     body::{Body, Bytes},
     extract::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        RawQuery, State,
+        FromRequest, RawQuery, Request, State,
     },
-    http::{header, HeaderMap, StatusCode, Uri},
+    http::{self, header, HeaderMap, StatusCode, Uri},
+    middleware::Next,
     response::{IntoResponse, Response},
     Json,
 };
@@ -186,8 +189,9 @@ async fn resolve_auth(
         match state.services.auth.authenticate(credential).await {
             Ok(Ok(principal)) => auth.principal = Some(principal),
             Ok(Err(failure)) => auth.failure = Some(failure),
+            Err(DomainError::Unavailable { retry_after, .. }) => auth.unavailable = Some(retry_after),
             Err(e) => {
-                tracing::error!(error = %e, "authentication failed internally");
+                tracing::error!(error = %e.report(), "authentication failed internally");
                 auth.failure = Some(AuthFailure::Invalid);
             }
         }
@@ -262,20 +266,21 @@ async fn execute(
     http
 }
 
-pub async fn post(
-    State(state): State<AppState>,
-    remote: Option<axum::Extension<RemoteAddr>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if !is_json_content_type(&headers) {
+/// In front of `POST /graphql`: JSON bodies only (a CSRF guard: cross-site
+/// forms cannot send `application/json` without a CORS preflight) and one
+/// operation per request, both refused before anything is decoded. The
+/// body is taken in whole, bounded by [`MAX_BODY_BYTES`], so that the
+/// extractor behind decodes from memory and never waits on a client.
+pub async fn single_json_operation(request: Request, next: Next) -> Response {
+    if !is_json_content_type(request.headers()) {
         return json_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "POST /graphql requires Content-Type: application/json",
         );
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(_) => {
             return json_error(
@@ -292,33 +297,101 @@ pub async fn post(
             "Batched requests are not supported: send one operation per request",
         );
     }
-    let request = match parse_body(bytes).await {
-        Ok(r) => r,
-        Err(e) => {
-            let mut message = format!("Body is not a GraphQL request: {e}");
-            document::bound_message(&mut message);
-            return json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message);
+    parts.extensions.insert(BufferedBody(bytes.len()));
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Size of a body [`single_json_operation`] took in.
+#[derive(Clone, Copy)]
+struct BufferedBody(usize);
+
+/// What the extractor refuses, answered like every transport error: JSON
+/// `{error, code}`, the message bounded (serde quotes the input).
+pub struct Refusal(async_graphql::ParseRequestError);
+
+impl From<async_graphql::ParseRequestError> for Refusal {
+    fn from(e: async_graphql::ParseRequestError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        use async_graphql::ParseRequestError;
+        match self.0 {
+            ParseRequestError::PayloadTooLarge => json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("Request body exceeds {MAX_BODY_BYTES} bytes"),
+            ),
+            ParseRequestError::UnsupportedBatch => json_error(
+                StatusCode::BAD_REQUEST,
+                "BATCH_NOT_SUPPORTED",
+                "Batched requests are not supported: send one operation per request",
+            ),
+            other => {
+                let mut message = format!("Body is not a GraphQL request: {other}");
+                document::bound_message(&mut message);
+                json_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+            }
         }
+    }
+}
+
+/// `POST /graphql`, behind [`single_json_operation`]: async-graphql-axum's
+/// single-request extractor decodes the body, then the document is sized
+/// before it is parsed, and [`execute`] applies CSRF, read-only tokens and
+/// introspection rules.
+pub async fn post(
+    State(state): State<AppState>,
+    remote: Option<axum::Extension<RemoteAddr>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let large = parts
+        .extensions
+        .get::<BufferedBody>()
+        .is_none_or(|b| b.0 > INLINE_BODY_BYTES);
+    let request = match decode(body, large).await {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(),
     };
     let request = match document::prepare(request).await {
         Ok(r) => r,
         Err(err) => return refused_document(err),
     };
-    execute(&state, request, &headers, remote.as_deref()).await
+    execute(&state, request, &parts.headers, remote.as_deref()).await
 }
 
-/// Bodies past this size are decoded on the blocking pool: up to 10 MB of
-/// JSON takes a runtime worker for tens of milliseconds otherwise.
+/// Bodies past this size are decoded on the blocking pool: a 10 MB body of
+/// variables takes a runtime worker for about 100 ms otherwise (release
+/// build; docs/graphql-transport.md).
 const INLINE_BODY_BYTES: usize = 256 * 1024;
 
-async fn parse_body(bytes: Bytes) -> Result<async_graphql::Request, serde_json::Error> {
-    if bytes.len() <= INLINE_BODY_BYTES {
-        return serde_json::from_slice(&bytes);
-    }
-    match tokio::task::spawn_blocking(move || serde_json::from_slice(&bytes)).await {
-        Ok(decoded) => decoded,
-        Err(e) => Err(serde::de::Error::custom(e)),
-    }
+/// Runs the extractor over a body already in memory: inline, or for a
+/// `large` one on the blocking pool, where waiting on the runtime is free.
+async fn decode(body: Body, large: bool) -> Result<async_graphql::Request, Refusal> {
+    // What the extractor reads of a request: the layer checked the media
+    // type, and the rest of the head is ours.
+    let mut request = Request::new(body);
+    *request.method_mut() = http::Method::POST;
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let extract = GraphQLRequest::<Refusal>::from_request(request, &());
+    let extracted = if large {
+        let runtime = tokio::runtime::Handle::current();
+        match tokio::task::spawn_blocking(move || runtime.block_on(extract)).await {
+            Ok(extracted) => extracted,
+            Err(e) => Err(Refusal(async_graphql::ParseRequestError::Io(
+                std::io::Error::other(e),
+            ))),
+        }
+    } else {
+        extract.await
+    };
+    extracted.map(GraphQLRequest::into_inner)
 }
 
 pub async fn get(
@@ -447,6 +520,10 @@ fn init_token(payload: &serde_json::Value) -> Option<String> {
 
 /// Marker for refused `connection_init`, mapped to close code 4403.
 const WS_FORBIDDEN: &str = "Forbidden";
+/// Marker for a `connection_init` whose token could not be checked because
+/// storage was out of reach, mapped to 1013 (try again later): the client
+/// reconnects instead of treating its token as bad.
+const WS_UNAVAILABLE: &str = "Unavailable";
 /// How often a live socket re-checks its token (expiry, logout).
 const WS_RECHECK: Duration = Duration::from_secs(5);
 /// A client that has not taken a frame for this long is dropped: its
@@ -458,6 +535,13 @@ const WS_WRITE_BUFFER: usize = 4 * 1024;
 /// fails and the socket is closed.
 const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
+/// Our own loop around async-graphql's protocol, not async-graphql-axum's
+/// `GraphQLSubscription`: that service upgrades with tungstenite's default
+/// buffers, and an idle subscriber costs the server 140 KiB against 12.8
+/// KiB here (docs/graphql-transport.md). It also has no place for what
+/// this loop adds: the 5 s token re-check (4403), the `connection_init`
+/// deadline (4408), duplicate ids (4409), and dropping a client that stops
+/// reading instead of buffering for it.
 async fn serve_socket(
     socket: WebSocket,
     state: AppState,
@@ -465,7 +549,7 @@ async fn serve_socket(
     meta: RequestMeta,
     cookie_token: Option<String>,
 ) {
-    let _open = state.services.infra.fanout.socket();
+    let _open = state.services.live.socket();
     let (mut sink, stream) = socket.split();
 
     // Operation ids in use, for graphql-transport-ws' 4409: async-graphql
@@ -512,6 +596,11 @@ async fn serve_socket(
                     }
                     let by_cookie = matches!(credential, Some(Credential::Cookie(_)));
                     let auth = resolve_auth(&state, credential, meta, None).await;
+                    if auth.unavailable.is_some() {
+                        return Err(async_graphql::Error::new(format!(
+                            "{WS_UNAVAILABLE}: storage is out of reach for a moment; reconnect"
+                        )));
+                    }
                     let Some(principal) = auth.principal.clone().filter(|_| auth.failure.is_none()) else {
                         return Err(async_graphql::Error::new(format!(
                             "{WS_FORBIDDEN}: invalid, expired or revoked token"
@@ -577,6 +666,8 @@ async fn serve_socket(
             WsMessage::Close(code, reason) => {
                 let code = if code == 1002 && reason.starts_with(WS_FORBIDDEN) {
                     4403
+                } else if code == 1002 && reason.starts_with(WS_UNAVAILABLE) {
+                    1013
                 } else if code == 1011 && !acked {
                     // An operation before the connection was acknowledged.
                     4401

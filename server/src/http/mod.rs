@@ -9,7 +9,9 @@ mod health;
 use crate::{app::AppState, config::CorsOrigins};
 use axum::{
     extract::DefaultBodyLimit,
+    handler::Handler,
     http::{header, HeaderName, HeaderValue, Method, StatusCode},
+    middleware,
     routing::get,
     Router,
 };
@@ -37,7 +39,10 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let cors = cors_layer(&state.config.cors_origins);
     Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql",
+            get(graphql::get).post(graphql::post.layer(middleware::from_fn(graphql::single_json_operation))),
+        )
         .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(health::health))
         .route("/api/export/machines", get(export::machines))

@@ -5,9 +5,14 @@
 //! and a busy one commits hundreds per transaction, without a timer adding
 //! latency (a fixed linger was measured: it caps each connection at one
 //! request per linger).
+//!
+//! Failures stay typed: each writer gets the `DbErr` itself, so the domain
+//! classifies it like any other database error (an outage answers 503,
+//! a fault 500).
 
-use super::db::Database;
+use super::{db::Database, db_failure};
 use futures::future::BoxFuture;
+use sea_orm::DbErr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,14 +21,16 @@ const QUEUE: usize = 8192;
 
 /// Writes one batch in one transaction.
 pub type FlushFn<T> =
-    Arc<dyn Fn(Database, Vec<Arc<T>>) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+    Arc<dyn Fn(Database, Vec<Arc<T>>) -> BoxFuture<'static, Result<(), DbErr>> + Send + Sync>;
 
-type Job<T> = (Arc<T>, oneshot::Sender<Result<(), String>>);
+/// Shared: a batch that fails for an outage fails every writer in it.
+type Outcome = Result<(), Arc<DbErr>>;
+type Job<T> = (Arc<T>, oneshot::Sender<Outcome>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     #[error("batch write failed: {0}")]
-    Failed(String),
+    Failed(#[source] Arc<DbErr>),
     #[error("writer stopped")]
     Stopped,
 }
@@ -76,12 +83,32 @@ async fn run<T: Send + Sync + 'static>(
             }
         }
         let items = batch.iter().map(|(item, _)| item.clone()).collect();
-        let result = flush(db.clone(), items).await;
-        if let Err(e) = &result {
-            tracing::error!(writer = name, error = %e, size = batch.len(), "batch failed");
-        }
-        for (_, done) in batch.drain(..) {
-            let _ = done.send(result.clone());
+        match flush(db.clone(), items).await {
+            Ok(()) => {
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            // One writer's rows can fail the whole transaction (its machine
+            // deleted meanwhile, say): write each alone, so only that one
+            // fails and the others are not told to retry for nothing.
+            Err(e) if batch.len() > 1 && !db_failure::is_unavailable(&e) => {
+                tracing::warn!(writer = name, error = %e, size = batch.len(), "batch failed; writing its requests one by one");
+                for (item, done) in batch.drain(..) {
+                    let outcome = flush(db.clone(), vec![item]).await.map_err(Arc::new);
+                    if let Err(e) = &outcome {
+                        tracing::error!(writer = name, error = %e, "write failed");
+                    }
+                    let _ = done.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(writer = name, error = %e, size = batch.len(), "batch failed");
+                let e = Arc::new(e);
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Err(e.clone()));
+                }
+            }
         }
     }
 }

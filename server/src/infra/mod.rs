@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod cache;
 pub mod db;
+pub mod db_failure;
 pub mod fanout;
 pub mod group_commit;
 pub mod mailer;

@@ -5,24 +5,28 @@
 //! TimescaleDB's retention policy does not do it) activity logs older than
 //! 30 days.
 
-use crate::infra::db::Database;
+use crate::{infra::db::Database, services::Services};
 use chrono::{Duration, Utc};
 use entities::{activity_logs, install_tokens, password_reset_tokens, refresh_tokens, token_blacklist};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio_util::sync::CancellationToken;
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 const ACTIVITY_RETENTION: Duration = Duration::days(30);
 
-pub async fn run(db: Database, timescaledb: bool) {
-    let mut ticker = tokio::time::interval(EVERY);
-    loop {
-        ticker.tick().await;
-        let tick =
-            super::exclusive::run_once(&db, super::exclusive::keys::CLEANUP, || purge(&db, timescaledb));
-        if let Err(e) = tick.await {
-            tracing::warn!(error = %e, "cleanup failed");
+pub async fn run(services: Services, stop: CancellationToken) {
+    super::every(EVERY, stop, || async {
+        if let Err(e) = tick(&services).await {
+            crate::domain::DomainError::from(e).log("cleanup");
         }
-    }
+    })
+    .await;
+}
+
+/// One purge, unless another instance is running it (false).
+pub async fn tick(services: &Services) -> Result<bool, sea_orm::DbErr> {
+    let (db, timescaledb) = (&services.infra.db, services.status.timescaledb());
+    super::exclusive::run_once(db, super::exclusive::keys::CLEANUP, || purge(db, timescaledb)).await
 }
 
 pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbErr> {

@@ -2,25 +2,35 @@
 //! go offline (see `domain::fleet::offline`).
 
 use super::exclusive::{keys, run_once};
-use crate::{app::Services, domain::fleet::offline};
+use crate::{
+    domain::{fleet::offline, DomainError},
+    services::Services,
+};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 const EVERY: Duration = Duration::from_secs(30);
 
-pub async fn run(services: Services) {
-    let mut ticker = tokio::time::interval(EVERY);
-    loop {
-        ticker.tick().await;
-        let db = &services.infra.db;
-        let (bus, cache) = (services.infra.bus.clone(), services.infra.cache.clone());
-        let result = run_once(db, keys::OFFLINE, || async move {
-            offline::detect(db, bus.as_ref(), cache.as_ref())
-                .await
-                .map(|_| ())
-        })
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "offline detection failed");
+pub async fn run(services: Services, stop: CancellationToken) {
+    super::every(EVERY, stop, || async {
+        if let Err(e) = tick(&services).await {
+            e.log("offline detection");
         }
-    }
+    })
+    .await;
+}
+
+/// One pass: the machines marked offline, or `None` when another instance
+/// holds this tick.
+pub async fn tick(services: &Services) -> Result<Option<usize>, DomainError> {
+    let db = &services.infra.db;
+    let (bus, cache) = (services.infra.bus.as_ref(), services.infra.cache.as_ref());
+    let mut marked = 0;
+    let counted = &mut marked;
+    let ran = run_once(db, keys::OFFLINE, move || async move {
+        *counted = offline::detect(db, bus, cache).await?;
+        Ok::<_, DomainError>(())
+    })
+    .await?;
+    Ok(ran.then_some(marked))
 }

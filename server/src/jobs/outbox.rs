@@ -2,12 +2,16 @@
 //! in the activity log.
 
 use crate::{
-    app::Services,
-    domain::activity::{Category, Entry, Level, RequestMeta},
+    domain::{
+        activity::{Category, Entry, Level, RequestMeta},
+        DomainError,
+    },
     infra::mailer::Mailer,
+    services::Services,
 };
 use serde_json::json;
 use std::{sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
 
 const POLL: Duration = Duration::from_secs(5);
 const BATCH: u64 = 20;
@@ -21,47 +25,67 @@ fn sent_message(kind: &str) -> &'static str {
     }
 }
 
-pub async fn run(services: Services, mailer: Arc<dyn Mailer>) {
+pub async fn run(services: Services, mailer: Arc<dyn Mailer>, stop: CancellationToken) {
     let wake = services.outbox.wake_signal();
     loop {
-        match services.outbox.claim(BATCH).await {
-            Ok(batch) if !batch.is_empty() => {
-                for email in batch {
-                    let result = mailer
-                        .send(&email.recipient, &email.subject, &email.body_text)
-                        .await;
-                    let mut entry = match &result {
-                        Ok(()) => Entry::new(Level::Info, Category::Email, sent_message(&email.kind)),
-                        Err(_) => Entry::new(Level::Error, Category::Email, "Échec d'envoi d'email"),
-                    }
-                    .metadata(json!({ "kind": email.kind, "recipient": email.recipient, "attempt": email.attempts + 1 }));
-                    if let Some(c) = email.client_id {
-                        entry = entry.client(c);
-                    }
-                    let outcome = match result {
-                        Ok(()) => services.outbox.mark_sent(email.id).await.map(|_| ()),
-                        Err(error) => {
-                            tracing::warn!(%error, id = %email.id, "email delivery failed");
-                            services
-                                .outbox
-                                .mark_failed(email.id, email.attempts, &error)
-                                .await
-                                .map(|_| ())
-                        }
-                    };
-                    if let Err(e) = outcome {
-                        tracing::error!(error = %e, "outbox bookkeeping failed");
-                    }
-                    services.activity.record(entry, &RequestMeta::default()).await;
-                }
-                continue;
-            }
+        match deliver(&services, mailer.as_ref(), &stop).await {
+            Ok(n) if n > 0 => continue,
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
+            Err(e) => e.log("outbox claim"),
         }
         tokio::select! {
+            () = stop.cancelled() => return,
             () = wake.notified() => {}
             () = tokio::time::sleep(POLL) => {}
         }
     }
+}
+
+/// Delivers one batch of due emails; returns how many were attempted.
+pub async fn tick(services: &Services, mailer: &dyn Mailer) -> Result<usize, DomainError> {
+    deliver(services, mailer, &CancellationToken::new()).await
+}
+
+/// Claimed emails left when `stop` is cancelled go back to the queue when
+/// their lease runs out.
+async fn deliver(
+    services: &Services,
+    mailer: &dyn Mailer,
+    stop: &CancellationToken,
+) -> Result<usize, DomainError> {
+    let batch = services.outbox.claim(BATCH).await?;
+    let mut attempted = 0;
+    for email in batch {
+        if stop.is_cancelled() {
+            break;
+        }
+        attempted += 1;
+        let result = mailer
+            .send(&email.recipient, &email.subject, &email.body_text)
+            .await;
+        let mut entry = match &result {
+            Ok(()) => Entry::new(Level::Info, Category::Email, sent_message(&email.kind)),
+            Err(_) => Entry::new(Level::Error, Category::Email, "Échec d'envoi d'email"),
+        }
+        .metadata(json!({ "kind": email.kind, "recipient": email.recipient, "attempt": email.attempts + 1 }));
+        if let Some(c) = email.client_id {
+            entry = entry.client(c);
+        }
+        let outcome = match result {
+            Ok(()) => services.outbox.mark_sent(email.id).await.map(|_| ()),
+            Err(error) => {
+                tracing::warn!(%error, id = %email.id, "email delivery failed");
+                services
+                    .outbox
+                    .mark_failed(email.id, email.attempts, &error)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(e) = outcome {
+            e.log("outbox bookkeeping");
+        }
+        services.activity.record(entry, &RequestMeta::default()).await;
+    }
+    Ok(attempted)
 }

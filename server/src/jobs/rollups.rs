@@ -5,22 +5,24 @@
 use super::exclusive::{keys, run_once};
 use crate::{
     domain::fleet::rollups::{refresh, START_WINDOW, TICK_WINDOW},
-    infra::db::Database,
+    services::Services,
 };
 use chrono::{Duration, Utc};
+use tokio_util::sync::CancellationToken;
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
-pub async fn run(db: Database, timescaledb: bool) {
+pub async fn run(services: Services, stop: CancellationToken) {
+    let (db, timescaledb) = (&services.infra.db, services.status.timescaledb());
     let now = Utc::now();
-    let initial = run_once(&db, keys::ROLLUPS, || {
-        refresh(&db, timescaledb, now - START_WINDOW, now)
-    })
-    .await;
+    let initial = tokio::select! {
+        () = stop.cancelled() => return,
+        initial = run_once(db, keys::ROLLUPS, || refresh(db, timescaledb, now - START_WINDOW, now)) => initial,
+    };
     match initial {
         Ok(true) => tracing::info!(timescaledb, "hourly rollups refreshed over 31 days"),
         Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "initial rollup refresh failed"),
+        Err(e) => crate::domain::DomainError::from(e).log("initial rollup refresh"),
     }
     if timescaledb {
         return;
@@ -28,13 +30,23 @@ pub async fn run(db: Database, timescaledb: bool) {
     let mut ticker = tokio::time::interval(EVERY);
     ticker.tick().await;
     loop {
-        ticker.tick().await;
-        let now = Utc::now();
-        let tick = run_once(&db, keys::ROLLUPS, || {
-            refresh(&db, false, now - TICK_WINDOW, now + Duration::hours(1))
-        });
-        if let Err(e) = tick.await {
-            tracing::warn!(error = %e, "rollup refresh failed");
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(e) = tick(&services).await {
+            crate::domain::DomainError::from(e).log("rollup refresh");
         }
     }
+}
+
+/// Refreshes the recent hours' rollups, unless another instance is doing
+/// it (false).
+pub async fn tick(services: &Services) -> Result<bool, sea_orm::DbErr> {
+    let (db, timescaledb) = (&services.infra.db, services.status.timescaledb());
+    let now = Utc::now();
+    run_once(db, keys::ROLLUPS, || {
+        refresh(db, timescaledb, now - TICK_WINDOW, now + Duration::hours(1))
+    })
+    .await
 }

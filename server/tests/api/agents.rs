@@ -1,6 +1,6 @@
 //! Agent enrolment through GraphQL: install tokens.
 
-use crate::helpers::{error_code, tenant_with_admin, TestServer};
+use crate::helpers::{agent_sim, error_code, tenant_with_admin, TestServer};
 use serde_json::json;
 
 const CREATE: &str = "mutation($i: CreateInstallTokenInput) { createInstallToken(input: $i) { token { id secret expiresAt maxUsage usageCount } curlCommand powershellCommand } }";
@@ -177,7 +177,7 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     assert!(key.contains("PRIVATE KEY"));
     assert_eq!(
         enrolled["ca_certificate"].as_str().unwrap(),
-        server.state.services.enrolment.ca().cert_pem()
+        server.state.services.agents.ca().cert_pem()
     );
     let machine_id = enrolled["machine_id"].as_str().unwrap().to_owned();
 
@@ -367,7 +367,12 @@ async fn renewal_only_near_expiry_and_the_old_certificate_gets_24_hours() {
             .unwrap();
         assert_eq!(beat.status(), 200);
     }
-    assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 400);
+    let again = agent.post(&renew_url).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["code"],
+        "CONFLICT"
+    );
     let old = entities::client_certificates::Entity::find()
         .filter(entities::client_certificates::Column::RevocationReason.eq("renewed"))
         .one(db)
@@ -412,30 +417,23 @@ async fn the_agent_simulator_enrols_a_fleet_and_heartbeats() {
     let token = install_token(&server, &admin, json!({ "maxUsage": 12 })).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.crt");
-    std::fs::write(&ca, server.state.services.enrolment.ca().cert_pem()).unwrap();
+    std::fs::write(&ca, server.state.services.agents.ca().cert_pem()).unwrap();
     let gateway = format!("https://127.0.0.1:{}", server.gateway_addr.port());
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
-        .args([
-            "--gateway",
-            &gateway,
-            "--token",
-            &token,
-            "--machines",
-            "12",
-            "--heartbeats",
-            "3",
-        ])
-        .arg("--ca")
-        .arg(&ca)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let ca = ca.to_str().unwrap();
+    let (ok, stdout) = agent_sim(&[
+        "--gateway",
+        &gateway,
+        "--token",
+        &token,
+        "--machines",
+        "12",
+        "--heartbeats",
+        "3",
+        "--ca",
+        ca,
+    ])
+    .await;
+    assert!(ok, "{stdout}");
     assert!(stdout.contains("machines enrolled: 12/12"), "{stdout}");
     assert!(stdout.contains("heartbeats: 36 ok, 0 failed"), "{stdout}");
     let client_id = uuid::Uuid::parse_str(&client_id).unwrap();
@@ -757,46 +755,37 @@ async fn the_load_generator_posts_collectors_and_every_acknowledged_sample_is_st
     let token = install_token(&server, &admin, json!({})).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.crt");
-    std::fs::write(&ca, server.state.services.enrolment.ca().cert_pem()).unwrap();
+    std::fs::write(&ca, server.state.services.agents.ca().cert_pem()).unwrap();
     let db_url = match &server.env.config().database {
         optralis::config::DatabaseTarget::Sqlite { path } => format!("sqlite://{}?mode=rw", path.display()),
         optralis::config::DatabaseTarget::Postgres { url } => url.clone(),
     };
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-sim"))
-        .args([
-            "--gateway",
-            &format!("https://127.0.0.1:{}", server.gateway_addr.port()),
-        ])
-        .args([
-            "--token",
-            &token,
-            "--machines",
-            "6",
-            "--heartbeats",
-            "1",
-            "--prefix",
-            "load",
-        ])
-        .args([
-            "--duration-secs",
-            "3",
-            "--metrics-interval",
-            "0.25",
-            "--time-scale",
-            "300",
-        ])
-        .args(["--verify-db", &db_url])
-        .arg("--ca")
-        .arg(&ca)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let gateway = format!("https://127.0.0.1:{}", server.gateway_addr.port());
+    let ca = ca.to_str().unwrap();
+    let (ok, stdout) = agent_sim(&[
+        "--gateway",
+        &gateway,
+        "--token",
+        &token,
+        "--machines",
+        "6",
+        "--heartbeats",
+        "1",
+        "--prefix",
+        "load",
+        "--duration-secs",
+        "3",
+        "--metrics-interval",
+        "0.25",
+        "--time-scale",
+        "300",
+        "--verify-db",
+        &db_url,
+        "--ca",
+        ca,
+    ])
+    .await;
+    assert!(ok, "{stdout}");
     let collect_line = stdout
         .lines()
         .find(|l| l.starts_with("collect:"))

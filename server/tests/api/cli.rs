@@ -50,6 +50,76 @@ fn invalid_configuration_is_one_line_and_exit_2() {
 }
 
 #[test]
+fn serve_help_lists_every_variable_with_its_meaning_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Configured-Secret-Value-0123456789abcdef";
+    let out = optralis(dir.path())
+        .args(["serve", "--help"])
+        .env("JWT_SECRET", secret)
+        .env("SMTP_PASS", secret)
+        .env("DEFAULT_ADMIN_PASSWORD", secret)
+        .env(
+            "DATABASE_URL",
+            format!("postgres://optralis:{secret}@db/optralis"),
+        )
+        .env("PORT", "4100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for variable in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET",
+        "PORT",
+        "AGENT_PORT",
+        "DEFAULT_ADMIN_PASSWORD",
+    ] {
+        assert!(help.contains(&format!("[env: {variable}")), "{variable}:\n{help}");
+    }
+    // Every declared variable (the README's table is checked against the
+    // same list), with its default where there is a fixed one.
+    for variable in optralis::config::Settings::variables() {
+        assert!(help.contains(&format!("[env: {variable}")), "{variable}:\n{help}");
+    }
+    assert!(
+        help.contains("[default: 3000]") && help.contains("[default: 8443]"),
+        "{help}"
+    );
+    assert!(help.contains("[env: PORT=4100]"), "{help}");
+    assert!(!help.contains(secret), "a secret shown in help:\n{help}");
+}
+
+#[test]
+fn a_flag_stands_in_for_its_variable_and_names_it_when_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = optralis(dir.path())
+        .args(["serve", "--port", "eighty"])
+        .env("PORT", "3000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("PORT"), "{stderr}");
+}
+
+#[test]
+fn blank_variables_count_as_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = optralis(dir.path())
+        .arg("migrate")
+        .env("PORT", " ")
+        .env("LOG_FORMAT", "")
+        .env("REDIS_URL", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
 fn schema_command_prints_the_sdl() {
     let dir = tempfile::tempdir().unwrap();
     let out = optralis(dir.path()).arg("schema").output().unwrap();

@@ -377,28 +377,40 @@ async fn concurrent_samples_are_committed_together_and_all_kept() {
 }
 
 #[tokio::test]
-async fn a_failed_write_answers_503_and_keeps_nothing() {
+async fn a_failed_write_keeps_nothing_and_fails_only_its_own_request() {
     let server = TestServer::spawn().await;
-    let (_, agents) = fleet(&server, &server.admin_token().await, "Broken", 1).await;
-    let agent = &agents[0];
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Broken", 2).await;
+    let (agent, bystander) = (&agents[0], &agents[1]);
     let db = &server.state.services.infra.db.conn;
+    // A fault, not an outage (those answer 503: `db_outage.rs`).
     db.execute_unprepared("DROP TABLE disk_info").await.unwrap();
     let body = sample(
         "storage",
         Utc::now(),
         json!({ "disks": [{ "mount_point": "/", "total_gb": 10, "used_gb": 1 }] }),
     );
-    let resp = agent
+    let send = agent
         .client
         .post(server.gateway_url("/agent/collect"))
         .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 503);
-    assert!(resp.headers().get("retry-after").is_some());
+        .send();
+    // Sent together, these may share the failing request's batch: the
+    // writer then writes them apart, and they succeed.
+    let others = futures::future::join_all((0..8).map(|i| {
+        post(
+            &server,
+            bystander,
+            metrics_sample(Utc::now() - Duration::seconds(i), 2.0, 3.0),
+        )
+    }));
+    let (resp, others) = tokio::join!(send, others);
+    assert!(others.iter().all(|(status, _)| *status == 200), "{others:?}");
+    let resp = resp.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert!(resp.headers().get("retry-after").is_none());
     let answer: Value = resp.json().await.unwrap();
-    assert_eq!(answer["code"], "UNAVAILABLE");
+    assert_eq!(answer["code"], "INTERNAL");
+    assert!(!answer.to_string().contains("disk_info"), "{answer}");
     assert_eq!(
         count::<machine_collector_data::Entity>(
             &server,

@@ -1,4 +1,5 @@
 use crate::helpers::{error_code, TestEnv, TestServer};
+use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -192,7 +193,17 @@ async fn standard_introspection_query_fits_the_limits() {
 #[tokio::test]
 async fn internal_errors_are_generic_and_carry_the_request_id() {
     let server = TestServer::spawn().await;
-    server.state.services.infra.db.conn.close_by_ref().await.unwrap();
+    // A fault, not an outage: a row that does not decode.
+    let db = &server.state.services.infra.db.conn;
+    db.execute_unprepared("DROP TABLE seaql_migrations")
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "CREATE TABLE seaql_migrations (version TEXT, applied_at TEXT); \
+         INSERT INTO seaql_migrations VALUES ('m_broken', 'not a number')",
+    )
+    .await
+    .unwrap();
     let resp = server
         .http
         .post(server.url("/graphql"))
@@ -211,6 +222,24 @@ async fn internal_errors_are_generic_and_carry_the_request_id() {
         "Internal server error (request id: test-req-42)"
     );
     assert_eq!(error["extensions"]["requestId"], "test-req-42");
+    let text = body.to_string().to_lowercase();
+    for leak in ["sqlx", "pool", "sql", "decode", "broken", "number"] {
+        assert!(!text.contains(leak), "response leaks {leak:?}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_closed_pool_is_unavailable_not_internal() {
+    let server = TestServer::spawn().await;
+    server.state.services.infra.db.conn.close_by_ref().await.unwrap();
+    let body = server
+        .graphql("{ serverInfo { version schemaVersion } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"].as_u64() >= Some(1),
+        "{body}"
+    );
     let text = body.to_string().to_lowercase();
     for leak in ["sqlx", "pool", "sql", "connection", "closed"] {
         assert!(!text.contains(leak), "response leaks {leak:?}: {body}");

@@ -3,9 +3,11 @@
 //! OPTRALIS_TEST_REDIS_URL to run the same tests on PostgreSQL and Redis.
 
 mod agent_config;
+mod agent_contract;
 mod agents;
 mod cli;
 mod collect;
+mod db_outage;
 mod graphql_http;
 mod health;
 mod helpers;
@@ -14,6 +16,7 @@ mod infra;
 mod live_resources;
 mod machines;
 mod process;
+mod query_cost;
 mod scale_out;
 mod schema;
 mod security_agents;

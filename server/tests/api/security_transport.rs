@@ -224,7 +224,7 @@ async fn slow_body(
 #[tokio::test]
 async fn slow_bodies_and_silent_connections_are_cut_on_both_ports() {
     let server = TestServer::spawn_env(TestEnv::new().await.set("REQUEST_TIMEOUT_SECONDS", "2")).await;
-    let ca = server.state.services.enrolment.ca().cert_pem().to_owned();
+    let ca = server.state.services.agents.ca().cert_pem().to_owned();
     let ports = [
         Port::Api(server.addr),
         Port::gateway(server.gateway_addr, ca.as_bytes()),
@@ -514,7 +514,7 @@ async fn a_flood_on_either_port_leaves_the_other_answering() {
 #[tokio::test]
 async fn every_bad_request_gets_a_json_error_on_both_ports() {
     let server = TestServer::spawn().await;
-    let ca = server.state.services.enrolment.ca().cert_pem().to_owned();
+    let ca = server.state.services.agents.ca().cert_pem().to_owned();
     let api = Port::Api(server.addr);
     let gateway = Port::gateway(server.gateway_addr, ca.as_bytes());
     let long_target = |len: usize| format!("/health?q={}", "a".repeat(len));

@@ -41,3 +41,22 @@ async fn shutdown_drains_in_flight_requests() {
         "listener closed"
     );
 }
+
+/// Shutdown cancels the background jobs and each returns at its next wait
+/// (the cleanup job waits an hour between ticks): none has to be aborted.
+#[tokio::test]
+async fn shutdown_stops_the_background_jobs() {
+    let server = TestServer::spawn().await;
+    // Cleanup, offline detection, the outbox and rollups (which return
+    // after their first refresh on TimescaleDB).
+    assert!(server.running_workers() >= 3, "{}", server.running_workers());
+    let started = tokio::time::Instant::now();
+    let stopped = server.stop().await.expect("the test server started its workers");
+    assert_eq!(stopped.aborted, 0, "{stopped:?}");
+    assert!(stopped.finished >= 3, "{stopped:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

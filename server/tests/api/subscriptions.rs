@@ -1,4 +1,4 @@
-use crate::helpers::{TestServer, WsClient};
+use crate::helpers::{TestEnv, TestServer, WsClient, WITHOUT_WORKERS};
 use serde_json::json;
 
 #[tokio::test]
@@ -247,7 +247,9 @@ async fn status_changes_and_the_overview_follow_the_tenants_fleet() {
 async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat() {
     use crate::collect::fleet;
     use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
-    let server = TestServer::spawn().await;
+    // The offline job's ticks are this test's to drive.
+    let server = TestServer::spawn_env(TestEnv::new().await.set(WITHOUT_WORKERS, "1")).await;
+    assert_eq!(server.running_workers(), 0);
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Quiet", 1).await;
     let agent = &agents[0];
@@ -276,13 +278,9 @@ async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat
         .exec(&db.conn)
         .await
         .unwrap();
-    let (bus, cache) = (
-        server.state.services.infra.bus.clone(),
-        server.state.services.infra.cache.clone(),
-    );
-    let detect = || optralis::domain::fleet::offline::detect(db, bus.as_ref(), cache.as_ref());
-    assert_eq!(detect().await.unwrap(), 1);
-    assert_eq!(detect().await.unwrap(), 0, "announced once");
+    let tick = || optralis::jobs::offline::tick(&server.state.services);
+    assert_eq!(tick().await.unwrap(), Some(1));
+    assert_eq!(tick().await.unwrap(), Some(0), "announced once");
     let offline = ws.recv().await;
     assert_eq!(
         offline["payload"]["data"]["machineStatusChanged"]["status"], "OFFLINE",

@@ -151,22 +151,6 @@ pub struct EffectiveIntervals {
     pub setting_name: Option<String>,
 }
 
-impl EffectiveIntervals {
-    /// The agent-facing shape of `GET /agent/config/collectors`.
-    pub fn to_agent_json(&self) -> Value {
-        json!({
-            "collectors": self.collectors.iter().map(|e| json!({
-                "type": e.collector.name(),
-                "enabled": e.enabled,
-                "interval": e.interval,
-            })).collect::<Vec<_>>(),
-            "source": self.source.as_str(),
-            "setting_id": self.setting_id,
-            "setting_name": self.setting_name,
-        })
-    }
-}
-
 /// Resolves the effective configuration from the settings that apply to
 /// one machine (any order).
 pub fn resolve(machine_id: Uuid, mut applicable: Vec<Setting>) -> EffectiveIntervals {

@@ -121,10 +121,10 @@ impl PasswordHasher {
             mpsc::TrySendError::Full(_) => DomainError::RateLimited {
                 retry_after: Duration::from_secs(1),
             },
-            mpsc::TrySendError::Disconnected(_) => DomainError::Internal("hashing pool stopped".into()),
+            mpsc::TrySendError::Disconnected(_) => DomainError::invariant("hashing pool stopped"),
         })?;
         rx.await
-            .map_err(|_| DomainError::Internal("hashing job dropped".into()))
+            .map_err(|_| DomainError::invariant("hashing job dropped"))
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, DomainError> {
@@ -134,7 +134,7 @@ impl PasswordHasher {
             argon2()
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
-                .map_err(|e| DomainError::Internal(format!("argon2: {e}")))
+                .map_err(|e| DomainError::internal("argon2", e.to_string()))
         })
         .await?
     }

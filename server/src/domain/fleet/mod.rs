@@ -10,7 +10,7 @@ pub mod risks;
 pub mod rollups;
 
 use crate::{
-    domain::{pki::enrolment::OFFLINE_AFTER, DomainError},
+    domain::{agents::OFFLINE_AFTER, DomainError},
     infra::db::Database,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -226,6 +226,17 @@ impl Fleet {
         cond
     }
 
+    /// Chart data of one of the tenant's machines (see [`history::history`]).
+    pub async fn history(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+        series: history::Series,
+        range: history::Range,
+    ) -> Result<history::History, DomainError> {
+        history::history(&self.db, client_id, machine_id, series, range).await
+    }
+
     /// One page of the tenant's machines in host-name order.
     pub async fn list(
         &self,
@@ -424,7 +435,7 @@ impl Fleet {
             .into_model::<Row>()
             .one(&self.db.conn)
             .await?
-            .ok_or_else(|| DomainError::Internal("overview returned no row".into()))?;
+            .ok_or_else(|| DomainError::invariant("overview returned no row"))?;
         let online = row.online.unwrap_or(0);
         Ok(Overview {
             total: row.total,

@@ -5,9 +5,8 @@
 
 use crate::{
     domain::{
-        live,
-        pki::enrolment::{beat_view_key, OFFLINE_AFTER},
-        DomainError,
+        agents::{keys, OFFLINE_AFTER},
+        live, DomainError,
     },
     infra::{cache::Cache, db::Database},
 };
@@ -27,7 +26,7 @@ pub async fn detect(db: &Database, bus: &live::Bus, cache: &dyn Cache) -> Result
         .exec_with_returning(&db.conn)
         .await?;
     for m in &marked {
-        let _ = cache.delete(&beat_view_key(m.id)).await;
+        keys::invalidate_machine(cache, m.id).await;
         bus.publish(live::status(
             m.client_id,
             live::StatusChange {

@@ -278,7 +278,7 @@ impl RiskOverrides {
             .filter(C::RiskKey.eq(key))
             .one(&self.db.conn)
             .await?
-            .ok_or_else(|| DomainError::Internal("override vanished after upsert".into()))
+            .ok_or_else(|| DomainError::invariant("override vanished after upsert"))
     }
 
     pub async fn delete(&self, client_id: Uuid, id: Uuid) -> Result<(), DomainError> {

@@ -6,16 +6,12 @@ pub mod payloads;
 pub mod writer;
 
 use crate::{
-    domain::{collectors::Collector, live, DomainError},
-    infra::{
-        cache::Cache,
-        db::Database,
-        group_commit::{CommitError, GroupCommit},
-    },
+    domain::{agents::keys, collectors::Collector, live, DomainError},
+    infra::{cache::Cache, db::Database, group_commit::GroupCommit},
 };
 use chrono::{DateTime, Utc};
 use payloads::{check_time, Payload};
-use serde_json::{json, Value};
+use serde_json::value::RawValue;
 use std::{sync::Arc, time::Duration};
 use uuid::Uuid;
 use writer::Sample;
@@ -26,20 +22,20 @@ const LOAD_FLAG_TTL: Duration = Duration::from_secs(300);
 /// How often an unchanged load state is written again (well inside the
 /// flag's TTL).
 const LOAD_FLAG_REFRESH: Duration = Duration::from_secs(60);
-/// What a client is told to wait after a failed write.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
-
-/// Cache key set while a machine's last metrics sample showed CPU > 80% or
-/// RAM > 85%; the heartbeat then asks for 30 s instead of 60 s.
-pub fn load_key(machine_id: Uuid) -> String {
-    format!("load:high:{machine_id}")
-}
 
 #[derive(Clone, Debug)]
 pub struct CollectRequest {
     pub collector: String,
     pub collected_at: Option<DateTime<Utc>>,
-    pub data: Value,
+    /// The payload as the agent sent it, decoded once by [`Payload::parse`].
+    pub data: Box<RawValue>,
+}
+
+/// A committed sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub collector: Collector,
+    pub collected_at: DateTime<Utc>,
 }
 
 #[derive(Clone)]
@@ -72,7 +68,7 @@ impl Ingest {
         client_id: Uuid,
         machine_id: Uuid,
         req: CollectRequest,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Accepted, DomainError> {
         let collector = Collector::parse(req.collector.trim()).ok_or_else(|| {
             DomainError::invalid(
                 "collector",
@@ -85,7 +81,7 @@ impl Ingest {
         let now = Utc::now();
         let collected_at = req.collected_at.unwrap_or(now);
         check_time("collected_at", collected_at, now)?;
-        let payload = Payload::parse(collector, req.data, now)?;
+        let payload = Payload::parse(collector, &req.data, now)?;
         let figures = figures(&payload);
         let load = match &payload {
             Payload::Metrics(m) => Some(m.cpu_percent > 80.0 || m.ram_percent > 85.0),
@@ -98,22 +94,13 @@ impl Ingest {
                 collected_at,
                 payload,
             })
-            .await
-            .map_err(|e| match e {
-                CommitError::Failed(detail) => {
-                    tracing::warn!(%detail, %machine_id, "collect write failed; client told to retry");
-                    DomainError::Unavailable {
-                        retry_after: RETRY_AFTER,
-                    }
-                }
-                CommitError::Stopped => DomainError::Internal("collect writer stopped".into()),
-            })?;
+            .await?;
         let known = match load {
             Some(_) => self.last_load.get(&machine_id).await,
             None => None,
         };
         if let Some(high) = load.filter(|high| known != Some(*high)) {
-            let key = load_key(machine_id);
+            let key = keys::high_load(machine_id);
             let written = if high {
                 self.cache.set(&key, "1", LOAD_FLAG_TTL).await
             } else {
@@ -134,7 +121,10 @@ impl Ingest {
                 },
             ))
             .await;
-        Ok(json!({ "status": "ok", "collector": collector.name(), "collected_at": collected_at }))
+        Ok(Accepted {
+            collector,
+            collected_at,
+        })
     }
 }
 

@@ -38,8 +38,7 @@ pub struct Sample {
 }
 
 pub fn start(db: Database) -> GroupCommit<Sample> {
-    let flush: FlushFn<Sample> =
-        Arc::new(|db, batch| Box::pin(async move { flush(&db, &batch).await.map_err(|e| e.to_string()) }));
+    let flush: FlushFn<Sample> = Arc::new(|db, batch| Box::pin(async move { flush(&db, &batch).await }));
     GroupCommit::start("collect", db, MAX_BATCH, flush)
 }
 

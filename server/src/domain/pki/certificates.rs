@@ -2,7 +2,7 @@
 //! by status, statistics, purge, restore, and cache refresh.
 
 use crate::{
-    domain::DomainError,
+    domain::{agents::keys, DomainError},
     infra::{cache::Cache, db::Database},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -243,12 +243,8 @@ impl Certificates {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        let _ = self.cache.delete(&format!("cert:revoked:{}", cert.serial)).await;
-        let _ = self.cache.delete("crl:der").await;
-        let _ = self
-            .cache
-            .delete(&super::enrolment::beat_view_key(cert.machine_id))
-            .await;
+        keys::invalidate_certificate(self.cache.as_ref(), &cert.serial).await;
+        keys::invalidate_machine(self.cache.as_ref(), cert.machine_id).await;
         Ok(cert)
     }
 
@@ -256,12 +252,12 @@ impl Certificates {
     /// requests rebuild them from the database.
     pub async fn refresh_cache(&self) -> Result<u64, DomainError> {
         let mut n = 0;
-        for prefix in ["cert:revoked:", "cert:valid:", "crl:"] {
+        for prefix in [keys::REVOKED_PREFIX, keys::VALID_PREFIX, keys::CRL_PREFIX] {
             n += self
                 .cache
                 .delete_prefix(prefix)
                 .await
-                .map_err(|e| DomainError::Internal(e.to_string()))?;
+                .map_err(|e| DomainError::internal("certificate cache", e))?;
         }
         Ok(n)
     }

@@ -1,9 +1,7 @@
-//! Agent PKI: the certificate authority, install tokens, enrolment and the
-//! certificates issued to machines.
+//! Agent PKI: the certificate authority, the install tokens agents enrol
+//! with, and the platform's view of every certificate issued. Machines
+//! and what they do with their certificates live in `domain::agents`.
 
 pub mod ca;
 pub mod certificates;
-pub mod enrolment;
-pub mod heartbeat_writer;
 pub mod install_tokens;
-pub mod requirements;

@@ -1,10 +1,9 @@
 //! What the server is and how healthy it is: version, backends, database
 //! reachability.
 
-use crate::{
-    domain::DomainError,
-    infra::{db::Backend, CacheBackend, Infra},
-};
+pub use crate::infra::{db::Backend, CacheBackend};
+
+use crate::{domain::DomainError, infra::Infra};
 use chrono::{DateTime, Utc};
 use migration::{Migrator, MigratorTrait};
 use std::time::Duration;
@@ -26,6 +25,18 @@ pub struct ServerInfo {
 pub enum DatabaseHealth {
     Up { latency: Duration },
     Down,
+}
+
+/// Live resources this instance holds right now.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerStats {
+    pub websocket_connections: usize,
+    pub live_subscriptions: usize,
+    pub live_topics: usize,
+    /// Tasks alive on the async runtime.
+    pub runtime_tasks: usize,
+    /// Resident memory of the process (Linux only).
+    pub resident_memory_bytes: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -67,6 +78,18 @@ impl StatusService {
         }
     }
 
+    pub fn server_stats(&self) -> ServerStats {
+        let live = self.infra.fanout.stats();
+        ServerStats {
+            websocket_connections: live.sockets,
+            live_subscriptions: live.subscriptions,
+            live_topics: live.topics,
+            runtime_tasks: tokio::runtime::Handle::try_current()
+                .map_or(0, |runtime| runtime.metrics().num_alive_tasks()),
+            resident_memory_bytes: resident_memory(),
+        }
+    }
+
     pub fn timescaledb(&self) -> bool {
         self.timescaledb
     }
@@ -74,4 +97,12 @@ impl StatusService {
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
     }
+}
+
+/// VmRSS from /proc, in bytes.
+fn resident_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

@@ -1,13 +1,12 @@
-//! Agent simulator and load generator: enrols N machines with one install
-//! token, heartbeats them, then (with `--duration-secs`) posts realistic
-//! collector payloads over mutual TLS at the agents' intervals, with
-//! latency histograms, and can check afterwards that every acknowledged
-//! sample is in the database exactly once.
+//! Simulated Optralis agents: enrols N machines with one install token,
+//! heartbeats them, then (with `--duration-secs`) posts realistic collector
+//! payloads over mutual TLS at the agents' intervals, with latency
+//! histograms, and can check afterwards that every acknowledged sample is
+//! in the database exactly once.
 //!
-//!   agent-sim --gateway https://127.0.0.1:8443 --ca data/ca.crt \
-//!             --token <install token> --machines 200 --heartbeats 1 \
-//!             --duration-secs 60 --metrics-interval 10 \
-//!             --verify-db sqlite://data/optralis.db
+//! The `agent-sim` binary runs it from a shell; the server's tests and
+//! benches call [`run`] in-process, so they never depend on a binary built
+//! beforehand.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::Parser;
@@ -21,59 +20,60 @@ use std::{
 };
 use tokio::sync::Semaphore;
 
-#[derive(Parser, Clone)]
+/// The simulator's command line.
+#[derive(Parser, Clone, Debug)]
 #[command(name = "agent-sim", about = "Simulated Optralis agents over mutual TLS")]
-struct Args {
+pub struct Args {
     /// Gateway base URL.
     #[arg(long, default_value = "https://127.0.0.1:8443")]
-    gateway: String,
+    pub gateway: String,
     /// CA certificate (PEM) the gateway's certificate chains to.
     #[arg(long)]
-    ca: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
     /// Install token used by every simulated machine.
     #[arg(long)]
-    token: String,
+    pub token: String,
     #[arg(long, default_value_t = 10)]
-    machines: usize,
+    pub machines: usize,
     /// Heartbeats per machine after enrolment.
     #[arg(long, default_value_t = 3)]
-    heartbeats: usize,
+    pub heartbeats: usize,
     /// Pause between a machine's heartbeats.
     #[arg(long, default_value_t = 0)]
-    interval_ms: u64,
+    pub interval_ms: u64,
     /// Prefix of the simulated host names.
     #[arg(long, default_value = "sim")]
-    prefix: String,
+    pub prefix: String,
     /// Enrolments in flight at once.
     #[arg(long, default_value_t = 32)]
-    enrol_concurrency: usize,
+    pub enrol_concurrency: usize,
     /// Post collector data for this long (0: heartbeats only).
     #[arg(long, default_value_t = 0)]
-    duration_secs: u64,
+    pub duration_secs: u64,
     /// Seconds between metrics samples; the other collectors run at their
     /// default intervals divided by `--time-scale`.
     #[arg(long, default_value_t = 10.0)]
-    metrics_interval: f64,
+    pub metrics_interval: f64,
     /// Speeds up the slow collectors (storage every 300 s becomes 300/N).
     #[arg(long, default_value_t = 1.0)]
-    time_scale: f64,
+    pub time_scale: f64,
     /// Only the metrics collector (the densest series).
     #[arg(long)]
-    metrics_only: bool,
+    pub metrics_only: bool,
     /// First samples of the machines are spread over this many seconds
     /// (default: one metrics interval); a fleet that did not all start at
     /// once is spread over a minute or more.
     #[arg(long)]
-    spread_secs: Option<f64>,
+    pub spread_secs: Option<f64>,
     /// After the run, check the acknowledged metrics/network samples
     /// against this database (`sqlite://...` or `postgres://...`).
     #[arg(long)]
-    verify_db: Option<String>,
-    /// Print each acknowledged metrics sample as one JSON line on stdout
+    pub verify_db: Option<String>,
+    /// Print each acknowledged metrics sample as one JSON line in the report
     /// (`{"sample": {...}}`), for harnesses that compare what reached
     /// subscribers with what was sent.
     #[arg(long)]
-    print_samples: bool,
+    pub print_samples: bool,
 }
 
 #[derive(Default)]
@@ -92,6 +92,7 @@ struct Stats {
 
 struct Shared {
     args: Args,
+    out: Output,
     ca: reqwest::Certificate,
     stats: Mutex<Stats>,
     heartbeat_latency: Mutex<Histogram<u64>>,
@@ -306,9 +307,7 @@ async fn run_machine(shared: Arc<Shared>, n: usize, start_load: Arc<tokio::sync:
     }
     if leader {
         // Lets a harness measure the server over the load phase only.
-        println!("load phase started");
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
+        (shared.out)("load phase started");
     }
     let mut schedule: Vec<(&'static str, f64)> = vec![("metrics", args.metrics_interval)];
     if !args.metrics_only {
@@ -353,10 +352,7 @@ async fn run_machine(shared: Arc<Shared>, n: usize, start_load: Arc<tokio::sync:
                         "machine_id": machine_id, "hostname": hostname, "at": at,
                         "cpu_percent": body["data"]["cpu_percent"], "ram_percent": body["data"]["ram_percent"]
                     } });
-                    use std::io::Write;
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{sample}");
-                    let _ = out.flush();
+                    (shared.out)(&sample.to_string());
                 }
                 let mut s = shared.stats.lock().unwrap();
                 s.collects += 1;
@@ -424,21 +420,25 @@ fn millis(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let ca_pem = match std::fs::read(&args.ca) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("agent-sim: cannot read {}: {e}", args.ca.display());
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let Ok(ca) = reqwest::Certificate::from_pem(&ca_pem) else {
-        eprintln!("agent-sim: {} is not a PEM certificate", args.ca.display());
-        return std::process::ExitCode::from(2);
-    };
+/// Where the report goes, line by line: stdout for the binary, a buffer or
+/// a channel for a harness running the simulator in-process.
+pub type Output = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Refused enrolments, heartbeats and samples, and samples lost.
+    pub failed: usize,
+}
+
+/// Runs the simulation and writes its report to `out`; `Err` when it
+/// could not start (an unreadable CA file).
+pub async fn run(args: Args, out: Output) -> Result<Report, String> {
+    let ca_pem = std::fs::read(&args.ca).map_err(|e| format!("cannot read {}: {e}", args.ca.display()))?;
+    let ca = reqwest::Certificate::from_pem(&ca_pem)
+        .map_err(|_| format!("{} is not a PEM certificate", args.ca.display()))?;
     let shared = Arc::new(Shared {
+        out: out.clone(),
         enrol_gate: Semaphore::new(args.enrol_concurrency.max(1)),
         args: args.clone(),
         ca,
@@ -455,21 +455,21 @@ async fn main() -> std::process::ExitCode {
     }
     let s = std::mem::take(&mut *shared.stats.lock().unwrap());
     let hb = shared.heartbeat_latency.lock().unwrap().clone();
-    println!(
+    out(&format!(
         "machines enrolled: {}/{} ({} refused)",
         s.enrolled, args.machines, s.enrol_errors
-    );
-    println!(
+    ));
+    out(&format!(
         "heartbeats: {} ok, {} failed; latency p50 {:.2} ms, p99 {:.2} ms",
         s.heartbeats,
         s.heartbeat_errors,
         millis(&hb, 0.5),
         millis(&hb, 0.99)
-    );
+    ));
     let mut failed = s.enrol_errors + s.heartbeat_errors;
     if args.duration_secs > 0 {
         let cl = shared.collect_latency.lock().unwrap().clone();
-        println!(
+        out(&format!(
             "collect: {} ok, {} failed, {} retried over {} s ({:.0}/s); latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             s.collects,
             s.collect_errors,
@@ -479,16 +479,16 @@ async fn main() -> std::process::ExitCode {
             millis(&cl, 0.5),
             millis(&cl, 0.99),
             cl.max() as f64 / 1000.0
-        );
+        ));
         failed += s.collect_errors;
     }
     if let Some(url) = &args.verify_db {
         match verify(url, &s.acked).await {
             Ok((stored, lost, extra)) => {
-                println!(
+                out(&format!(
                     "verify: {} acknowledged, {stored} stored, {lost} lost, {extra} stored without acknowledgement",
                     s.acked.len()
-                );
+                ));
                 failed += lost;
             }
             Err(e) => {
@@ -497,9 +497,5 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    if failed == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::FAILURE
-    }
+    Ok(Report { failed })
 }

@@ -3,6 +3,7 @@
 //! "10.0.22631") and compared with the client or server minimum; Linux is
 //! compliant while enabled; anything unparseable is compliant (fail-safe).
 
+use super::keys;
 use crate::{
     domain::DomainError,
     infra::{cache::Cache, db::Database},
@@ -13,7 +14,6 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, 
 use serde::{Deserialize, Serialize};
 use std::{sync::Arc, time::Duration};
 
-const CACHE_KEY: &str = "agent:requirements";
 const CACHE_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,19 +106,19 @@ impl RequirementsService {
             .order_by_asc(agent_requirements::Column::Id)
             .one(&self.db.conn)
             .await?
-            .ok_or_else(|| DomainError::Internal("agent_requirements row missing".into()))
+            .ok_or_else(|| DomainError::invariant("agent_requirements row missing"))
     }
 
     /// Current requirements, cached 5 minutes (shared cache).
     pub async fn get(&self) -> Result<Requirements, DomainError> {
-        if let Ok(Some(json)) = self.cache.get(CACHE_KEY).await {
+        if let Ok(Some(json)) = self.cache.get(keys::REQUIREMENTS).await {
             if let Ok(req) = serde_json::from_str(&json) {
                 return Ok(req);
             }
         }
         let req = Requirements::from(self.row().await?);
         if let Ok(json) = serde_json::to_string(&req) {
-            let _ = self.cache.set(CACHE_KEY, &json, CACHE_TTL).await;
+            let _ = self.cache.set(keys::REQUIREMENTS, &json, CACHE_TTL).await;
         }
         Ok(req)
     }
@@ -161,7 +161,7 @@ impl RequirementsService {
         }
         row.updated_at = Set(Utc::now());
         let updated = row.update(&self.db.conn).await?;
-        let _ = self.cache.delete(CACHE_KEY).await;
+        let _ = self.cache.delete(keys::REQUIREMENTS).await;
         Ok(updated.into())
     }
 }

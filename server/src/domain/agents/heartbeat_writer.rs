@@ -42,9 +42,8 @@ pub struct HeartbeatWriter {
 
 impl HeartbeatWriter {
     pub fn start(db: Database) -> Self {
-        let flush: FlushFn<BeatUpdate> = Arc::new(|db, batch| {
-            Box::pin(async move { flush(&db, &batch).await.map_err(|e| e.to_string()) })
-        });
+        let flush: FlushFn<BeatUpdate> =
+            Arc::new(|db, batch| Box::pin(async move { flush(&db, &batch).await }));
         Self {
             inner: GroupCommit::start("heartbeats", db, MAX_BATCH, flush),
         }
@@ -52,10 +51,7 @@ impl HeartbeatWriter {
 
     /// Returns once the update is committed.
     pub async fn write(&self, update: BeatUpdate) -> Result<(), DomainError> {
-        self.inner
-            .write(update)
-            .await
-            .map_err(|e| DomainError::Internal(e.to_string()))
+        Ok(self.inner.write(update).await?)
     }
 }
 

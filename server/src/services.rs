@@ -1,0 +1,119 @@
+//! The domain services, built once at start and shared by resolvers, HTTP
+//! handlers, the agent gateway and the background jobs. Everything here is
+//! infallible assembly: reading keys, connecting and migrating happen in
+//! `app`, so this module depends on the domain and infra only.
+
+use crate::{
+    config::Config,
+    domain::{
+        activity::ActivityLog,
+        agent_config::{intervals::CollectionSettings, versions::AgentVersions},
+        agents::Agents,
+        auth::{password::PasswordHasher, sessions::Sessions, AuthService, AuthSettings},
+        crypto::SecretBox,
+        fleet::{organise::Organise, risks::RiskOverrides, Fleet},
+        ingest::Ingest,
+        live::LiveFeed,
+        notify::outbox::Outbox,
+        pki::{ca::CertificateAuthority, certificates::Certificates, install_tokens::InstallTokens},
+        status::StatusService,
+        tenancy::TenancyService,
+        users::UserService,
+    },
+    infra::Infra,
+};
+use std::sync::Arc;
+
+/// Domain services, shared by GraphQL resolvers and HTTP handlers.
+#[derive(Clone)]
+pub struct Services {
+    pub infra: Infra,
+    pub status: StatusService,
+    pub activity: ActivityLog,
+    pub outbox: Outbox,
+    pub auth: AuthService,
+    pub users: UserService,
+    pub tenancy: TenancyService,
+    pub install_tokens: InstallTokens,
+    pub agents: Agents,
+    pub certificates: Certificates,
+    pub agent_versions: AgentVersions,
+    pub collection_settings: CollectionSettings,
+    pub ingest: Ingest,
+    pub fleet: Fleet,
+    pub risk_overrides: RiskOverrides,
+    pub organise: Organise,
+    /// Live events for subscriptions.
+    pub live: LiveFeed,
+}
+
+/// Secrets read from the data dir (or the configuration) at start.
+pub struct Keys {
+    pub jwt_secret: Arc<str>,
+    pub totp_sealer: SecretBox,
+    pub ca: Arc<CertificateAuthority>,
+}
+
+impl Services {
+    pub fn new(config: &Config, infra: Infra, timescaledb: bool, keys: Keys) -> Self {
+        let hasher = PasswordHasher::new();
+        let activity = ActivityLog::new(infra.db.clone());
+        let outbox = Outbox::new(infra.db.clone());
+        let sessions = Sessions::new(infra.db.conn.clone(), infra.sessions_cache.clone());
+        let auth = AuthService::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            sessions.clone(),
+            keys.totp_sealer,
+            hasher.clone(),
+            activity.clone(),
+            outbox.clone(),
+            AuthSettings {
+                jwt_secret: keys.jwt_secret,
+                rate_limit_attempts: config.auth_rate_limit_attempts,
+                rate_limit_window: config.auth_rate_limit_window,
+                dashboard_url: config.dashboard_url.clone(),
+            },
+        );
+        let users = UserService::new(
+            infra.db.clone(),
+            sessions,
+            hasher.clone(),
+            activity.clone(),
+            outbox.clone(),
+            config.dashboard_url.clone(),
+        );
+        let tenancy = TenancyService::new(infra.db.clone(), users.clone(), hasher, activity.clone());
+        let install_tokens =
+            InstallTokens::new(infra.db.clone(), activity.clone(), config.dashboard_url.clone());
+        let agent_versions = AgentVersions::new(infra.db.clone(), infra.cache.clone());
+        let agents = Agents::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            infra.bus.clone(),
+            keys.ca,
+            install_tokens.clone(),
+            agent_versions.clone(),
+            activity.clone(),
+        );
+        Self {
+            agent_versions,
+            collection_settings: CollectionSettings::new(infra.db.clone()),
+            ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
+            fleet: Fleet::new(infra.db.clone()),
+            risk_overrides: RiskOverrides::new(infra.db.clone()),
+            organise: Organise::new(infra.db.clone()),
+            live: LiveFeed::new(infra.fanout.clone()),
+            certificates: Certificates::new(infra.db.clone(), infra.cache.clone()),
+            agents,
+            install_tokens,
+            status: StatusService::new(infra.clone(), timescaledb),
+            infra,
+            activity,
+            outbox,
+            auth,
+            users,
+            tenancy,
+        }
+    }
+}
