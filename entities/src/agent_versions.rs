@@ -9,7 +9,7 @@ pub struct Model {
     /// Semantic version, e.g. 1.4.2.
     pub version: String,
     /// stable, beta
-    pub channel: String,
+    pub channel: super::enums::UpdateChannel,
     /// windows, linux
     pub platform: String,
     /// amd64, arm64

@@ -30,7 +30,7 @@ pub struct Model {
     pub offline_notified_at: Option<DateTimeUtc>,
     pub last_config_sync: Option<DateTimeUtc>,
     /// stable, beta
-    pub update_channel: String,
+    pub update_channel: super::enums::UpdateChannel,
     pub maintenance_mode: bool,
     pub maintenance_until: Option<DateTimeUtc>,
     pub maintenance_reason: Option<String>,

@@ -236,7 +236,7 @@ impl AgentBackend for Backend {
             maintenance_until: machine.maintenance_until,
             renewal_window_days: RENEWAL_WINDOW_DAYS,
             server_time: chrono::Utc::now(),
-            update_channel: machine.update_channel,
+            update_channel: entities::enums::Stored::stored(&machine.update_channel),
         })
     }
 
@@ -269,17 +269,19 @@ impl AgentBackend for Backend {
                     .get(a.client_id, a.machine_id)
                     .await
                     .map_err(to_gateway)?;
-                Target::of_machine(&m.update_channel, &m.os, m.arch.as_deref())
+                Target::of_machine(m.update_channel, &m.os, m.arch.as_deref())
             }
             None => None,
         };
         let fallback = machine_target.unwrap_or(Target {
-            channel: "stable".into(),
+            channel: entities::enums::UpdateChannel::Stable,
             platform: "windows".into(),
             architecture: "amd64".into(),
         });
         let target = Target::new(
-            q.channel.as_deref().unwrap_or(&fallback.channel),
+            &q.channel
+                .clone()
+                .unwrap_or_else(|| entities::enums::Stored::stored(&fallback.channel)),
             q.platform.as_deref().unwrap_or(&fallback.platform),
             q.architecture.as_deref().unwrap_or(&fallback.architecture),
         )

@@ -32,6 +32,15 @@ impl UpdateChannel {
     }
 }
 
+impl From<UpdateChannel> for entities::enums::UpdateChannel {
+    fn from(c: UpdateChannel) -> Self {
+        match c {
+            UpdateChannel::Stable => Self::Stable,
+            UpdateChannel::Beta => Self::Beta,
+        }
+    }
+}
+
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum AgentPlatform {
     Windows,
@@ -552,7 +561,7 @@ impl AgentConfigMutation {
         let machine_id = parse_id("machineId", &machine_id)?;
         ctx.services()
             .agents
-            .set_update_channel(principal, machine_id, channel.as_str(), ctx.meta())
+            .set_update_channel(principal, machine_id, channel.into(), ctx.meta())
             .await?;
         Ok(true)
     }

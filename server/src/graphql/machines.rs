@@ -221,8 +221,8 @@ impl Machine {
         self.0.is_os_compliant
     }
     /// stable or beta.
-    async fn update_channel(&self) -> &str {
-        &self.0.update_channel
+    async fn update_channel(&self) -> String {
+        entities::enums::Stored::stored(&self.0.update_channel)
     }
     async fn maintenance_mode(&self) -> bool {
         self.0.maintenance_mode

@@ -133,7 +133,7 @@ pub async fn machines(
                 cell(m.arch.as_deref().unwrap_or_default()),
                 cell(&m.ip),
                 cell(&m.agent_version),
-                m.update_channel.clone(),
+                entities::enums::Stored::stored(&m.update_channel),
                 time(m.last_seen),
                 m.health_score.to_string(),
                 m.is_os_compliant.to_string(),

@@ -48,7 +48,7 @@ fn machine(client_id: Uuid, hostname: &str) -> machines::ActiveModel {
         cert_revoked_at: Set(None),
         offline_notified_at: Set(None),
         last_config_sync: Set(None),
-        update_channel: Set("stable".into()),
+        update_channel: Set(entities::enums::UpdateChannel::Stable),
         maintenance_mode: Set(false),
         maintenance_until: Set(None),
         maintenance_reason: Set(None),

@@ -8,7 +8,10 @@ use crate::{
     infra::{cache::Cache, db::Database},
 };
 use chrono::{DateTime, Utc};
-use entities::agent_versions;
+use entities::{
+    agent_versions,
+    enums::{Stored, UpdateChannel},
+};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     TransactionTrait,
@@ -22,7 +25,6 @@ const CACHE_TTL: Duration = Duration::from_secs(60);
 /// Cached marker for "no active version for this target".
 const NONE_MARKER: &str = "none";
 
-pub const CHANNELS: [&str; 2] = ["stable", "beta"];
 pub const PLATFORMS: [&str; 2] = ["windows", "linux"];
 pub const ARCHITECTURES: [&str; 2] = ["amd64", "arm64"];
 
@@ -47,7 +49,7 @@ impl From<agent_versions::Model> for AgentVersion {
         Self {
             id: m.id,
             version: m.version,
-            channel: m.channel,
+            channel: m.channel.stored(),
             platform: m.platform,
             architecture: m.architecture,
             download_url: m.download_url,
@@ -64,7 +66,7 @@ impl From<agent_versions::Model> for AgentVersion {
 /// architecture.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
-    pub channel: String,
+    pub channel: UpdateChannel,
     pub platform: String,
     pub architecture: String,
 }
@@ -83,8 +85,14 @@ impl Target {
                 ))
             }
         };
+        let channel = UpdateChannel::from_stored(&channel.trim().to_ascii_lowercase()).ok_or_else(|| {
+            DomainError::invalid(
+                "channel",
+                format!("must be one of {}", UpdateChannel::all_stored().join(", ")),
+            )
+        })?;
         Ok(Self {
-            channel: pick("channel", channel, &CHANNELS)?,
+            channel,
             platform: pick("platform", platform, &PLATFORMS)?,
             architecture: pick("architecture", architecture, &ARCHITECTURES)?,
         })
@@ -92,7 +100,7 @@ impl Target {
 
     /// The target of a machine from what its agent reported; None for an
     /// OS or architecture we publish no builds for.
-    pub fn of_machine(channel: &str, os: &str, arch: Option<&str>) -> Option<Self> {
+    pub fn of_machine(channel: UpdateChannel, os: &str, arch: Option<&str>) -> Option<Self> {
         let os = os.to_ascii_lowercase();
         let platform = if os.contains("windows") {
             "windows"
@@ -106,13 +114,15 @@ impl Target {
             "arm64" | "aarch64" => "arm64",
             _ => return None,
         };
-        Self::new(channel, platform, architecture).ok()
+        Self::new(&channel.stored(), platform, architecture).ok()
     }
 
     fn cache_key(&self) -> String {
         format!(
             "{CACHE_PREFIX}{}:{}:{}",
-            self.channel, self.platform, self.architecture
+            self.channel.stored(),
+            self.platform,
+            self.architecture
         )
     }
 }
@@ -191,14 +201,14 @@ fn check_changelog(text: &str) -> Result<String, DomainError> {
 
 fn in_target(t: &Target) -> sea_orm::Condition {
     sea_orm::Condition::all()
-        .add(agent_versions::Column::Channel.eq(&t.channel))
+        .add(agent_versions::Column::Channel.eq(t.channel))
         .add(agent_versions::Column::Platform.eq(&t.platform))
         .add(agent_versions::Column::Architecture.eq(&t.architecture))
 }
 
 fn target_of(m: &agent_versions::Model) -> Target {
     Target {
-        channel: m.channel.clone(),
+        channel: m.channel,
         platform: m.platform.clone(),
         architecture: m.architecture.clone(),
     }
@@ -224,7 +234,11 @@ impl AgentVersions {
     ) -> Result<Vec<AgentVersion>, DomainError> {
         let mut q = agent_versions::Entity::find();
         if let Some(c) = channel {
-            q = q.filter(agent_versions::Column::Channel.eq(c.to_ascii_lowercase()));
+            // An unknown channel matches nothing, as an unknown platform does.
+            match UpdateChannel::from_stored(&c.to_ascii_lowercase()) {
+                Some(c) => q = q.filter(agent_versions::Column::Channel.eq(c)),
+                None => return Ok(Vec::new()),
+            }
         }
         if let Some(p) = platform {
             q = q.filter(agent_versions::Column::Platform.eq(p.to_ascii_lowercase()));
@@ -320,7 +334,7 @@ impl AgentVersions {
         let model = agent_versions::ActiveModel {
             id: Set(Uuid::now_v7()),
             version: Set(version.clone()),
-            channel: Set(new.target.channel.clone()),
+            channel: Set(new.target.channel),
             platform: Set(new.target.platform.clone()),
             architecture: Set(new.target.architecture.clone()),
             download_url: Set(check_url(&new.download_url)?),
@@ -430,11 +444,11 @@ impl AgentVersions {
     /// it the active stable version.
     pub async fn promote(&self, id: Uuid) -> Result<AgentVersion, DomainError> {
         let beta = self.row(id).await?;
-        if beta.channel != "beta" {
+        if beta.channel != UpdateChannel::Beta {
             return Err(DomainError::invalid("id", "only a beta version can be promoted"));
         }
         let target = Target {
-            channel: "stable".into(),
+            channel: UpdateChannel::Stable,
             ..target_of(&beta)
         };
         let txn = self.db.conn.begin().await?;
@@ -449,7 +463,7 @@ impl AgentVersions {
                 agent_versions::Entity::insert(agent_versions::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     version: Set(beta.version.clone()),
-                    channel: Set(target.channel.clone()),
+                    channel: Set(target.channel),
                     platform: Set(beta.platform.clone()),
                     architecture: Set(beta.architecture.clone()),
                     download_url: Set(beta.download_url.clone()),
@@ -486,13 +500,13 @@ mod tests {
 
     #[test]
     fn machine_targets_follow_the_reported_os_and_arch() {
-        let t = Target::of_machine("stable", "Windows 11 Pro", Some("x86_64")).unwrap();
+        let t = Target::of_machine(UpdateChannel::Stable, "Windows 11 Pro", Some("x86_64")).unwrap();
         assert_eq!(
             (t.platform.as_str(), t.architecture.as_str()),
             ("windows", "amd64")
         );
-        let t = Target::of_machine("beta", "Ubuntu Linux", Some("aarch64")).unwrap();
+        let t = Target::of_machine(UpdateChannel::Beta, "Ubuntu Linux", Some("aarch64")).unwrap();
         assert_eq!((t.platform.as_str(), t.architecture.as_str()), ("linux", "arm64"));
-        assert!(Target::of_machine("stable", "FreeBSD", None).is_none());
+        assert!(Target::of_machine(UpdateChannel::Stable, "FreeBSD", None).is_none());
     }
 }

@@ -10,7 +10,10 @@ use crate::domain::{
     DomainError,
 };
 use chrono::Utc;
-use entities::machines;
+use entities::{
+    enums::{Stored, UpdateChannel},
+    machines,
+};
 use sea_orm::sea_query::Expr;
 use serde_json::json;
 use uuid::Uuid;
@@ -105,14 +108,12 @@ impl Agents {
         &self,
         actor: &Principal,
         machine_id: Uuid,
-        channel: &str,
+        channel: UpdateChannel,
         meta: &RequestMeta,
     ) -> Result<(), DomainError> {
-        if !crate::domain::agent_config::versions::CHANNELS.contains(&channel) {
-            return Err(DomainError::invalid("channel", "must be stable or beta"));
-        }
+        let channel = channel.stored();
         let set = [
-            (machines::Column::UpdateChannel, Expr::value(channel)),
+            (machines::Column::UpdateChannel, Expr::value(channel.clone())),
             (machines::Column::UpdatedAt, Expr::value(Utc::now())),
         ];
         let entry = Entry::new(

@@ -213,7 +213,7 @@ impl Agents {
                     cert_revoked_at: Set(None),
                     offline_notified_at: Set(None),
                     last_config_sync: Set(None),
-                    update_channel: Set("stable".into()),
+                    update_channel: Set(entities::enums::UpdateChannel::Stable),
                     maintenance_mode: Set(false),
                     maintenance_until: Set(None),
                     maintenance_reason: Set(None),

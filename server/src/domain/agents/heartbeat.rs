@@ -59,7 +59,7 @@ pub struct BeatAnswer {
 struct BeatView {
     client_id: Uuid,
     cert_serial: Option<String>,
-    update_channel: String,
+    update_channel: entities::enums::UpdateChannel,
     arch: Option<String>,
     renewal_requested: bool,
     force_collect_requested_at: Option<DateTime<Utc>>,
@@ -72,7 +72,7 @@ impl From<&machines::Model> for BeatView {
         Self {
             client_id: m.client_id,
             cert_serial: m.cert_serial.clone(),
-            update_channel: m.update_channel.clone(),
+            update_channel: m.update_channel,
             arch: m.arch.clone(),
             renewal_requested: m.renewal_requested_at.is_some(),
             force_collect_requested_at: m.force_collect_requested_at,
@@ -220,7 +220,7 @@ impl Agents {
             Ok(Some(_)) => HEARTBEAT_INTERVAL_UNDER_LOAD,
             _ => HEARTBEAT_INTERVAL_SECONDS,
         };
-        let update = match Target::of_machine(&view.update_channel, &beat.os, view.arch.as_deref()) {
+        let update = match Target::of_machine(view.update_channel, &beat.os, view.arch.as_deref()) {
             Some(target) => self.versions.update_for(&target, &beat.agent_version).await?,
             None => None,
         };
