@@ -117,7 +117,12 @@ async fn run_server(config: Config, caps: serve::ConnectionCaps) -> Result<(), S
     let agent_listener = tokio::net::TcpListener::bind(agent_addr)
         .await
         .map_err(|e| format!("cannot listen on {agent_addr} (AGENT_PORT): {e}"))?;
+    // The bound addresses, not the configured ones: with `PORT=0` the
+    // system picks the port, and the line on stdout tells the caller which.
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let agent_addr = agent_listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%addr, %agent_addr, "optralis listening (GraphQL at /graphql, agent gateway over mutual TLS)");
+    println!("optralis listening api={addr} agent={agent_addr}");
     let workers = workers.start(CancellationToken::new());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

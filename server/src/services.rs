@@ -74,6 +74,7 @@ impl Services {
                 rate_limit_window: config.auth_rate_limit_window,
                 dashboard_url: config.dashboard_url.clone(),
             },
+            infra.clock.clone(),
         );
         let users = UserService::new(
             infra.db.clone(),
@@ -95,12 +96,13 @@ impl Services {
             install_tokens.clone(),
             agent_versions.clone(),
             activity.clone(),
+            infra.clock.clone(),
         );
         Self {
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),
             ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
-            fleet: Fleet::new(infra.db.clone()),
+            fleet: Fleet::new(infra.db.clone(), infra.clock.clone()),
             risk_overrides: RiskOverrides::new(infra.db.clone()),
             organise: Organise::new(infra.db.clone()),
             live: LiveFeed::new(infra.fanout.clone()),

@@ -3,6 +3,9 @@
 // Each bench uses a part of this module.
 #![allow(dead_code)]
 
+#[path = "../../tests/api/listening.rs"]
+mod listening;
+
 use serde_json::{json, Value};
 use std::{path::PathBuf, time::Duration};
 
@@ -100,28 +103,25 @@ pub struct ServerProcess {
 impl ServerProcess {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (port, agent_port) = (free_port(), free_port());
         // The fan-out bench holds its subscribers on the main port: three
         // quarters of the connections the server's open-file limit (ours,
         // inherited) leaves, instead of the default half.
         let open_files = optralis::serve::raise_open_file_limit();
         let config = optralis::config::Config::from_vars(&Default::default()).unwrap();
         let available = open_files.saturating_sub(optralis::serve::reserved_descriptors(&config, open_files));
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"))
-            .arg("serve")
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"));
+        cmd.arg("serve")
             .env("OPTRALIS_DATA_DIR", dir.path())
-            .env("PORT", port.to_string())
-            .env("AGENT_PORT", agent_port.to_string())
             .env("BIND_ADDRESS", "127.0.0.1")
             .env("DEFAULT_ADMIN_EMAIL", EMAIL)
             .env("DEFAULT_ADMIN_PASSWORD", FIRST_PASSWORD)
             .env("AGENT_RATE_LIMIT_PER_MINUTE", "1000000")
             .env("MAX_CONNECTIONS", (available * 3 / 4).max(1).to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+            .env("RUST_LOG", "warn");
+        let listening::Listening {
+            child, api, agent, ..
+        } = listening::serve_on_free_ports(cmd).await;
+        let (port, agent_port) = (api.port(), agent.port());
         let pid = child.id().unwrap();
         let http = reqwest::Client::new();
         wait_healthy(&http, port).await;

@@ -203,11 +203,11 @@ impl Machine {
         self.0.last_seen
     }
     /// Heard from within the last 5 minutes.
-    async fn online(&self) -> bool {
-        fleet::is_online(&self.0, Utc::now())
+    async fn online(&self, ctx: &Context<'_>) -> bool {
+        fleet::is_online(&self.0, ctx.services().infra.clock.now())
     }
-    async fn status(&self) -> MachineStatus {
-        match fleet::State::of(&self.0, Utc::now()) {
+    async fn status(&self, ctx: &Context<'_>) -> MachineStatus {
+        match fleet::State::of(&self.0, ctx.services().infra.clock.now()) {
             fleet::State::Online => MachineStatus::Online,
             fleet::State::Offline => MachineStatus::Offline,
             fleet::State::Maintenance => MachineStatus::Maintenance,

@@ -101,6 +101,25 @@ impl Database {
         })
     }
 
+    /// A migrated in-memory SQLite database for unit tests, on a single
+    /// connection: each SQLite connection to `:memory:` is a database of
+    /// its own.
+    #[cfg(test)]
+    pub async fn in_memory() -> Result<Self, DbErr> {
+        let mut opts = ConnectOptions::new("sqlite::memory:");
+        opts.max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o: SqliteConnectOptions| o.foreign_keys(true));
+        let db = Self {
+            conn: sea_orm::Database::connect(opts).await?,
+            backend: Backend::Sqlite,
+            statements: Arc::new(AtomicU64::new(0)),
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
     /// Applies pending migrations. On PostgreSQL several instances may
     /// start at once: a transaction-scoped advisory lock lets one migrate
     /// while the others wait, then find nothing left to do.

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod cache;
+pub mod clock;
 pub mod db;
 pub mod db_failure;
 pub mod fanout;
@@ -56,6 +57,8 @@ pub struct Infra {
     /// Routes bus events to live subscriptions by tenant and machine.
     pub fanout: LiveFanout,
     pub cache_backend: CacheBackend,
+    /// Where every time rule reads "now" (the wall clock in production).
+    pub clock: Arc<dyn clock::Clock>,
 }
 
 impl Infra {
@@ -92,6 +95,7 @@ impl Infra {
             bus,
             fanout,
             cache_backend,
+            clock: clock::SystemClock::shared(),
         })
     }
 }

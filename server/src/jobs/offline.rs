@@ -25,10 +25,11 @@ pub async fn run(services: Services, stop: CancellationToken) {
 pub async fn tick(services: &Services) -> Result<Option<usize>, DomainError> {
     let db = &services.infra.db;
     let (bus, cache) = (services.infra.bus.as_ref(), services.infra.cache.as_ref());
+    let now = services.infra.clock.now();
     let mut marked = 0;
     let counted = &mut marked;
     let ran = run_once(db, keys::OFFLINE, move || async move {
-        *counted = offline::detect(db, bus, cache).await?;
+        *counted = offline::detect(db, bus, cache, now).await?;
         Ok::<_, DomainError>(())
     })
     .await?;

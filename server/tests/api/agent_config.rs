@@ -1,9 +1,8 @@
 //! What agents fetch besides heartbeats: update offers, collection
 //! intervals, commands, and the tenant's machine limit.
 
-use crate::{
-    agents::{agent_of, bootstrap, enrol, heartbeat, heartbeat_body, install_token},
-    helpers::{error_code, tenant_with_admin, TestServer},
+use crate::helpers::{
+    enrolment_body, error_code, heartbeat_body, install_token, tenant_with_admin, TestAgent, TestServer,
 };
 use serde_json::{json, Value};
 
@@ -25,10 +24,11 @@ async fn get_json(client: &reqwest::Client, url: String) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn beat(server: &TestServer, agent: &reqwest::Client, hostname: &str, version: &str) -> Value {
-    let mut body = heartbeat_body(hostname);
+/// A heartbeat from an agent running `version`; its answer.
+async fn beat(agent: &TestAgent, version: &str) -> Value {
+    let mut body = heartbeat_body(&agent.hostname);
     body["agent_version"] = json!(version);
-    heartbeat(server, agent, &body).await
+    agent.heartbeat(&body).await
 }
 
 #[tokio::test]
@@ -68,15 +68,14 @@ async fn published_versions_reach_agents_per_channel() {
     assert_eq!(error_code(&tenant), "FORBIDDEN");
 
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "upd-host", "HW-UPD").await;
-    let agent = agent_of(&server, &enrolled);
+    let agent = TestAgent::enrol(&server, &token, "upd-host", "HW-UPD").await;
 
-    let offer = beat(&server, &agent, "upd-host", "1.1.0").await;
+    let offer = beat(&agent, "1.1.0").await;
     assert_eq!(offer["update"]["version"], "1.2.0", "{offer}");
     assert_eq!(offer["update"]["checksum_sha256"], SUM);
-    assert!(beat(&server, &agent, "upd-host", "1.2.0").await["update"].is_null());
+    assert!(beat(&agent, "1.2.0").await["update"].is_null());
 
-    let (status, latest) = get_json(&agent, server.gateway_url("/agent/latest-version")).await;
+    let (status, latest) = get_json(&agent.client, server.gateway_url("/agent/latest-version")).await;
     assert_eq!(
         (status, latest["version"].as_str()),
         (200, Some("1.2.0")),
@@ -101,7 +100,7 @@ async fn published_versions_reach_agents_per_channel() {
 
     let channel =
         "mutation($m: ID!, $c: UpdateChannel!) { setMachineUpdateChannel(machineId: $m, channel: $c) }";
-    let to_beta = json!({ "m": enrolled["machine_id"], "c": "BETA" });
+    let to_beta = json!({ "m": agent.enrolled["machine_id"], "c": "BETA" });
     assert_eq!(
         error_code(&server.graphql_as(&root, channel, to_beta.clone()).await),
         "NOT_FOUND"
@@ -110,10 +109,7 @@ async fn published_versions_reach_agents_per_channel() {
         server.graphql_as(&admin, channel, to_beta).await["data"]["setMachineUpdateChannel"],
         true
     );
-    assert_eq!(
-        beat(&server, &agent, "upd-host", "1.2.0").await["update"]["version"],
-        "1.3.0"
-    );
+    assert_eq!(beat(&agent, "1.2.0").await["update"]["version"], "1.3.0");
 
     let promoted = server
         .graphql_as(
@@ -177,12 +173,12 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
     let (_, _, admin) = tenant_with_admin(&server, &root, "Intervals").await;
     let (_, _, other) = tenant_with_admin(&server, &root, "Elsewhere").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let one = enrol(&server, &token, "int-one", "HW-I1").await;
-    let two = enrol(&server, &token, "int-two", "HW-I2").await;
-    let (agent_one, agent_two) = (agent_of(&server, &one), agent_of(&server, &two));
+    let one = TestAgent::enrol(&server, &token, "int-one", "HW-I1").await;
+    let two = TestAgent::enrol(&server, &token, "int-two", "HW-I2").await;
+    let (agent_one, agent_two) = (&one.client, &two.client);
     let collectors_url = server.gateway_url("/agent/config/collectors?hostname=int-one");
 
-    let (status, defaults) = get_json(&agent_one, collectors_url.clone()).await;
+    let (status, defaults) = get_json(agent_one, collectors_url.clone()).await;
     assert_eq!(status, 200);
     assert_eq!(defaults["collectors"].as_array().unwrap().len(), 8);
     assert_eq!(interval_of(&defaults["collectors"], "metrics"), (10, true));
@@ -206,7 +202,7 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
         .graphql_as(
             &admin,
             CREATE_SETTING,
-            json!({ "i": { "name": "Busy box", "machineId": one["machine_id"],
+            json!({ "i": { "name": "Busy box", "machineId": one.enrolled["machine_id"],
                 "intervals": [{ "collector": "METRICS", "seconds": 1 }],
                 "disabledCollectors": ["SOFTWARE"] } }),
         )
@@ -216,7 +212,7 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
         "{pinned}"
     );
 
-    let (_, first) = get_json(&agent_one, collectors_url).await;
+    let (_, first) = get_json(agent_one, collectors_url).await;
     assert_eq!(
         interval_of(&first["collectors"], "metrics"),
         (5, true),
@@ -228,18 +224,18 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
         (first["source"].as_str(), first["setting_name"].as_str()),
         (Some("machine_setting"), Some("Busy box"))
     );
-    let (_, second) = get_json(&agent_two, server.gateway_url("/agent/config/collectors")).await;
+    let (_, second) = get_json(agent_two, server.gateway_url("/agent/config/collectors")).await;
     assert_eq!(interval_of(&second["collectors"], "metrics"), (60, true));
     assert_eq!(second["source"], "client_setting");
 
-    let (status, config) = get_json(&agent_one, server.gateway_url("/agent/config")).await;
+    let (status, config) = get_json(agent_one, server.gateway_url("/agent/config")).await;
     assert_eq!(status, 200);
     assert_eq!(config["update_channel"], "stable");
-    assert_eq!(config["machine_id"], one["machine_id"]);
+    assert_eq!(config["machine_id"], one.enrolled["machine_id"]);
     assert_eq!(interval_of(&config["collectors"], "metrics"), (5, true));
 
     let effective = server
-        .graphql_as(&admin, EFFECTIVE, json!({ "m": one["machine_id"] }))
+        .graphql_as(&admin, EFFECTIVE, json!({ "m": one.enrolled["machine_id"] }))
         .await;
     let effective = &effective["data"]["effectiveIntervals"];
     assert_eq!(effective["source"], "MACHINE_SETTING");
@@ -248,14 +244,14 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
 
     // Tenants see and target only their own.
     let foreign = server
-        .graphql_as(&other, EFFECTIVE, json!({ "m": one["machine_id"] }))
+        .graphql_as(&other, EFFECTIVE, json!({ "m": one.enrolled["machine_id"] }))
         .await;
     assert_eq!(error_code(&foreign), "NOT_FOUND");
     let foreign = server
         .graphql_as(
             &other,
             CREATE_SETTING,
-            json!({ "i": { "name": "Hijack", "machineId": one["machine_id"], "intervals": [{ "collector": "METRICS", "seconds": 300 }] } }),
+            json!({ "i": { "name": "Hijack", "machineId": one.enrolled["machine_id"], "intervals": [{ "collector": "METRICS", "seconds": 300 }] } }),
         )
         .await;
     assert_eq!(error_code(&foreign), "NOT_FOUND");
@@ -279,7 +275,7 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
         ),
         (json!({ "name": "x" }), "intervals"),
         (
-            json!({ "name": "x", "machineId": one["machine_id"], "groupId": one["machine_id"],
+            json!({ "name": "x", "machineId": one.enrolled["machine_id"], "groupId": one.enrolled["machine_id"],
             "intervals": [{ "collector": "METRICS", "seconds": 30 }] }),
             "machineId",
         ),
@@ -307,11 +303,11 @@ async fn collection_intervals_resolve_per_machine_and_reach_the_agent() {
             .await["data"]["deleteCollectionSetting"],
         true
     );
-    let (_, after) = get_json(&agent_one, server.gateway_url("/agent/config/collectors")).await;
+    let (_, after) = get_json(agent_one, server.gateway_url("/agent/config/collectors")).await;
     assert_eq!(interval_of(&after["collectors"], "metrics"), (60, true));
 
     // The fetch is recorded on the machine, off the request path.
-    let machine_id: uuid::Uuid = one["machine_id"].as_str().unwrap().parse().unwrap();
+    let machine_id: uuid::Uuid = one.enrolled["machine_id"].as_str().unwrap().parse().unwrap();
     let mut synced = None;
     for _ in 0..50 {
         synced = <entities::machines::Entity as sea_orm::EntityTrait>::find_by_id(machine_id)
@@ -334,15 +330,11 @@ async fn force_collect_is_delivered_once() {
     let (_, _, admin) = tenant_with_admin(&server, &root, "Force").await;
     let (_, _, other) = tenant_with_admin(&server, &root, "NotForce").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "force-host", "HW-F").await;
-    let agent = agent_of(&server, &enrolled);
-    assert_eq!(
-        beat(&server, &agent, "force-host", "2.1.0").await["commands"],
-        json!([])
-    );
+    let agent = TestAgent::enrol(&server, &token, "force-host", "HW-F").await;
+    assert_eq!(beat(&agent, "2.1.0").await["commands"], json!([]));
 
     let force = "mutation($m: ID!) { forceCollect(machineId: $m) }";
-    let vars = json!({ "m": enrolled["machine_id"] });
+    let vars = json!({ "m": agent.enrolled["machine_id"] });
     assert_eq!(
         error_code(&server.graphql_as(&other, force, vars.clone()).await),
         "NOT_FOUND"
@@ -351,12 +343,9 @@ async fn force_collect_is_delivered_once() {
         server.graphql_as(&admin, force, vars).await["data"]["forceCollect"],
         true
     );
+    assert_eq!(beat(&agent, "2.1.0").await["commands"], json!(["force_collect"]));
     assert_eq!(
-        beat(&server, &agent, "force-host", "2.1.0").await["commands"],
-        json!(["force_collect"])
-    );
-    assert_eq!(
-        beat(&server, &agent, "force-host", "2.1.0").await["commands"],
+        beat(&agent, "2.1.0").await["commands"],
         json!([]),
         "delivered once"
     );
@@ -393,7 +382,13 @@ async fn the_machine_limit_refuses_new_machines_only() {
     let token = install_token(&server, &admin, json!({})).await;
     let attempts = (0..6).map(|i| {
         let (server, token) = (&server, &token);
-        async move { bootstrap(server, token, &format!("lim-{i}"), &format!("HW-L{i}")).await }
+        async move {
+            TestAgent::bootstrap(
+                server,
+                &enrolment_body(token, &format!("lim-{i}"), &format!("HW-L{i}")),
+            )
+            .await
+        }
     });
     let answers = futures::future::join_all(attempts).await;
     let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
@@ -436,7 +431,7 @@ async fn the_machine_limit_refuses_new_machines_only() {
     let enrolled_host = (0..6).map(|i| format!("lim-{i}")).collect::<Vec<_>>();
     let mut again = 0;
     for (i, host) in enrolled_host.iter().enumerate() {
-        if bootstrap(&server, &token, host, &format!("HW-L{i}"))
+        if TestAgent::bootstrap(&server, &enrolment_body(&token, host, &format!("HW-L{i}")))
             .await
             .status()
             == 200
@@ -450,5 +445,10 @@ async fn the_machine_limit_refuses_new_machines_only() {
         .graphql_as(&root, limit, json!({ "c": client_id, "n": null }))
         .await;
     assert!(lifted["data"]["setClientMachineLimit"]["maxMachines"].is_null());
-    assert_eq!(bootstrap(&server, &token, "lim-new", "HW-LN").await.status(), 200);
+    assert_eq!(
+        TestAgent::bootstrap(&server, &enrolment_body(&token, "lim-new", "HW-LN"))
+            .await
+            .status(),
+        200
+    );
 }

@@ -4,9 +4,8 @@
 //! path, method and status.
 
 use crate::{
-    agents::{agent_of, enrol, heartbeat_body, install_token},
     collect::metrics_sample,
-    helpers::{tenant_with_admin, TestServer},
+    helpers::{heartbeat_body, install_token, tenant_with_admin, TestAgent, TestServer},
 };
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{json, Value};
@@ -113,7 +112,9 @@ impl Contract {
     /// Every operation of the document was seen answering 200.
     fn assert_every_route_checked(&self) {
         let seen = self.seen.lock().unwrap();
-        for (path, item) in self.doc["paths"].as_object().unwrap() {
+        let paths = self.doc["paths"].as_object().unwrap();
+        assert!(!paths.is_empty(), "the document lists no path");
+        for (path, item) in paths {
             for method in item.as_object().unwrap().keys() {
                 let key = format!("{} {path} 200", method.to_uppercase());
                 assert!(
@@ -241,8 +242,8 @@ async fn every_agent_route_answers_as_the_published_contract_says() {
     let enrolled = contract
         .check("post", "/api/public/bootstrap", bootstrap(enrolment).await)
         .await;
-    let agent = agent_of(&server, &enrolled);
     let machine_id = enrolled["machine_id"].clone();
+    let agent = TestAgent::from_enrolment(&server, "contract-01", enrolled).client;
 
     // Heartbeats: plain, with both commands and an update, refused.
     let beat = |client: reqwest::Client, body: Value| {
@@ -429,8 +430,8 @@ async fn certificate_refusals_name_their_cause() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Refusals").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let first = enrol(&server, &token, "refused-01", "HW-R1").await;
-    let second = enrol(&server, &token, "refused-01", "HW-R1").await;
+    let first = TestAgent::enrol(&server, &token, "refused-01", "HW-R1").await;
+    let second = TestAgent::enrol(&server, &token, "refused-01", "HW-R1").await;
     let beat = |client: reqwest::Client| {
         let url = server.gateway_url("/agent/heartbeat");
         async move {
@@ -451,17 +452,17 @@ async fn certificate_refusals_name_their_cause() {
     assert!(message.contains("No client certificate"), "{message}");
 
     // Re-enrolment replaced the first certificate.
-    let (status, message) = beat(agent_of(&server, &first)).await;
+    let (status, message) = beat(first.client.clone()).await;
     assert_eq!(status, 403);
     assert!(message.contains("superseded"), "{message}");
 
-    let current = agent_of(&server, &second);
+    let current = second.client.clone();
     assert_eq!(beat(current.clone()).await.0, 200);
     let revoked = server
         .graphql_as(
             &admin,
             "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }",
-            json!({ "m": second["machine_id"] }),
+            json!({ "m": second.machine_id }),
         )
         .await;
     assert_eq!(revoked["data"]["revokeMachineCertificate"], true, "{revoked}");
@@ -470,8 +471,8 @@ async fn certificate_refusals_name_their_cause() {
     assert!(message.contains("revoked by an administrator"), "{message}");
 
     // Signed by our CA but never recorded.
-    let client_id: uuid::Uuid = second["client_id"].as_str().unwrap().parse().unwrap();
-    let machine_id: uuid::Uuid = second["machine_id"].as_str().unwrap().parse().unwrap();
+    let client_id: uuid::Uuid = second.enrolled["client_id"].as_str().unwrap().parse().unwrap();
+    let machine_id = second.machine_id;
     let ca = server.state.services.agents.ca();
     let stray = ca.issue_client(client_id, machine_id).unwrap();
     let (status, message) = beat(server.agent_client(Some((&stray.cert_pem, &stray.key_pem)))).await;

@@ -1,6 +1,9 @@
 //! Agent enrolment through GraphQL: install tokens.
 
-use crate::helpers::{agent_sim, error_code, tenant_with_admin, TestServer};
+use crate::helpers::{
+    agent_sim, enrolment_body, error_code, heartbeat_body, install_token, tenant_with_admin, TestAgent,
+    TestServer,
+};
 use serde_json::json;
 
 const CREATE: &str = "mutation($i: CreateInstallTokenInput) { createInstallToken(input: $i) { token { id secret expiresAt maxUsage usageCount } curlCommand powershellCommand } }";
@@ -97,69 +100,6 @@ async fn install_tokens_are_created_listed_and_revoked_per_tenant() {
     );
 }
 
-/// Enrols one machine with `token`; returns the bootstrap answer.
-pub async fn bootstrap(
-    server: &TestServer,
-    token: &str,
-    hostname: &str,
-    hardware_id: &str,
-) -> reqwest::Response {
-    server
-        .agent_client(None)
-        .post(server.gateway_url("/api/public/bootstrap"))
-        .json(&json!({
-            "token": token, "hostname": hostname, "hardware_id": hardware_id,
-            "os": "linux", "os_version": "Debian 12", "arch": "amd64"
-        }))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// An install token's secret, created by `admin` with `input`.
-pub async fn install_token(server: &TestServer, admin: &str, input: serde_json::Value) -> String {
-    let created = server.graphql_as(admin, CREATE, json!({ "i": input })).await;
-    created["data"]["createInstallToken"]["token"]["secret"]
-        .as_str()
-        .unwrap_or_else(|| panic!("createInstallToken: {created}"))
-        .to_owned()
-}
-
-/// Enrols a machine and returns the bootstrap answer (asserting 200).
-pub async fn enrol(server: &TestServer, token: &str, hostname: &str, hardware_id: &str) -> serde_json::Value {
-    let resp = bootstrap(server, token, hostname, hardware_id).await;
-    assert_eq!(resp.status(), 200, "bootstrap {hostname}");
-    resp.json().await.unwrap()
-}
-
-/// An HTTPS client holding the certificate a bootstrap answer issued.
-pub fn agent_of(server: &TestServer, enrolled: &serde_json::Value) -> reqwest::Client {
-    server.agent_client(Some((
-        enrolled["certificate"].as_str().unwrap(),
-        enrolled["private_key"].as_str().unwrap(),
-    )))
-}
-
-/// Posts a heartbeat with an agent's client; returns its answer (asserting 200).
-pub async fn heartbeat(
-    server: &TestServer,
-    agent: &reqwest::Client,
-    body: &serde_json::Value,
-) -> serde_json::Value {
-    let resp = agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
-
-pub fn heartbeat_body(hostname: &str) -> serde_json::Value {
-    json!({ "hostname": hostname, "hardware_id": "HW-1", "os": "linux", "os_version": "Debian 12", "ip": "10.0.0.7", "agent_version": "2.1.0" })
-}
-
 #[tokio::test]
 async fn enrol_heartbeat_revoke_and_be_refused() {
     let server = TestServer::spawn().await;
@@ -167,7 +107,7 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     let (client_id, _, admin) = tenant_with_admin(&server, &root, "Fleet").await;
     let token = install_token(&server, &admin, json!({ "maxUsage": 0 })).await;
 
-    let resp = bootstrap(&server, &token, "srv-web-01", "HW-1").await;
+    let resp = TestAgent::bootstrap(&server, &enrolment_body(&token, "srv-web-01", "HW-1")).await;
     assert_eq!(resp.status(), 200);
     let enrolled: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(enrolled["client_id"], client_id.as_str());
@@ -182,31 +122,15 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     let machine_id = enrolled["machine_id"].as_str().unwrap().to_owned();
 
     // Re-enrolling the same hardware keeps the machine.
-    let again = enrol(&server, &token, "SRV-WEB-01", "hw-1").await;
-    assert_eq!(again["machine_id"], machine_id.as_str());
-    let cert = again["certificate"].as_str().unwrap().to_owned();
-    let key = again["private_key"].as_str().unwrap().to_owned();
-
-    let agent = server.agent_client(Some((&cert, &key)));
-    let beat = agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&heartbeat_body("srv-web-01"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(beat.status(), 200);
-    let beat: serde_json::Value = beat.json().await.unwrap();
+    let again = TestAgent::enrol(&server, &token, "SRV-WEB-01", "hw-1").await;
+    assert_eq!(again.machine_id.to_string(), machine_id);
+    let beat = again.heartbeat(&heartbeat_body("srv-web-01")).await;
     assert_eq!(beat["status"], "ok");
     assert_eq!(beat["next_heartbeat_seconds"], 60);
 
     // The superseded first certificate no longer works.
-    let old = agent_of(&server, &enrolled);
-    let refused = old
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&heartbeat_body("srv-web-01"))
-        .send()
-        .await
-        .unwrap();
+    let old = TestAgent::from_enrolment(&server, "srv-web-01", enrolled);
+    let refused = old.post_heartbeat(&heartbeat_body("srv-web-01")).await;
     assert_eq!(refused.status(), 403);
 
     // Without a certificate: 401 with a JSON body.
@@ -224,12 +148,9 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
     );
 
     // Malformed bodies: 400 naming the field, nothing changed.
-    let bad = agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&json!({ "hostname": "srv-web-01", "os": "linux", "os_version": "x" }))
-        .send()
-        .await
-        .unwrap();
+    let bad = again
+        .post_heartbeat(&json!({ "hostname": "srv-web-01", "os": "linux", "os_version": "x" }))
+        .await;
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("agent_version"));
 
@@ -241,12 +162,7 @@ async fn enrol_heartbeat_revoke_and_be_refused() {
         .graphql_as(&admin, revoke, json!({ "m": machine_id }))
         .await;
     assert_eq!(revoked["data"]["revokeMachineCertificate"], true, "{revoked}");
-    let after = agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&heartbeat_body("srv-web-01"))
-        .send()
-        .await
-        .unwrap();
+    let after = again.post_heartbeat(&heartbeat_body("srv-web-01")).await;
     assert_eq!(after.status(), 403);
     assert_eq!(
         after.json::<serde_json::Value>().await.unwrap()["code"],
@@ -263,16 +179,19 @@ async fn install_token_usage_is_capped_under_concurrency() {
     let attempts = (0..10).map(|i| {
         let (server, token) = (&server, token.clone());
         async move {
-            bootstrap(server, &token, &format!("host-{i}"), &format!("HW-{i}"))
-                .await
-                .status()
-                .as_u16()
+            TestAgent::bootstrap(
+                server,
+                &enrolment_body(&token, &format!("host-{i}"), &format!("HW-{i}")),
+            )
+            .await
+            .status()
+            .as_u16()
         }
     });
     let statuses = futures::future::join_all(attempts).await;
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 7, "{statuses:?}");
-    let bad_token = bootstrap(&server, "not-a-token", "host-x", "HW-X").await;
+    let bad_token = TestAgent::bootstrap(&server, &enrolment_body("not-a-token", "host-x", "HW-X")).await;
     assert_eq!(bad_token.status(), 401);
 }
 
@@ -282,8 +201,8 @@ async fn crl_lists_revoked_serials_and_openssl_parses_it() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Crl").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "crl-host", "HW-CRL").await;
-    let machine_id = enrolled["machine_id"].as_str().unwrap();
+    let agent = TestAgent::enrol(&server, &token, "crl-host", "HW-CRL").await;
+    let machine_id = agent.machine_id;
     let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }";
     assert_eq!(
         server
@@ -291,8 +210,7 @@ async fn crl_lists_revoked_serials_and_openssl_parses_it() {
             .await["data"]["revokeMachineCertificate"],
         true
     );
-    let (_, pem) =
-        x509_parser::pem::parse_x509_pem(enrolled["certificate"].as_str().unwrap().as_bytes()).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(agent.certificate.as_bytes()).unwrap();
     let serial = hex::encode(pem.parse_x509().unwrap().raw_serial()).to_uppercase();
 
     for url in [
@@ -325,15 +243,9 @@ async fn renewal_only_near_expiry_and_the_old_certificate_gets_24_hours() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Renew").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "renew-host", "HW-R").await;
-    let (cert, key) = (
-        enrolled["certificate"].as_str().unwrap(),
-        enrolled["private_key"].as_str().unwrap(),
-    );
-    let agent = server.agent_client(Some((cert, key)));
-    let renew_url = server.gateway_url("/agent/certificate/renew");
+    let agent = TestAgent::enrol(&server, &token, "renew-host", "HW-R").await;
 
-    let early = agent.post(&renew_url).send().await.unwrap();
+    let early = agent.renew().await;
     assert_eq!(early.status(), 400);
     assert!(early.text().await.unwrap().contains("30 days"));
 
@@ -348,26 +260,17 @@ async fn renewal_only_near_expiry_and_the_old_certificate_gets_24_hours() {
         .exec(db)
         .await
         .unwrap();
-    let renewed = agent.post(&renew_url).send().await.unwrap();
+    let renewed = agent.renew().await;
     assert_eq!(renewed.status(), 200);
-    let renewed: serde_json::Value = renewed.json().await.unwrap();
-    let (new_cert, new_key) = (
-        renewed["certificate"].as_str().unwrap(),
-        renewed["private_key"].as_str().unwrap(),
-    );
-    assert_ne!(new_cert, cert);
+    let renewed = agent.renewed(&server, &renewed.json().await.unwrap());
+    assert_ne!(renewed.certificate, agent.certificate);
+    assert_ne!(renewed.private_key, agent.private_key, "a new key pair");
 
     // Both work during the grace period; the old one cannot renew twice.
-    for client in [&agent, &server.agent_client(Some((new_cert, new_key)))] {
-        let beat = client
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&heartbeat_body("renew-host"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(beat.status(), 200);
+    for holder in [&agent, &renewed] {
+        holder.heartbeat(&heartbeat_body("renew-host")).await;
     }
-    let again = agent.post(&renew_url).send().await.unwrap();
+    let again = agent.renew().await;
     assert_eq!(again.status(), 409);
     assert_eq!(
         again.json::<serde_json::Value>().await.unwrap()["code"],
@@ -484,31 +387,26 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
     assert_eq!(seen["data"]["agentRequirements"]["windowsClientMinBuild"], 22000);
 
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled: serde_json::Value = server
-        .agent_client(None)
-        .post(server.gateway_url("/api/public/bootstrap"))
-        .json(&json!({ "token": token, "hostname": "DESKTOP-OLD", "hardware_id": "HW-W10", "os": "windows", "os_version": "Windows 10 Pro 10.0.19045", "arch": "amd64" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let agent = agent_of(&server, &enrolled);
+    let enrolled: serde_json::Value = TestAgent::bootstrap(
+        &server,
+        &json!({ "token": token, "hostname": "DESKTOP-OLD", "hardware_id": "HW-W10", "os": "windows", "os_version": "Windows 10 Pro 10.0.19045", "arch": "amd64" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let agent = TestAgent::from_enrolment(&server, "DESKTOP-OLD", enrolled);
 
     let mut events = server.state.services.infra.bus.subscribe();
     let beat = |version: &'static str| {
-        agent
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&json!({ "hostname": "DESKTOP-OLD", "os": "windows", "os_version": version, "agent_version": "2.1.0" }))
-            .send()
+        let agent = &agent;
+        async move {
+            agent
+                .heartbeat(&json!({ "hostname": "DESKTOP-OLD", "os": "windows", "os_version": version, "agent_version": "2.1.0" }))
+                .await
+        }
     };
-    let first: serde_json::Value = beat("Windows 10 Pro 10.0.19045")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first = beat("Windows 10 Pro 10.0.19045").await;
     assert_eq!(first["is_os_compliant"], false);
     use optralis::domain::live::{LiveEvent, Status};
     let (tenant, change) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
@@ -522,15 +420,10 @@ async fn os_compliance_follows_requirements_and_first_heartbeat_announces_online
     .expect("an online event");
     assert_eq!(tenant.to_string(), client_id);
     assert_eq!(change.status, Status::Online);
-    assert_eq!(json!(change.machine_id), enrolled["machine_id"]);
+    assert_eq!(change.machine_id, agent.machine_id);
 
     // Upgraded to Windows 11: compliant, and no second online event.
-    let second: serde_json::Value = beat("Windows 11 Pro 10.0.22631")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let second = beat("Windows 11 Pro 10.0.22631").await;
     assert_eq!(second["is_os_compliant"], true);
     let again = tokio::time::timeout(std::time::Duration::from_millis(300), async {
         loop {
@@ -552,16 +445,10 @@ async fn each_machine_has_a_request_budget() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Budget").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "busy-host", "HW-B").await;
-    let agent = agent_of(&server, &enrolled);
+    let agent = TestAgent::enrol(&server, &token, "busy-host", "HW-B").await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let resp = agent
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&heartbeat_body("busy-host"))
-            .send()
-            .await
-            .unwrap();
+        let resp = agent.post_heartbeat(&heartbeat_body("busy-host")).await;
         statuses.push(resp.status().as_u16());
     }
     assert_eq!(statuses, vec![200, 200, 200, 429]);
@@ -573,11 +460,11 @@ async fn super_admin_certificate_administration() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Certs").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let a = enrol(&server, &token, "cert-a", "HW-CA").await;
-    let b = enrol(&server, &token, "cert-b", "HW-CB").await;
+    let a = TestAgent::enrol(&server, &token, "cert-a", "HW-CA").await;
+    let b = TestAgent::enrol(&server, &token, "cert-b", "HW-CB").await;
     let revoke = "mutation($m: ID!) { revokeMachineCertificate(machineId: $m) }";
     server
-        .graphql_as(&admin, revoke, json!({ "m": a["machine_id"] }))
+        .graphql_as(&admin, revoke, json!({ "m": a.machine_id }))
         .await;
 
     let list = "query($f: CertificateFilter) { certificates(filter: $f, first: 10) { totalCount edges { node { serial status machineHostname clientName } } } }";
@@ -617,14 +504,9 @@ async fn super_admin_certificate_administration() {
     );
 
     // Restoring lets the agent back in at once.
-    let agent = agent_of(&server, &a);
-    let beat = || {
-        agent
-            .post(server.gateway_url("/agent/heartbeat"))
-            .json(&heartbeat_body("cert-a"))
-            .send()
-    };
-    assert_eq!(beat().await.unwrap().status(), 403);
+    let body = heartbeat_body("cert-a");
+    let beat = || a.post_heartbeat(&body);
+    assert_eq!(beat().await.status(), 403);
     let restored = server
         .graphql_as(
             &root,
@@ -633,7 +515,7 @@ async fn super_admin_certificate_administration() {
         )
         .await;
     assert_eq!(restored["data"]["restoreCertificate"], true, "{restored}");
-    assert_eq!(beat().await.unwrap().status(), 200);
+    assert_eq!(beat().await.status(), 200);
     let refreshed = server
         .graphql_as(&root, "mutation { refreshCertificateCache }", json!({}))
         .await;
@@ -641,10 +523,10 @@ async fn super_admin_certificate_administration() {
         refreshed["data"]["refreshCertificateCache"].is_u64(),
         "{refreshed}"
     );
-    assert_eq!(beat().await.unwrap().status(), 200);
+    assert_eq!(beat().await.status(), 200);
 
     server
-        .graphql_as(&admin, revoke, json!({ "m": b["machine_id"] }))
+        .graphql_as(&admin, revoke, json!({ "m": b.machine_id }))
         .await;
     let purged = server
         .graphql_as(&root, "mutation { purgeInactiveCertificates }", json!({}))
@@ -660,7 +542,9 @@ async fn curl_with_the_issued_certificate_heartbeats_and_without_is_refused() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Curl").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "curl-host", "HW-CURL").await;
+    let enrolled = TestAgent::enrol(&server, &token, "curl-host", "HW-CURL")
+        .await
+        .enrolled;
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, field: &str| {
         let path = dir.path().join(name);
@@ -719,31 +603,29 @@ async fn an_admin_can_ask_an_agent_to_renew_early() {
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Early").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "early-host", "HW-E").await;
-    let agent = agent_of(&server, &enrolled);
+    let agent = TestAgent::enrol(&server, &token, "early-host", "HW-E").await;
     let body = heartbeat_body("early-host");
-    let beat = || heartbeat(&server, &agent, &body);
-    let renew_url = server.gateway_url("/agent/certificate/renew");
+    let beat = || agent.heartbeat(&body);
     assert_eq!(beat().await["commands"], json!([]));
-    assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 400);
+    assert_eq!(agent.renew().await.status(), 400);
 
     let ask = "mutation($m: ID!) { renewMachineCertificate(machineId: $m) }";
     assert_eq!(
         crate::helpers::error_code(
             &server
-                .graphql_as(&root, ask, json!({ "m": enrolled["machine_id"] }))
+                .graphql_as(&root, ask, json!({ "m": agent.machine_id }))
                 .await
         ),
         "NOT_FOUND"
     );
     assert_eq!(
         server
-            .graphql_as(&admin, ask, json!({ "m": enrolled["machine_id"] }))
+            .graphql_as(&admin, ask, json!({ "m": agent.machine_id }))
             .await["data"]["renewMachineCertificate"],
         true
     );
     assert_eq!(beat().await["commands"], json!(["renew_certificate"]));
-    assert_eq!(agent.post(&renew_url).send().await.unwrap().status(), 200);
+    assert_eq!(agent.renew().await.status(), 200);
     assert_eq!(beat().await["commands"], json!([]));
 }
 

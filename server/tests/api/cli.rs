@@ -1,5 +1,6 @@
 //! The `optralis` binary as a new user runs it.
 
+use crate::process::{serve_on_free_ports, Listening};
 use serde_json::Value;
 use std::{
     os::unix::fs::PermissionsExt,
@@ -16,14 +17,6 @@ fn optralis(cwd: &std::path::Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -79,7 +72,9 @@ fn serve_help_lists_every_variable_with_its_meaning_and_hides_secrets() {
     }
     // Every declared variable (the README's table is checked against the
     // same list), with its default where there is a fixed one.
-    for variable in optralis::config::Settings::variables() {
+    let variables = optralis::config::Settings::variables();
+    assert!(!variables.is_empty(), "no variable declared");
+    for variable in variables {
         assert!(help.contains(&format!("[env: {variable}")), "{variable}:\n{help}");
     }
     assert!(
@@ -142,15 +137,15 @@ fn migrate_creates_the_embedded_database() {
 #[tokio::test]
 async fn serve_with_no_configuration_then_sigterm_exits_0() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = optralis(dir.path())
-        .arg("serve")
-        .env("PORT", port.to_string())
-        .env("AGENT_PORT", free_port().to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = optralis(dir.path());
+    cmd.arg("serve").stderr(Stdio::null());
+    let Listening {
+        mut child,
+        api,
+        stdout,
+        ..
+    } = serve_on_free_ports(cmd.into()).await;
+    let port = api.port();
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
@@ -179,21 +174,16 @@ async fn serve_with_no_configuration_then_sigterm_exits_0() {
     assert_eq!(body["data"]["serverInfo"]["cacheBackend"], "IN_PROCESS");
 
     // The first start printed the super_admin's one-time password.
-    let stdout = child.stdout.take().unwrap();
-    let password = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| {
-                l.split("must be changed at first login): ")
-                    .nth(1)
-                    .map(|p| p.trim().to_owned())
-            })
-    })
-    .await
-    .unwrap()
-    .expect("temporary password printed on stdout");
+    let password = stdout
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|l| {
+            l.split("must be changed at first login): ")
+                .nth(1)
+                .map(|p| p.trim().to_owned())
+        })
+        .expect("temporary password printed on stdout");
     let login: Value = http
         .post(format!("{base}/graphql"))
         .json(&serde_json::json!({
@@ -217,7 +207,7 @@ async fn serve_with_no_configuration_then_sigterm_exits_0() {
         .mode();
     assert_eq!(secret_mode & 0o777, 0o600);
 
-    let pid = child.id().to_string();
+    let pid = child.id().expect("still running").to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()

@@ -1,51 +1,12 @@
 //! Collector ingestion over mTLS: storage per collector, idempotent
 //! retries, refusals that keep nothing, group commit under concurrency.
 
-use crate::{
-    agents::{agent_of, enrol, heartbeat, heartbeat_body, install_token},
-    helpers::{tenant_with_admin, TestServer},
-};
+use crate::helpers::{fleet, heartbeat_body, TestServer};
 use chrono::{Duration, Utc};
 use entities::{disk_info, event_logs, machine_collector_data, machine_inventory, metrics, smart_data};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-pub struct Agent {
-    pub client: reqwest::Client,
-    pub machine_id: Uuid,
-    pub hostname: String,
-}
-
-/// A tenant admin token and `n` enrolled machines (`root`: a super_admin
-/// token; logins are rate limited, so tests log in once).
-pub async fn fleet(server: &TestServer, root: &str, tenant: &str, n: usize) -> (String, Vec<Agent>) {
-    let (_, _, admin) = tenant_with_admin(server, root, tenant).await;
-    let token = install_token(server, &admin, json!({})).await;
-    let mut agents = Vec::new();
-    for i in 0..n {
-        let hostname = format!("{}-{i}", tenant.to_lowercase());
-        let enrolled = enrol(server, &token, &hostname, &format!("HW-{tenant}-{i}")).await;
-        agents.push(Agent {
-            client: agent_of(server, &enrolled),
-            machine_id: enrolled["machine_id"].as_str().unwrap().parse().unwrap(),
-            hostname,
-        });
-    }
-    (admin, agents)
-}
-
-pub async fn post(server: &TestServer, agent: &Agent, body: Value) -> (u16, Value) {
-    let resp = agent
-        .client
-        .post(server.gateway_url("/agent/collect"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 pub fn sample(collector: &str, at: chrono::DateTime<Utc>, data: Value) -> Value {
     json!({ "collector": collector, "collected_at": at.to_rfc3339(), "data": data })
@@ -145,7 +106,7 @@ async fn all_eight_collectors_are_stored_where_they_belong() {
     let agent = &agents[0];
     let at = Utc::now() - Duration::seconds(5);
     for body in all_collectors(at) {
-        let (status, answer) = post(&server, agent, body.clone()).await;
+        let (status, answer) = agent.collect(body.clone()).await;
         assert_eq!(status, 200, "{body}: {answer}");
         assert_eq!(answer["status"], "ok");
     }
@@ -231,15 +192,9 @@ async fn a_retried_sample_is_stored_once_and_a_late_one_does_not_win_the_snapsho
     let newer = Utc::now() - Duration::seconds(10);
     let older = newer - Duration::minutes(1);
     for _ in 0..3 {
-        assert_eq!(
-            post(&server, agent, metrics_sample(newer, 70.0, 40.0)).await.0,
-            200
-        );
+        assert_eq!(agent.collect(metrics_sample(newer, 70.0, 40.0)).await.0, 200);
     }
-    assert_eq!(
-        post(&server, agent, metrics_sample(older, 10.0, 10.0)).await.0,
-        200
-    );
+    assert_eq!(agent.collect(metrics_sample(older, 10.0, 10.0)).await.0, 200);
     assert_eq!(
         count::<metrics::Entity>(&server, agent.machine_id, metrics::Column::MachineId).await,
         2,
@@ -309,7 +264,7 @@ async fn bad_payloads_are_refused_whole_naming_the_field() {
         ),
     ];
     for (body, field) in cases {
-        let (status, answer) = post(&server, agent, body.clone()).await;
+        let (status, answer) = agent.collect(body.clone()).await;
         assert_eq!(status, 400, "{body}: {answer}");
         assert_eq!(answer["code"], "BAD_REQUEST");
         assert!(
@@ -366,7 +321,9 @@ async fn concurrent_samples_are_committed_together_and_all_kept() {
             )
         })
     });
-    let answers = futures::future::join_all(requests.map(|(agent, body)| post(&server, agent, body))).await;
+    let answers = futures::future::join_all(requests.map(|(agent, body)| agent.collect(body))).await;
+    assert_eq!(answers.len(), agents.len() * 40);
+    assert!(!answers.is_empty());
     assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
     let total = metrics::Entity::find()
         .filter(metrics::Column::MachineId.is_in(agents.iter().map(|a| a.machine_id)))
@@ -396,14 +353,11 @@ async fn a_failed_write_keeps_nothing_and_fails_only_its_own_request() {
         .send();
     // Sent together, these may share the failing request's batch: the
     // writer then writes them apart, and they succeed.
-    let others = futures::future::join_all((0..8).map(|i| {
-        post(
-            &server,
-            bystander,
-            metrics_sample(Utc::now() - Duration::seconds(i), 2.0, 3.0),
-        )
-    }));
+    let others = futures::future::join_all(
+        (0..8).map(|i| bystander.collect(metrics_sample(Utc::now() - Duration::seconds(i), 2.0, 3.0))),
+    );
     let (resp, others) = tokio::join!(send, others);
+    assert_eq!(others.len(), 8);
     assert!(others.iter().all(|(status, _)| *status == 200), "{others:?}");
     let resp = resp.unwrap();
     assert_eq!(resp.status(), 500);
@@ -422,10 +376,7 @@ async fn a_failed_write_keeps_nothing_and_fails_only_its_own_request() {
         "the snapshot of the failed batch is rolled back"
     );
     // Other collectors still work.
-    assert_eq!(
-        post(&server, agent, metrics_sample(Utc::now(), 1.0, 1.0)).await.0,
-        200
-    );
+    assert_eq!(agent.collect(metrics_sample(Utc::now(), 1.0, 1.0)).await.0, 200);
 }
 
 #[tokio::test]
@@ -434,28 +385,13 @@ async fn a_loaded_machine_is_asked_to_heartbeat_every_30_seconds() {
     let (_, agents) = fleet(&server, &server.admin_token().await, "Load", 1).await;
     let agent = &agents[0];
     let body = heartbeat_body(&agent.hostname);
-    let beat = || async { heartbeat(&server, &agent.client, &body).await["next_heartbeat_seconds"].as_i64() };
+    let beat = || async { agent.heartbeat(&body).await["next_heartbeat_seconds"].as_i64() };
     assert_eq!(beat().await, Some(60));
-    assert_eq!(
-        post(&server, agent, metrics_sample(Utc::now(), 91.0, 20.0))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(agent.collect(metrics_sample(Utc::now(), 91.0, 20.0)).await.0, 200);
     assert_eq!(beat().await, Some(30), "CPU > 80%");
-    assert_eq!(
-        post(&server, agent, metrics_sample(Utc::now(), 20.0, 90.0))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(agent.collect(metrics_sample(Utc::now(), 20.0, 90.0)).await.0, 200);
     assert_eq!(beat().await, Some(30), "RAM > 85%");
-    assert_eq!(
-        post(&server, agent, metrics_sample(Utc::now(), 20.0, 20.0))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(agent.collect(metrics_sample(Utc::now(), 20.0, 20.0)).await.0, 200);
     assert_eq!(beat().await, Some(60));
 }
 
@@ -485,13 +421,13 @@ async fn retention_follows_each_tenants_licence() {
     for agent in [&pro[0], &trial[0]] {
         for days in [100, 10, 1] {
             let at = now - Duration::days(days);
-            assert_eq!(post(&server, agent, metrics_sample(at, 5.0, 5.0)).await.0, 200);
+            assert_eq!(agent.collect(metrics_sample(at, 5.0, 5.0)).await.0, 200);
             let disks = sample(
                 "storage",
                 at,
                 json!({ "disks": [{ "mount_point": "/", "total_gb": 10, "used_gb": 1 }] }),
             );
-            assert_eq!(post(&server, agent, disks).await.0, 200);
+            assert_eq!(agent.collect(disks).await.0, 200);
         }
     }
     optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(200), now)

@@ -6,9 +6,8 @@
 //! restart: live connections dropped, then new ones refused.
 
 use crate::{
-    agents::heartbeat_body,
-    collect::{fleet, metrics_sample, Agent},
-    helpers::{error_code, skip, TestEnv, TestServer, WsClient},
+    collect::metrics_sample,
+    helpers::{error_code, fleet, heartbeat_body, skip, TestEnv, TestServer, WsClient},
 };
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -109,26 +108,6 @@ async fn relayed(env: &TestEnv) -> (Relay, String) {
     (relay, url.to_string())
 }
 
-async fn beat(server: &TestServer, agent: &Agent) -> reqwest::Response {
-    agent
-        .client
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&heartbeat_body(&agent.hostname))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn collect(server: &TestServer, agent: &Agent) -> reqwest::Response {
-    agent
-        .client
-        .post(server.gateway_url("/agent/collect"))
-        .json(&metrics_sample(Utc::now(), 20.0, 30.0))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// A gateway answer that tells the agent to come back: 503, `Retry-After`
 /// in seconds, the UNAVAILABLE code.
 async fn assert_retry_later(what: &str, resp: reqwest::Response) {
@@ -174,8 +153,20 @@ async fn a_database_outage_answers_retry_later_on_every_path_then_recovers() {
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Outage", 1).await;
     let agent = &agents[0];
-    assert_eq!(beat(&server, agent).await.status(), 200);
-    assert_eq!(collect(&server, agent).await.status(), 200);
+    assert_eq!(
+        agent
+            .post_heartbeat(&heartbeat_body(&agent.hostname))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        agent
+            .post_collect(&metrics_sample(Utc::now(), 20.0, 30.0))
+            .await
+            .status(),
+        200
+    );
     let listed = server.graphql_as(&admin, MACHINES, json!({})).await;
     assert!(listed["errors"].is_null(), "{listed}");
     // A credential never used yet: checking it needs the database.
@@ -209,8 +200,16 @@ async fn a_database_outage_answers_retry_later_on_every_path_then_recovers() {
     )
     .await;
     assert_eq!(ws.recv().await, json!({ "close": 1013 }));
-    assert_retry_later("heartbeat", beat(&server, agent).await).await;
-    assert_retry_later("collect", collect(&server, agent).await).await;
+    assert_retry_later(
+        "heartbeat",
+        agent.post_heartbeat(&heartbeat_body(&agent.hostname)).await,
+    )
+    .await;
+    assert_retry_later(
+        "collect",
+        agent.post_collect(&metrics_sample(Utc::now(), 20.0, 30.0)).await,
+    )
+    .await;
     let export = server
         .http
         .get(server.url("/api/export/machines"))
@@ -223,10 +222,14 @@ async fn a_database_outage_answers_retry_later_on_every_path_then_recovers() {
 
     // Server down: connections refused until the pool's acquire timeout.
     relay.set(Link::Refused);
+    let (beat, sample) = (
+        heartbeat_body(&agent.hostname),
+        metrics_sample(Utc::now(), 20.0, 30.0),
+    );
     let (query, heartbeat, collected) = tokio::join!(
         server.graphql_as(&admin, MACHINES, json!({})),
-        beat(&server, agent),
-        collect(&server, agent),
+        agent.post_heartbeat(&beat),
+        agent.post_collect(&sample),
     );
     assert_unavailable("query while refused", &query);
     assert_retry_later("heartbeat while refused", heartbeat).await;
@@ -236,7 +239,10 @@ async fn a_database_outage_answers_retry_later_on_every_path_then_recovers() {
     relay.set(Link::Up);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let status = beat(&server, agent).await.status();
+        let status = agent
+            .post_heartbeat(&heartbeat_body(&agent.hostname))
+            .await
+            .status();
         if status == 200 {
             break;
         }
@@ -244,7 +250,13 @@ async fn a_database_outage_answers_retry_later_on_every_path_then_recovers() {
         assert!(Instant::now() < deadline, "heartbeats recover within 20 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(collect(&server, agent).await.status(), 200);
+    assert_eq!(
+        agent
+            .post_collect(&metrics_sample(Utc::now(), 20.0, 30.0))
+            .await
+            .status(),
+        200
+    );
     let listed = server.graphql_as(&admin, MACHINES, json!({})).await;
     assert_eq!(
         listed["data"]["machines"]["edges"][0]["node"]["hostname"],

@@ -625,3 +625,190 @@ pub async fn tenant_with_admin(server: &TestServer, root: &str, name: &str) -> (
 }
 
 pub const TENANT_PASSWORD: &str = "Tenant-Passw0rd!";
+
+/// Where an agent talks to: the in-process server or an `optralis serve`
+/// process.
+pub trait Gateway {
+    /// `path` on the agent gateway.
+    fn gateway_url(&self, path: &str) -> String;
+    /// An HTTPS client trusting the instance's CA, optionally presenting
+    /// a client certificate (PEM certificate + key).
+    fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client;
+}
+
+impl Gateway for TestServer {
+    fn gateway_url(&self, path: &str) -> String {
+        TestServer::gateway_url(self, path)
+    }
+
+    fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client {
+        TestServer::agent_client(self, identity)
+    }
+}
+
+/// A heartbeat body as a Linux agent sends it.
+pub fn heartbeat_body(hostname: &str) -> Value {
+    json!({ "hostname": hostname, "hardware_id": "HW-1", "os": "linux", "os_version": "Debian 12", "ip": "10.0.0.7", "agent_version": "2.1.0" })
+}
+
+/// A bootstrap body of a Linux agent.
+pub fn enrolment_body(install_token: &str, hostname: &str, hardware_id: &str) -> Value {
+    json!({
+        "token": install_token, "hostname": hostname, "hardware_id": hardware_id,
+        "os": "linux", "os_version": "Debian 12", "arch": "amd64"
+    })
+}
+
+/// One enrolled agent: its machine, the certificate it was issued and an
+/// HTTPS client presenting it. The one helper every test drives the
+/// agent routes with.
+pub struct TestAgent {
+    pub machine_id: Uuid,
+    pub hostname: String,
+    pub certificate: String,
+    pub private_key: String,
+    /// Presents `certificate`.
+    pub client: reqwest::Client,
+    /// The whole bootstrap answer.
+    pub enrolled: Value,
+    gateway: String,
+}
+
+impl TestAgent {
+    /// Posts `body` to the bootstrap route, as is: for tests of refusals.
+    pub async fn bootstrap(server: &impl Gateway, body: &Value) -> reqwest::Response {
+        server
+            .agent_client(None)
+            .post(server.gateway_url("/api/public/bootstrap"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Enrols a machine with `install_token` (asserting 200).
+    pub async fn enrol(
+        server: &impl Gateway,
+        install_token: &str,
+        hostname: &str,
+        hardware_id: &str,
+    ) -> Self {
+        let resp = Self::bootstrap(server, &enrolment_body(install_token, hostname, hardware_id)).await;
+        let status = resp.status();
+        let enrolled: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "bootstrap {hostname}: {enrolled}");
+        Self::from_enrolment(server, hostname, enrolled)
+    }
+
+    /// The agent a bootstrap answer made.
+    pub fn from_enrolment(server: &impl Gateway, hostname: &str, enrolled: Value) -> Self {
+        let field = |name: &str| {
+            enrolled[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {enrolled}"))
+                .to_owned()
+        };
+        let (certificate, private_key) = (field("certificate"), field("private_key"));
+        let machine_id = field("machine_id").parse().expect("machine_id is a UUID");
+        Self {
+            machine_id,
+            hostname: hostname.to_owned(),
+            client: server.agent_client(Some((&certificate, &private_key))),
+            certificate,
+            private_key,
+            enrolled,
+            gateway: server.gateway_url(""),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    /// Posts a heartbeat; the raw answer.
+    pub async fn post_heartbeat(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/heartbeat"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a heartbeat and returns its answer (asserting 200).
+    pub async fn heartbeat(&self, body: &Value) -> Value {
+        let resp = self.post_heartbeat(body).await;
+        let status = resp.status();
+        let answer = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "heartbeat of {}: {answer}", self.hostname);
+        answer
+    }
+
+    /// Posts one collector sample; the raw answer.
+    pub async fn post_collect(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/collect"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts one collector sample: status and body.
+    pub async fn collect(&self, body: Value) -> (u16, Value) {
+        let resp = self.post_collect(&body).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Asks for a new certificate: the raw answer. The agent keeps the
+    /// certificate it has; [`renewed`](Self::renewed) makes the new one.
+    pub async fn renew(&self) -> reqwest::Response {
+        self.client
+            .post(self.url("/agent/certificate/renew"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The same agent talking to another instance.
+    pub fn at(&self, server: &impl Gateway) -> Self {
+        Self::from_enrolment(server, &self.hostname, self.enrolled.clone())
+    }
+
+    /// The same machine holding the certificate of a renewal answer.
+    pub fn renewed(&self, server: &impl Gateway, answer: &Value) -> Self {
+        let mut enrolled = self.enrolled.clone();
+        enrolled["certificate"] = answer["certificate"].clone();
+        enrolled["private_key"] = answer["private_key"].clone();
+        Self::from_enrolment(server, &self.hostname, enrolled)
+    }
+}
+
+/// A tenant admin token and `n` enrolled machines (`root`: a super_admin
+/// token).
+pub async fn fleet(server: &TestServer, root: &str, tenant: &str, n: usize) -> (String, Vec<TestAgent>) {
+    let (_, _, admin) = tenant_with_admin(server, root, tenant).await;
+    let token = install_token(server, &admin, json!({})).await;
+    let mut agents = Vec::new();
+    for i in 0..n {
+        let hostname = format!("{}-{i}", tenant.to_lowercase());
+        agents.push(TestAgent::enrol(server, &token, &hostname, &format!("HW-{tenant}-{i}")).await);
+    }
+    (admin, agents)
+}
+
+/// An install token's secret, created by `admin` with `input`.
+pub async fn install_token(server: &TestServer, admin: &str, input: Value) -> String {
+    let created = server
+        .graphql_as(
+            admin,
+            "mutation($i: CreateInstallTokenInput) { createInstallToken(input: $i) { token { secret } } }",
+            json!({ "i": input }),
+        )
+        .await;
+    created["data"]["createInstallToken"]["token"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("createInstallToken: {created}"))
+        .to_owned()
+}

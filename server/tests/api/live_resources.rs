@@ -3,8 +3,8 @@
 //! them open and delivery resumes through Redis once it is back.
 
 use crate::{
-    collect::{fleet, metrics_sample, post},
-    helpers::{TestEnv, TestServer, WsClient},
+    collect::metrics_sample,
+    helpers::{fleet, TestAgent, TestEnv, TestServer, WsClient},
     process::ServerProcess,
 };
 use serde_json::{json, Value};
@@ -66,15 +66,10 @@ async fn closing_sockets_frees_their_subscriptions_tasks_and_memory() {
     let install = server.install_token(&root, 2).await;
     let mut machines = Vec::new();
     for i in 0..2 {
-        machines.push(server.enrol(&install, &format!("churn-{i}")).await);
+        let host = format!("churn-{i}");
+        machines.push(TestAgent::enrol(&server, &install, &host, &format!("HW-{host}")).await);
     }
-    let post = |i: usize, cpu: f64| {
-        let (_, agent) = &machines[i];
-        agent
-            .post(server.agent_url("/agent/collect"))
-            .json(&metrics_sample(chrono::Utc::now(), cpu, 20.0))
-            .send()
-    };
+    let post = |i: usize, cpu: f64| machines[i].collect(metrics_sample(chrono::Utc::now(), cpu, 20.0));
     let baseline = stats(&server, &root).await;
     assert_eq!(
         (
@@ -93,7 +88,7 @@ async fn closing_sockets_frees_their_subscriptions_tasks_and_memory() {
         for i in 0..SOCKETS {
             let mut ws = WsClient::connect(&server.ws_url()).await;
             ws.init_with(&root).await;
-            ws.subscribe("m", METRICS, json!({ "m": machines[i % 2].0 }))
+            ws.subscribe("m", METRICS, json!({ "m": machines[i % 2].machine_id }))
                 .await;
             ws.subscribe(
                 "s",
@@ -121,11 +116,14 @@ async fn closing_sockets_frees_their_subscriptions_tasks_and_memory() {
         );
 
         // Every socket is live: one sample reaches each watcher of its machine.
-        assert_eq!(post(0, 10.0 + round as f64).await.unwrap().status(), 200);
-        assert_eq!(post(1, 30.0).await.unwrap().status(), 200);
+        assert_eq!(post(0, 10.0 + round as f64).await.0, 200);
+        assert_eq!(post(1, 30.0).await.0, 200);
         for (i, ws) in sockets.iter_mut().enumerate() {
             let data = next_of(ws, "m").await;
-            assert_eq!(data["machineMetrics"]["machineId"], machines[i % 2].0);
+            assert_eq!(
+                data["machineMetrics"]["machineId"],
+                machines[i % 2].machine_id.to_string()
+            );
         }
 
         // Half leave politely, half just drop the connection.
@@ -175,7 +173,32 @@ impl PrivateRedis {
             .is_ok_and(|s| s.success())
     }
 
+    /// Starts on a port the system says is free; when another process
+    /// takes it before redis-server binds it, redis-server exits and this
+    /// tries again on a fresh port.
+    async fn start_on_free_port() -> Self {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if let Some(redis) = Self::try_start(port).await {
+                return redis;
+            }
+        }
+        panic!("redis-server found no free port in 5 attempts");
+    }
+
+    /// Starts on `port`, which must be free: panics otherwise.
     async fn start(port: u16) -> Self {
+        Self::try_start(port)
+            .await
+            .unwrap_or_else(|| panic!("redis-server could not bind port {port}"))
+    }
+
+    /// None when redis-server exits before answering (its port was taken).
+    async fn try_start(port: u16) -> Option<Self> {
         let child = tokio::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -191,13 +214,18 @@ impl PrivateRedis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server starts");
-        let redis = Self {
+        let mut redis = Self {
             child: Some(child),
             port,
         };
         for _ in 0..100 {
             if redis.command(&["PING"]).await.is_some_and(|r| r.contains("PONG")) {
-                return redis;
+                return Some(redis);
+            }
+            if let Some(child) = redis.child.as_mut() {
+                if child.try_wait().unwrap().is_some() {
+                    return None;
+                }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -245,12 +273,8 @@ async fn live_sockets_survive_a_redis_restart_and_delivery_resumes() {
         );
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut redis = PrivateRedis::start(port).await;
+    let mut redis = PrivateRedis::start_on_free_port().await;
+    let port = redis.port;
     let env = TestEnv::new()
         .await
         .set("REDIS_URL", &format!("redis://127.0.0.1:{port}"))
@@ -274,7 +298,7 @@ async fn live_sockets_survive_a_redis_restart_and_delivery_resumes() {
     // Through Redis: an agent's sample, then an event published by another
     // instance (here: straight into the channel).
     let sample = |cpu: f64| metrics_sample(chrono::Utc::now(), cpu, 50.0);
-    assert_eq!(post(&server, &agents[0], sample(11.0)).await.0, 200);
+    assert_eq!(agents[0].collect(sample(11.0)).await.0, 200);
     assert_eq!(next_of(&mut ws, "m").await["machineMetrics"]["cpuPercent"], 11.0);
     let foreign = |cpu: f64| {
         json!({
@@ -297,7 +321,7 @@ async fn live_sockets_survive_a_redis_restart_and_delivery_resumes() {
     // still reach it; agents are still answered.
     redis.kill().await;
     next_of(&mut ws, "t").await;
-    assert_eq!(post(&server, &agents[0], sample(33.0)).await.0, 200);
+    assert_eq!(agents[0].collect(sample(33.0)).await.0, 200);
     assert_eq!(next_of(&mut ws, "m").await["machineMetrics"]["cpuPercent"], 33.0);
     next_of(&mut ws, "t").await;
 
@@ -318,7 +342,7 @@ async fn live_sockets_survive_a_redis_restart_and_delivery_resumes() {
         Some(1)
     );
     assert_eq!(next_of(&mut ws, "m").await["machineMetrics"]["cpuPercent"], 44.0);
-    assert_eq!(post(&server, &agents[0], sample(55.0)).await.0, 200);
+    assert_eq!(agents[0].collect(sample(55.0)).await.0, 200);
     assert_eq!(next_of(&mut ws, "m").await["machineMetrics"]["cpuPercent"], 55.0);
     next_of(&mut ws, "t").await;
     drop(redis);

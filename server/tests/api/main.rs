@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod identity;
 mod infra;
+mod listening;
 mod live_resources;
 mod machines;
 mod process;

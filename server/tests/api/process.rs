@@ -2,14 +2,14 @@
 //! instances or the server's own resource figures (memory, tasks) apart
 //! from the test's.
 
-use crate::helpers::{https_client, TestEnv, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{https_client, Gateway, TestEnv, ADMIN_EMAIL, ADMIN_PASSWORD};
+pub use crate::listening::{serve_on_free_ports, Listening};
 
 /// The password a process instance's first super_admin starts with.
 const FIRST_ADMIN_PASSWORD: &str = "First-Start-Passw0rd!";
 use serde_json::{json, Value};
 use std::{
     path::{Path, PathBuf},
-    process::Stdio,
     time::Duration,
 };
 
@@ -18,14 +18,6 @@ pub struct ServerProcess {
     pub port: u16,
     pub agent_port: u16,
     data_dir: PathBuf,
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl ServerProcess {
@@ -42,21 +34,19 @@ impl ServerProcess {
         data_dir: &Path,
         adjust: impl FnOnce(&mut tokio::process::Command),
     ) -> Self {
-        let (port, agent_port) = (free_port(), free_port());
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"));
         cmd.arg("serve")
             .envs(&env.vars)
             .env("OPTRALIS_DATA_DIR", data_dir)
-            .env("PORT", port.to_string())
-            .env("AGENT_PORT", agent_port.to_string())
             .env("BIND_ADDRESS", "127.0.0.1")
             .env("JWT_SECRET", "process-test-secret-0123456789abcdef")
             .env("DEFAULT_ADMIN_PASSWORD", FIRST_ADMIN_PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true);
+            .env("RUST_LOG", "warn");
         adjust(&mut cmd);
-        let child = cmd.spawn().unwrap();
+        let Listening {
+            child, api, agent, ..
+        } = serve_on_free_ports(cmd).await;
+        let (port, agent_port) = (api.port(), agent.port());
         let http = reqwest::Client::new();
         for _ in 0..150 {
             if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/health")).send().await {
@@ -143,33 +133,6 @@ impl ServerProcess {
         https_client(&std::fs::read(self.data_dir.join("ca.crt")).unwrap(), identity)
     }
 
-    /// Enrols a machine in the token's tenant: its id and its agent client.
-    pub async fn enrol(&self, install_token: &str, hostname: &str) -> (String, reqwest::Client) {
-        let enrolled: Value = self
-            .agent_client(None)
-            .post(self.agent_url("/api/public/bootstrap"))
-            .json(&json!({
-                "token": install_token, "hostname": hostname, "hardware_id": format!("HW-{hostname}"),
-                "os": "linux", "os_version": "Debian 12", "arch": "amd64"
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let identity = (
-            enrolled["certificate"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{enrolled}")),
-            enrolled["private_key"].as_str().unwrap(),
-        );
-        (
-            enrolled["machine_id"].as_str().unwrap().to_owned(),
-            self.agent_client(Some(identity)),
-        )
-    }
-
     /// A fresh install token of the super_admin's own tenant.
     pub async fn install_token(&self, admin: &str, max_usage: i32) -> String {
         let created = self
@@ -183,5 +146,15 @@ impl ServerProcess {
             .as_str()
             .unwrap_or_else(|| panic!("{created}"))
             .to_owned()
+    }
+}
+
+impl Gateway for ServerProcess {
+    fn gateway_url(&self, path: &str) -> String {
+        self.agent_url(path)
+    }
+
+    fn agent_client(&self, identity: Option<(&str, &str)>) -> reqwest::Client {
+        ServerProcess::agent_client(self, identity)
     }
 }

@@ -2,10 +2,7 @@
 //! selection, and a document over the limit is refused at validation,
 //! before any resolver runs.
 
-use crate::{
-    collect::fleet,
-    helpers::{error_code, TestEnv, TestServer, WITHOUT_WORKERS},
-};
+use crate::helpers::{error_code, fleet, TestEnv, TestServer, WITHOUT_WORKERS};
 use optralis::graphql::MAX_COMPLEXITY;
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 //! the event. Runs only when the PostgreSQL and Redis test URLs are set.
 
 use crate::{
-    helpers::{TestEnv, WsClient},
+    helpers::{TestAgent, TestEnv, WsClient},
     process::ServerProcess,
 };
 use serde_json::json;
@@ -42,14 +42,10 @@ async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
 
     // The agent enrols and heartbeats through instance A.
     let secret = a.install_token(&token, 1).await;
-    let (machine_id, agent) = a.enrol(&secret, "far-away").await;
-    let beat = agent
-        .post(a.agent_url("/agent/heartbeat"))
-        .json(&json!({ "hostname": "far-away", "os": "linux", "os_version": "Debian 12", "agent_version": "2.1.0" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(beat.status(), 200);
+    let agent = TestAgent::enrol(&a, &secret, "far-away", "HW-far-away").await;
+    let body =
+        json!({ "hostname": "far-away", "os": "linux", "os_version": "Debian 12", "agent_version": "2.1.0" });
+    agent.heartbeat(&body).await;
 
     let mut statuses = Vec::new();
     while statuses.len() < 2 {
@@ -65,30 +61,17 @@ async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
     );
 
     // The same certificate works on B: one CA, one revocation state.
-    let on_b = agent
-        .post(b.agent_url("/agent/heartbeat"))
-        .json(&json!({ "hostname": "far-away", "os": "linux", "os_version": "Debian 12", "agent_version": "2.1.0" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(on_b.status(), 200);
+    agent.at(&b).heartbeat(&body).await;
     let revoked = b
         .graphql(
             Some(&token),
             "mutation($m: ID!) { revokeMachineCertificate(machineId: $m, reason: \"lost\") }",
-            json!({ "m": machine_id }),
+            json!({ "m": agent.machine_id }),
         )
         .await;
     assert_eq!(revoked["data"]["revokeMachineCertificate"], true, "{revoked}");
-    let refused = agent
-        .post(a.agent_url("/agent/heartbeat"))
-        .json(&json!({ "hostname": "far-away", "os": "linux", "os_version": "Debian 12", "agent_version": "2.1.0" }))
-        .send()
-        .await;
-    match refused {
-        Ok(r) => assert_eq!(r.status(), 403, "a revocation on B applies on A at once"),
-        Err(e) => panic!("{e}"),
-    }
+    let refused = agent.post_heartbeat(&body).await;
+    assert_eq!(refused.status(), 403, "a revocation on B applies on A at once");
     let _ = a.child.kill().await;
     let _ = b.child.kill().await;
 }

@@ -4,9 +4,11 @@
 //! and how many succeeded; the goal is none.
 
 use crate::{
-    agents::{agent_of, enrol, heartbeat_body, install_token},
-    collect::{fleet, metrics_sample, post, sample},
-    helpers::{error_code, latest_email_to, temporary_password, tenant_with_admin, TestEnv, TestServer},
+    collect::{metrics_sample, sample},
+    helpers::{
+        error_code, fleet, heartbeat_body, install_token, latest_email_to, temporary_password,
+        tenant_with_admin, TestAgent, TestEnv, TestServer,
+    },
 };
 use chrono::{DateTime, Duration, Utc};
 use entities::{client_certificates, event_logs, machine_collector_data, machines, metrics};
@@ -29,25 +31,14 @@ fn enrolment(token: &str, hostname: &str, hardware_id: Option<&str>) -> Value {
 }
 
 async fn bootstrap(server: &TestServer, body: &Value) -> (u16, Value) {
-    let resp = server
-        .agent_client(None)
-        .post(server.gateway_url("/api/public/bootstrap"))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = TestAgent::bootstrap(server, body).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// A heartbeat's status with `agent`'s certificate; `hardware_id` is
 /// left out when `None` (a legacy agent).
-async fn beat(
-    server: &TestServer,
-    agent: &reqwest::Client,
-    hostname: &str,
-    hardware_id: Option<&str>,
-) -> u16 {
+async fn beat(agent: &TestAgent, hostname: &str, hardware_id: Option<&str>) -> u16 {
     let mut body = heartbeat_body(hostname);
     match hardware_id {
         Some(hw) => body["hardware_id"] = json!(hw),
@@ -55,14 +46,7 @@ async fn beat(
             body.as_object_mut().unwrap().remove("hardware_id");
         }
     }
-    agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    agent.post_heartbeat(&body).await.status().as_u16()
 }
 
 fn machine_id(enrolled: &Value) -> &str {
@@ -116,13 +100,10 @@ async fn an_install_token_never_takes_over_a_live_machine_by_hostname() {
     let token = install_token(&server, &admin, json!({})).await;
     let foreign_token = install_token(&server, &outsider, json!({})).await;
 
-    let real = enrol(&server, &token, "srv-victim", "HW-VICTIM").await;
-    let victim = machine_id(&real).to_owned();
-    let real_agent = agent_of(&server, &real);
-    assert_eq!(
-        beat(&server, &real_agent, "srv-victim", Some("HW-VICTIM")).await,
-        200
-    );
+    let real = TestAgent::enrol(&server, &token, "srv-victim", "HW-VICTIM").await;
+    let victim = machine_id(&real.enrolled).to_owned();
+    let real_agent = &real;
+    assert_eq!(beat(real_agent, "srv-victim", Some("HW-VICTIM")).await, 200);
 
     let mut tally = Tally::default();
     let mut impostors = Vec::new();
@@ -143,17 +124,8 @@ async fn an_install_token_never_takes_over_a_live_machine_by_hostname() {
 
     // The impostors' certificates work for their own machines only: their
     // samples never land on the victim.
-    let impostor = agent_of(&server, &impostors[0]);
-    let (status, _) = post(
-        &server,
-        &crate::collect::Agent {
-            client: impostor,
-            machine_id: machine_id(&impostors[0]).parse().unwrap(),
-            hostname: "srv-victim".into(),
-        },
-        metrics_sample(Utc::now(), 99.0, 99.0),
-    )
-    .await;
+    let impostor = TestAgent::from_enrolment(&server, "srv-victim", impostors[0].clone());
+    let (status, _) = impostor.collect(metrics_sample(Utc::now(), 99.0, 99.0)).await;
     assert_eq!(status, 200);
     let victim_uuid: uuid::Uuid = victim.parse().unwrap();
     let stored_on_victim = metrics::Entity::find()
@@ -164,7 +136,7 @@ async fn an_install_token_never_takes_over_a_live_machine_by_hostname() {
     tally.attempt("impostor sample stored on the victim", stored_on_victim > 0);
 
     // The real agent keeps working, with its hardware id on record.
-    let status = beat(&server, &real_agent, "srv-victim", Some("HW-VICTIM")).await;
+    let status = beat(real_agent, "srv-victim", Some("HW-VICTIM")).await;
     tally.attempt("real agent refused after the attacks", status != 200);
     let row = machines::Entity::find_by_id(victim_uuid)
         .one(&server.state.services.infra.db.conn)
@@ -175,8 +147,8 @@ async fn an_install_token_never_takes_over_a_live_machine_by_hostname() {
     tally.assert_none("live machine with a hardware id");
 
     // Re-enrolment of the real hardware still finds its machine.
-    let again = enrol(&server, &token, "srv-victim", "hw-victim").await;
-    assert_eq!(machine_id(&again), victim);
+    let again = TestAgent::enrol(&server, &token, "srv-victim", "hw-victim").await;
+    assert_eq!(machine_id(&again.enrolled), victim);
 }
 
 #[tokio::test]
@@ -190,8 +162,8 @@ async fn a_machine_without_hardware_id_is_adopted_only_once_its_certificate_is_d
     let (status, legacy) = bootstrap(&server, &enrolment(&token, "legacy-01", None)).await;
     assert_eq!(status, 200);
     let victim = machine_id(&legacy).to_owned();
-    let legacy_agent = agent_of(&server, &legacy);
-    assert_eq!(beat(&server, &legacy_agent, "legacy-01", None).await, 200);
+    let legacy_agent = TestAgent::from_enrolment(&server, "legacy-01", legacy.clone());
+    assert_eq!(beat(&legacy_agent, "legacy-01", None).await, 200);
 
     let mut tally = Tally::default();
     for (hostname, hardware_id) in [
@@ -204,7 +176,7 @@ async fn a_machine_without_hardware_id_is_adopted_only_once_its_certificate_is_d
             .bootstrap(&server, &victim, enrolment(&token, hostname, hardware_id))
             .await;
     }
-    let status = beat(&server, &legacy_agent, "legacy-01", None).await;
+    let status = beat(&legacy_agent, "legacy-01", None).await;
     tally.attempt("legacy agent refused after the attacks", status != 200);
     tally.assert_none("live machine without a hardware id");
 
@@ -212,12 +184,17 @@ async fn a_machine_without_hardware_id_is_adopted_only_once_its_certificate_is_d
     // next enrolment with its name takes it over (the legacy upgrade path).
     let revoked = server.graphql_as(&admin, REVOKE, json!({ "m": victim })).await;
     assert_eq!(revoked["data"]["revokeMachineCertificate"], true, "{revoked}");
-    assert_eq!(beat(&server, &legacy_agent, "legacy-01", None).await, 403);
+    assert_eq!(beat(&legacy_agent, "legacy-01", None).await, 403);
     let (status, adopted) = bootstrap(&server, &enrolment(&token, "legacy-01", None)).await;
     assert_eq!(status, 200);
     assert_eq!(machine_id(&adopted), victim, "a revoked machine is adopted");
     assert_eq!(
-        beat(&server, &agent_of(&server, &adopted), "legacy-01", None).await,
+        beat(
+            &TestAgent::from_enrolment(&server, "legacy-01", adopted.clone()),
+            "legacy-01",
+            None
+        )
+        .await,
         200
     );
 
@@ -251,8 +228,8 @@ async fn an_admin_release_lets_one_hostname_enrolment_take_the_machine_within_a_
     let foreign_token = install_token(&server, &outsider, json!({})).await;
     let db = &server.state.services.infra.db.conn;
 
-    let real = enrol(&server, &token, "srv-rel", "HW-REL").await;
-    let victim = machine_id(&real).to_owned();
+    let real = TestAgent::enrol(&server, &token, "srv-rel", "HW-REL").await;
+    let victim = machine_id(&real.enrolled).to_owned();
     let victim_uuid: uuid::Uuid = victim.parse().unwrap();
 
     let mut tally = Tally::default();
@@ -319,15 +296,9 @@ async fn an_admin_release_lets_one_hostname_enrolment_take_the_machine_within_a_
     let (status, adopted) = bootstrap(&server, &enrolment(&token, "SRV-REL", Some("HW-REL-NEW"))).await;
     assert_eq!(status, 200);
     assert_eq!(machine_id(&adopted), victim, "the released machine is adopted");
-    assert_eq!(
-        beat(&server, &agent_of(&server, &real), "srv-rel", Some("HW-REL")).await,
-        403
-    );
-    let new_agent = agent_of(&server, &adopted);
-    assert_eq!(
-        beat(&server, &new_agent, "srv-rel", Some("HW-REL-NEW")).await,
-        200
-    );
+    assert_eq!(beat(&real, "srv-rel", Some("HW-REL")).await, 403);
+    let new_agent = TestAgent::from_enrolment(&server, "srv-rel", adopted.clone());
+    assert_eq!(beat(&new_agent, "srv-rel", Some("HW-REL-NEW")).await, 200);
     for hardware_id in [None, Some("HW-OTHER")] {
         tally
             .bootstrap(&server, &victim, enrolment(&token, "srv-rel", hardware_id))
@@ -340,8 +311,8 @@ async fn an_admin_release_lets_one_hostname_enrolment_take_the_machine_within_a_
         released["data"]["releaseMachineForReenrolment"].is_string(),
         "{released}"
     );
-    let by_hardware = enrol(&server, &token, "srv-rel", "HW-REL-NEW").await;
-    assert_eq!(machine_id(&by_hardware), victim);
+    let by_hardware = TestAgent::enrol(&server, &token, "srv-rel", "HW-REL-NEW").await;
+    assert_eq!(machine_id(&by_hardware.enrolled), victim);
     tally
         .bootstrap(&server, &victim, enrolment(&token, "srv-rel", None))
         .await;
@@ -360,13 +331,7 @@ async fn an_admin_release_lets_one_hostname_enrolment_take_the_machine_within_a_
     tally
         .bootstrap(&server, &victim, enrolment(&token, "srv-rel", None))
         .await;
-    let status = beat(
-        &server,
-        &agent_of(&server, &by_hardware),
-        "srv-rel",
-        Some("HW-REL-NEW"),
-    )
-    .await;
+    let status = beat(&by_hardware, "srv-rel", Some("HW-REL-NEW")).await;
     tally.attempt("agent refused after the spent and lapsed releases", status != 200);
     tally.assert_none("admin release");
 }
@@ -402,7 +367,7 @@ async fn samples_dated_more_than_five_minutes_ahead_are_refused_naming_the_field
     let agent = &agents[0];
     let db = &server.state.services.infra.db.conn;
     let now = Utc::now();
-    assert_eq!(post(&server, agent, metrics_sample(now, 10.0, 20.0)).await.0, 200);
+    assert_eq!(agent.collect(metrics_sample(now, 10.0, 20.0)).await.0, 200);
 
     let event = |at: DateTime<Utc>| json!({ "event_logs": [{ "log_name": "System", "source": "Disk", "event_id": 7, "level": "error", "message": "bad block", "recorded_at": at.to_rfc3339() }] });
     let ahead = [
@@ -434,7 +399,7 @@ async fn samples_dated_more_than_five_minutes_ahead_are_refused_naming_the_field
 
     let mut tally = Tally::default();
     for (body, field) in &cases {
-        let (status, answer) = post(&server, agent, body.clone()).await;
+        let (status, answer) = agent.collect(body.clone()).await;
         tally.attempt(&body.to_string(), status == 200);
         assert_eq!(status, 400, "{body}: {answer}");
         assert_eq!(answer["code"], "BAD_REQUEST");
@@ -475,5 +440,5 @@ async fn samples_dated_more_than_five_minutes_ahead_are_refused_naming_the_field
         Utc::now() + Duration::minutes(4),
         event(Utc::now() + Duration::minutes(4)),
     );
-    assert_eq!(post(&server, agent, slightly).await.0, 200);
+    assert_eq!(agent.collect(slightly).await.0, 200);
 }

@@ -56,7 +56,9 @@ fn short(body: &Value) -> String {
 }
 
 fn assert_bounded_errors(body: &Value) {
-    for err in body["errors"].as_array().expect("errors") {
+    let errors = body["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty(), "{body}");
+    for err in errors {
         let message = err["message"].as_str().unwrap_or_default();
         assert!(
             message.chars().count() <= 301,

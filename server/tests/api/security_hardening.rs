@@ -4,9 +4,8 @@
 //! many succeeded; the goal is none.
 
 use crate::{
-    collect::fleet,
-    helpers::{error_code, tenant_with_admin, TestEnv, TestServer},
-    process::free_port,
+    helpers::{error_code, fleet, tenant_with_admin, TestEnv, TestServer},
+    process::{serve_on_free_ports, Listening},
 };
 use entities::machines;
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
@@ -40,7 +39,7 @@ async fn the_machines_export_never_carries_a_live_formula() {
         "os_version": "10.0;+cmd|' /C calc'!A0",
         "agent_version": "@SUM(1+1)*cmd|' /C calc'!A0",
     });
-    crate::agents::heartbeat(&server, &agents[0].client, &beat).await;
+    agents[0].heartbeat(&beat).await;
     // What an admin of the tenant controls: group names, label keys and
     // values (labels are joined with `;` in one cell).
     let group = server
@@ -224,19 +223,14 @@ fn set_mode(path: &Path, mode: u32) {
 
 /// Runs `optralis serve` on `data_dir` until /health answers, then stops it.
 async fn start_and_stop(env: &TestEnv, data_dir: &Path) {
-    let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"))
-        .arg("serve")
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_optralis"));
+    cmd.arg("serve")
         .envs(&env.vars)
         .env("OPTRALIS_DATA_DIR", data_dir)
-        .env("PORT", port.to_string())
-        .env("AGENT_PORT", free_port().to_string())
         .env("BIND_ADDRESS", "127.0.0.1")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .env("RUST_LOG", "warn");
+    let Listening { mut child, api, .. } = serve_on_free_ports(cmd).await;
+    let port = api.port();
     let http = reqwest::Client::new();
     let mut healthy = false;
     for _ in 0..300 {

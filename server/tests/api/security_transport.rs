@@ -5,8 +5,7 @@
 //! JSON `{error, code}` answer on both ports.
 
 use crate::{
-    agents::heartbeat_body,
-    helpers::{TestEnv, TestServer},
+    helpers::{heartbeat_body, TestAgent, TestEnv, TestServer},
     process::ServerProcess,
 };
 use futures::future::join_all;
@@ -319,7 +318,7 @@ async fn connections_without_a_certificate_are_capped_per_address_and_agents_are
     let server = ServerProcess::start(&env, dir.path()).await;
     let admin = server.admin_token().await;
     let install = server.install_token(&admin, 0).await;
-    let (_, agent) = server.enrol(&install, "nat-agent-01").await;
+    let agent = TestAgent::enrol(&server, &install, "nat-agent-01", "HW-nat-agent-01").await;
     let gateway = Port::gateway(
         SocketAddr::from(([127, 0, 0, 1], server.agent_port)),
         &std::fs::read(dir.path().join("ca.crt")).unwrap(),
@@ -364,12 +363,7 @@ async fn connections_without_a_certificate_are_capped_per_address_and_agents_are
         .await
         .unwrap();
     assert_eq!(health.status(), 200, "the main port answers meanwhile");
-    let beat = agent
-        .post(server.agent_url("/agent/heartbeat"))
-        .json(&heartbeat_body("nat-agent-01"))
-        .send()
-        .await
-        .unwrap();
+    let beat = agent.post_heartbeat(&heartbeat_body("nat-agent-01")).await;
     assert_eq!(
         beat.status(),
         200,

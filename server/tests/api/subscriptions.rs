@@ -106,7 +106,10 @@ const METRICS: &str =
 
 #[tokio::test]
 async fn machine_metrics_stream_committed_samples_of_that_machine_only() {
-    use crate::collect::{fleet, metrics_sample, post, sample};
+    use crate::{
+        collect::{metrics_sample, sample},
+        helpers::fleet,
+    };
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Live", 2).await;
@@ -127,24 +130,15 @@ async fn machine_metrics_stream_committed_samples_of_that_machine_only() {
     ws.send(json!({ "id": "t", "type": "complete" })).await;
 
     let at = chrono::Utc::now();
+    assert_eq!(agents[1].collect(metrics_sample(at, 99.0, 99.0)).await.0, 200);
     assert_eq!(
-        post(&server, &agents[1], metrics_sample(at, 99.0, 99.0)).await.0,
+        agents[0]
+            .collect(sample("network", at, json!({ "bytes_recv": 5 })))
+            .await
+            .0,
         200
     );
-    assert_eq!(
-        post(
-            &server,
-            &agents[0],
-            sample("network", at, json!({ "bytes_recv": 5 }))
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        post(&server, &agents[0], metrics_sample(at, 12.5, 40.0)).await.0,
-        200
-    );
+    assert_eq!(agents[0].collect(metrics_sample(at, 12.5, 40.0)).await.0, 200);
     let frame = loop {
         let f = ws.recv().await;
         if f["id"] == "m" {
@@ -185,8 +179,8 @@ async fn machine_metrics_stream_committed_samples_of_that_machine_only() {
 
 #[tokio::test]
 async fn status_changes_and_the_overview_follow_the_tenants_fleet() {
-    use crate::agents::{agent_of, enrol, heartbeat_body, install_token};
     use crate::helpers::tenant_with_admin;
+    use crate::helpers::{heartbeat_body, install_token, TestAgent};
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_with_admin(&server, &root, "Watch").await;
@@ -213,17 +207,10 @@ async fn status_changes_and_the_overview_follow_the_tenants_fleet() {
     );
 
     let foreign_token = install_token(&server, &other, json!({})).await;
-    enrol(&server, &foreign_token, "not-mine", "HW-X").await;
+    TestAgent::enrol(&server, &foreign_token, "not-mine", "HW-X").await;
     let token = install_token(&server, &admin, json!({})).await;
-    let enrolled = enrol(&server, &token, "watched", "HW-W").await;
-    let agent = agent_of(&server, &enrolled);
-    let beat = agent
-        .post(server.gateway_url("/agent/heartbeat"))
-        .json(&heartbeat_body("watched"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(beat.status(), 200);
+    let agent = TestAgent::enrol(&server, &token, "watched", "HW-W").await;
+    agent.heartbeat(&heartbeat_body("watched")).await;
 
     let mut statuses = Vec::new();
     let mut overviews = Vec::new();
@@ -245,7 +232,7 @@ async fn status_changes_and_the_overview_follow_the_tenants_fleet() {
 
 #[tokio::test]
 async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat() {
-    use crate::collect::fleet;
+    use crate::helpers::fleet;
     use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
     // The offline job's ticks are this test's to drive.
     let server = TestServer::spawn_env(TestEnv::new().await.set(WITHOUT_WORKERS, "1")).await;
@@ -253,8 +240,8 @@ async fn silent_machines_go_offline_once_and_come_back_with_their_next_heartbeat
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Quiet", 1).await;
     let agent = &agents[0];
-    let body = crate::agents::heartbeat_body(&agent.hostname);
-    let beat = || crate::agents::heartbeat(&server, &agent.client, &body);
+    let body = crate::helpers::heartbeat_body(&agent.hostname);
+    let beat = || agent.heartbeat(&body);
     beat().await;
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;

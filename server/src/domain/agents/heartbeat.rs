@@ -150,7 +150,7 @@ impl Agents {
             None => meta.ip.clone().unwrap_or_default(),
         };
         let (mut view, fresh) = self.beat_view(client_id, machine_id, false).await?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let silent_since = |view: &BeatView, local: Option<DateTime<Utc>>| {
             view.offline_notified
                 || view

@@ -37,7 +37,7 @@ use crate::{
         },
         DomainError,
     },
-    infra::{cache::Cache, db::Database},
+    infra::{cache::Cache, clock::Clock, db::Database},
 };
 use chrono::{DateTime, Utc};
 use entities::{client_certificates, machines};
@@ -58,11 +58,15 @@ pub struct Agents {
     writer: HeartbeatWriter,
     versions: AgentVersions,
     activity: ActivityLog,
+    /// "Now" for the renewal window, the grace period and the offline
+    /// threshold.
+    clock: Arc<dyn Clock>,
     /// When this instance last took a heartbeat of each machine.
     recent_beats: moka::future::Cache<Uuid, DateTime<Utc>>,
 }
 
 impl Agents {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Database,
         cache: Arc<dyn Cache>,
@@ -71,6 +75,7 @@ impl Agents {
         tokens: InstallTokens,
         versions: AgentVersions,
         activity: ActivityLog,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             versions,
@@ -86,6 +91,7 @@ impl Agents {
             ca,
             tokens,
             activity,
+            clock,
         }
     }
 

@@ -38,7 +38,7 @@ impl Agents {
             .one(&self.db.conn)
             .await?
             .ok_or(DomainError::NotFound("certificate"))?;
-        let now = Utc::now();
+        let now = self.clock.now();
         if current.revoked_at.is_some() {
             return Err(DomainError::Conflict(
                 "this certificate was already renewed or revoked".into(),

@@ -15,7 +15,6 @@ use crate::domain::{
     DomainError,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use chrono::Utc;
 use entities::{client_certificates, machines};
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
@@ -79,7 +78,7 @@ impl Agents {
         if row.client_id != client_id || row.machine_id != machine_id {
             return Ok(CertState::OtherMachine);
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         match row.revoked_at {
             Some(at) if at <= now => {
                 let why = RevokedAs::of_reason(row.revocation_reason.as_deref());
@@ -124,7 +123,7 @@ impl Agents {
             .one(&self.db.conn)
             .await?
             .ok_or_else(|| DomainError::Conflict("the machine has no active certificate".into()))?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let txn = self.db.conn.begin().await?;
         client_certificates::Entity::update_many()
             .col_expr(client_certificates::Column::RevokedAt, Expr::value(now))
@@ -169,19 +168,20 @@ impl Agents {
                 return Ok(der);
             }
         }
+        let now = self.clock.now();
         let revoked = client_certificates::Entity::find()
-            .filter(client_certificates::Column::RevokedAt.lte(Utc::now()))
-            .filter(client_certificates::Column::ExpiresAt.gt(Utc::now()))
+            .filter(client_certificates::Column::RevokedAt.lte(now))
+            .filter(client_certificates::Column::ExpiresAt.gt(now))
             .all(&self.db.conn)
             .await?;
         let entries: Vec<RevokedEntry> = revoked
             .into_iter()
             .map(|c| RevokedEntry {
                 serial: c.serial,
-                revoked_at: c.revoked_at.unwrap_or_else(Utc::now),
+                revoked_at: c.revoked_at.unwrap_or(now),
             })
             .collect();
-        let number = Utc::now().timestamp().max(1) as u64;
+        let number = now.timestamp().max(1) as u64;
         let der = self
             .ca
             .crl(&entries, number)

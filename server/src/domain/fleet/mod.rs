@@ -11,7 +11,7 @@ pub mod rollups;
 
 use crate::{
     domain::{agents::OFFLINE_AFTER, DomainError},
-    infra::db::Database,
+    infra::{clock::Clock, db::Database},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
@@ -22,7 +22,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
 pub const DEFAULT_PAGE: u64 = 50;
@@ -181,11 +181,13 @@ fn lower(col: machines::Column) -> Expr {
 #[derive(Clone)]
 pub struct Fleet {
     db: Database,
+    /// "Now" for the online/offline threshold.
+    clock: Arc<dyn Clock>,
 }
 
 impl Fleet {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
     }
 
     fn filtered(client_id: Uuid, f: &MachineFilter, now: DateTime<Utc>) -> Condition {
@@ -250,7 +252,7 @@ impl Fleet {
             Some(n) if (1..=MAX_PAGE as i32).contains(&n) => n as u64,
             Some(_) => return Err(DomainError::invalid("first", format!("must be 1-{MAX_PAGE}"))),
         };
-        let mut cond = Self::filtered(client_id, filter, Utc::now());
+        let mut cond = Self::filtered(client_id, filter, self.clock.now());
         if let Some(after) = after {
             let c = Cursor::decode(after)?;
             cond = cond.add(
@@ -277,7 +279,7 @@ impl Fleet {
 
     pub async fn count(&self, client_id: Uuid, filter: &MachineFilter) -> Result<u64, DomainError> {
         Ok(machines::Entity::find()
-            .filter(Self::filtered(client_id, filter, Utc::now()))
+            .filter(Self::filtered(client_id, filter, self.clock.now()))
             .count(&self.db.conn)
             .await?)
     }
@@ -414,7 +416,7 @@ impl Fleet {
             non_compliant: Option<i64>,
             health: Option<f64>,
         }
-        let since = Utc::now() - OFFLINE_AFTER;
+        let since = self.clock.now() - OFFLINE_AFTER;
         let row = machines::Entity::find()
             .select_only()
             .column_as(Expr::col(machines::Column::Id).count(), "total")

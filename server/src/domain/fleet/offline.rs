@@ -10,14 +10,19 @@ use crate::{
     },
     infra::{cache::Cache, db::Database},
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entities::machines;
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 
-/// Marks newly silent machines offline and announces each; returns how
-/// many. The UPDATE claims the rows, so two runs never announce twice.
-pub async fn detect(db: &Database, bus: &live::Bus, cache: &dyn Cache) -> Result<usize, DomainError> {
-    let now = Utc::now();
+/// Marks machines silent since before `now - OFFLINE_AFTER` offline and
+/// announces each; returns how many. The UPDATE claims the rows, so two
+/// runs never announce twice. `now` comes from the injected clock.
+pub async fn detect(
+    db: &Database,
+    bus: &live::Bus,
+    cache: &dyn Cache,
+    now: DateTime<Utc>,
+) -> Result<usize, DomainError> {
     let marked = machines::Entity::update_many()
         .col_expr(machines::Column::OfflineNotifiedAt, Expr::value(Some(now)))
         .filter(machines::Column::LastSeen.lt(now - OFFLINE_AFTER))

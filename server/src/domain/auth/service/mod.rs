@@ -23,7 +23,7 @@ use crate::{
         notify::outbox::{Email, Outbox},
         DomainError,
     },
-    infra::{cache::Cache, db::Database},
+    infra::{cache::Cache, clock::Clock, db::Database},
 };
 use chrono::{DateTime, Duration, Utc};
 use entities::{clients, mfa_backup_codes, password_reset_tokens, refresh_tokens, token_blacklist, users};
@@ -107,6 +107,8 @@ pub struct AuthService {
     outbox: Outbox,
     api_tokens: ApiTokens,
     settings: AuthSettings,
+    /// "Now" for password expiry.
+    clock: Arc<dyn Clock>,
 }
 
 fn invalid_credentials() -> DomainError {
@@ -133,8 +135,9 @@ pub async fn revoke_refresh_tokens(
     Ok(())
 }
 
-pub fn password_expired(user: &users::Model) -> bool {
-    let age = Utc::now() - user.password_changed_at;
+/// Whether the user's password is older than [`password::EXPIRY`] at `now`.
+pub fn password_expired(user: &users::Model, now: DateTime<Utc>) -> bool {
+    let age = now - user.password_changed_at;
     age.to_std().is_ok_and(|a| a > password::EXPIRY)
 }
 
@@ -149,6 +152,7 @@ impl AuthService {
         activity: ActivityLog,
         outbox: Outbox,
         settings: AuthSettings,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             keys: TokenKeys::new(settings.jwt_secret.as_bytes()),
@@ -166,6 +170,7 @@ impl AuthService {
             activity,
             outbox,
             settings,
+            clock,
         }
     }
 
@@ -208,7 +213,7 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<Session, DomainError> {
         let role = user.role;
-        let pcr = user.must_change_password || password_expired(&user);
+        let pcr = user.must_change_password || password_expired(&user, self.clock.now());
         let (access_token, access) = self.keys.issue(TokenSpec {
             kind: TokenKind::Access,
             user_id: user.id,
@@ -360,7 +365,7 @@ impl AuthService {
         // next request; an impersonation token keeps the role it grants.
         let (role, pcr) = match claims.imp {
             Some(_) => (claims.role, false),
-            None => (state.role, state.password_change_required(Utc::now())),
+            None => (state.role, state.password_change_required(self.clock.now())),
         };
         Ok(Ok(Principal {
             user_id: Some(claims.sub),
