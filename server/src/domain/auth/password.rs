@@ -34,6 +34,12 @@ pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 256;
 pub const EXPIRY: Duration = Duration::from_secs(90 * 24 * 3600);
 
+/// Whether a password set at `changed_at` has expired at `now` (the
+/// injected clock's time).
+pub fn expired(changed_at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    (now - changed_at).to_std().is_ok_and(|age| age > EXPIRY)
+}
+
 fn argon2() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -242,6 +248,18 @@ pub fn bare_verify_time(samples: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_expires_just_past_ninety_days() {
+        let set = chrono::Utc::now();
+        let ninety = chrono::Duration::days(90);
+        assert!(!expired(set, set + ninety));
+        assert!(expired(set, set + ninety + chrono::Duration::seconds(1)));
+        assert!(
+            !expired(set, set - chrono::Duration::days(1)),
+            "a clock behind is not expiry"
+        );
+    }
 
     #[test]
     fn policy_names_what_is_missing() {

@@ -72,10 +72,7 @@ impl SessionState {
     /// A password to change before anything else (first login, reset by
     /// an administrator, or expired).
     pub fn password_change_required(&self, now: DateTime<Utc>) -> bool {
-        self.must_change_password
-            || (now - self.password_changed_at)
-                .to_std()
-                .is_ok_and(|age| age > password::EXPIRY)
+        self.must_change_password || password::expired(self.password_changed_at, now)
     }
 }
 

@@ -48,3 +48,91 @@ pub async fn detect(
     }
     Ok(marked.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::live::LiveEvent,
+        infra::{bus::LocalBus, cache::MemoryCache, clock::Clock, clock::ManualClock},
+    };
+    use entities::{clients, enums};
+    use sea_orm::ActiveValue::Set;
+    use uuid::Uuid;
+
+    /// The threshold moves with the injected clock: nothing sleeps.
+    #[tokio::test]
+    async fn a_machine_goes_offline_once_just_past_the_threshold() {
+        let db = Database::in_memory().await.unwrap();
+        let clock = ManualClock::starting_now();
+        let seen = clock.now();
+        let client = clients::Entity::insert(clients::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            name: Set("Acme".into()),
+            license_id: Set(Uuid::new_v4()),
+            license_type: Set(enums::LicenceType::Pro),
+            license_status: Set("active".into()),
+            license_expires_at: Set(None),
+            max_machines: Set(None),
+            created_at: Set(seen),
+            updated_at: Set(seen),
+        })
+        .exec_with_returning(&db.conn)
+        .await
+        .unwrap();
+        let machine = machines::Entity::insert(machines::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            client_id: Set(client.id),
+            hostname: Set("srv-01".into()),
+            hardware_id: Set(Some("HW-1".into())),
+            os: Set("linux".into()),
+            os_version: Set("Debian 12".into()),
+            arch: Set(Some("amd64".into())),
+            ip: Set("10.0.0.1".into()),
+            agent_version: Set("2.1.0".into()),
+            last_seen: Set(Some(seen)),
+            health_score: Set(100),
+            is_os_compliant: Set(true),
+            update_channel: Set(enums::UpdateChannel::Stable),
+            maintenance_mode: Set(false),
+            created_at: Set(seen),
+            updated_at: Set(seen),
+            ..Default::default()
+        })
+        .exec_with_returning(&db.conn)
+        .await
+        .unwrap();
+        let bus = LocalBus::<LiveEvent>::new();
+        let mut events = crate::infra::bus::EventBus::subscribe(&bus);
+        let cache = MemoryCache::new();
+
+        clock.set(seen + OFFLINE_AFTER);
+        assert_eq!(
+            detect(&db, &bus, &cache, clock.now()).await.unwrap(),
+            0,
+            "at the threshold"
+        );
+        clock.advance(chrono::Duration::seconds(1));
+        assert_eq!(
+            detect(&db, &bus, &cache, clock.now()).await.unwrap(),
+            1,
+            "just past it"
+        );
+        match &*events.recv().await.unwrap() {
+            LiveEvent::MachineStatus { change, .. } => {
+                assert_eq!(
+                    (change.machine_id, change.status),
+                    (machine.id, live::Status::Offline)
+                );
+                assert_eq!(change.at, clock.now());
+            }
+            other => panic!("{other:?}"),
+        }
+        clock.advance(chrono::Duration::hours(1));
+        assert_eq!(
+            detect(&db, &bus, &cache, clock.now()).await.unwrap(),
+            0,
+            "announced once"
+        );
+    }
+}

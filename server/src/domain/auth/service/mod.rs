@@ -137,8 +137,7 @@ pub async fn revoke_refresh_tokens(
 
 /// Whether the user's password is older than [`password::EXPIRY`] at `now`.
 pub fn password_expired(user: &users::Model, now: DateTime<Utc>) -> bool {
-    let age = now - user.password_changed_at;
-    age.to_std().is_ok_and(|a| a > password::EXPIRY)
+    password::expired(user.password_changed_at, now)
 }
 
 impl AuthService {
