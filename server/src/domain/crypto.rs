@@ -81,6 +81,9 @@ impl SecretBox {
         }
     }
 
+    /// A LIKE pattern matching sealed values, for queries.
+    pub const SEALED_PATTERN: &'static str = "v1:%";
+
     pub fn is_sealed(stored: &str) -> bool {
         stored.starts_with(SEALED_PREFIX)
     }

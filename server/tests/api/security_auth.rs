@@ -557,3 +557,60 @@ async fn a_corrupt_stored_role_is_an_error_never_a_default() {
     assert_eq!(error_code(&listed), "INTERNAL_SERVER_ERROR", "{listed}");
     assert!(!listed.to_string().contains("root"), "{listed}");
 }
+
+#[tokio::test]
+async fn totp_secrets_stored_in_clear_are_sealed_at_start_and_still_sign_in() {
+    use optralis::domain::auth::mfa;
+    use sea_orm::sea_query::Expr;
+    let server = TestServer::spawn().await;
+    let db = &server.state.services.infra.db.conn;
+    // What an older version left: MFA on, the seed in clear.
+    let secret = mfa::new_secret();
+    entities::users::Entity::update_many()
+        .col_expr(
+            entities::users::Column::TotpSecret,
+            Expr::value(Some(secret.clone())),
+        )
+        .col_expr(entities::users::Column::TotpEnabled, Expr::value(true))
+        .filter(entities::users::Column::Email.eq(ADMIN_EMAIL))
+        .exec(db)
+        .await
+        .unwrap();
+    let auth = &server.state.services.auth;
+    assert_eq!(auth.seal_stored_totp_secrets().await.unwrap(), 1);
+    assert_eq!(
+        auth.seal_stored_totp_secrets().await.unwrap(),
+        0,
+        "nothing left in clear"
+    );
+    let stored = entities::users::Entity::find()
+        .filter(entities::users::Column::Email.eq(ADMIN_EMAIL))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret
+        .unwrap();
+    assert!(stored.starts_with("v1:") && !stored.contains(&secret), "{stored}");
+    let login = server
+        .graphql(
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { mfaSessionId } }",
+            json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD }),
+        )
+        .await;
+    let session = login["data"]["login"]["mfaSessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+    let code = mfa::current_code(&secret, ADMIN_EMAIL).unwrap();
+    let verified = server
+        .graphql(
+            "mutation($s: String!, $c: String!) { verifyMfa(mfaSessionId: $s, code: $c) { accessToken } }",
+            json!({ "s": session, "c": code }),
+        )
+        .await;
+    assert!(
+        verified["data"]["verifyMfa"]["accessToken"].is_string(),
+        "{verified}"
+    );
+}

@@ -7,10 +7,12 @@ impl AuthService {
     /// Seals TOTP secrets stored before sealing existed; run at start.
     pub async fn seal_stored_totp_secrets(&self) -> Result<u64, DomainError> {
         let plain = users::Entity::find()
+            // Only rows still holding a clear secret: every start runs this,
+            // and once sealed there is nothing to read.
             .filter(
                 users::Column::TotpSecret
-                    .is_not_null()
-                    .or(users::Column::TotpPendingSecret.is_not_null()),
+                    .not_like(SecretBox::SEALED_PATTERN)
+                    .or(users::Column::TotpPendingSecret.not_like(SecretBox::SEALED_PATTERN)),
             )
             .all(&self.db.conn)
             .await?;
