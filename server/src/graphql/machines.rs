@@ -204,10 +204,10 @@ impl Machine {
     }
     /// Heard from within the last 5 minutes.
     async fn online(&self, ctx: &Context<'_>) -> bool {
-        fleet::is_online(&self.0, ctx.services().infra.clock.now())
+        ctx.services().fleet.is_online(&self.0)
     }
     async fn status(&self, ctx: &Context<'_>) -> MachineStatus {
-        match fleet::State::of(&self.0, ctx.services().infra.clock.now()) {
+        match ctx.services().fleet.state_of(&self.0) {
             fleet::State::Online => MachineStatus::Online,
             fleet::State::Offline => MachineStatus::Offline,
             fleet::State::Maintenance => MachineStatus::Maintenance,

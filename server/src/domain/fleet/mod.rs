@@ -190,6 +190,16 @@ impl Fleet {
         Self { db, clock }
     }
 
+    /// The machine's state now, by the injected clock.
+    pub fn state_of(&self, m: &machines::Model) -> State {
+        State::of(m, self.clock.now())
+    }
+
+    /// Heard from within the offline threshold, by the injected clock.
+    pub fn is_online(&self, m: &machines::Model) -> bool {
+        is_online(m, self.clock.now())
+    }
+
     fn filtered(client_id: Uuid, f: &MachineFilter, now: DateTime<Utc>) -> Condition {
         let mut cond = Condition::all().add(machines::Column::ClientId.eq(client_id));
         let since = now - OFFLINE_AFTER;
