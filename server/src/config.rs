@@ -10,6 +10,7 @@
 //! plain strings so that clap never refuses one with its own multi-line
 //! message: the checks below are the only ones, and they name variables.
 
+use crate::domain::auth::password::PasswordCost;
 use clap::{Args, FromArgMatches};
 use std::{collections::HashMap, ffi::OsString, net::IpAddr, path::PathBuf, time::Duration};
 use url::Url;
@@ -334,6 +335,9 @@ pub struct Config {
     pub default_admin_password: Option<String>,
     pub auth_rate_limit_attempts: u64,
     pub auth_rate_limit_window: Duration,
+    /// Always production's; only in-process test servers lower it, since
+    /// no variable sets it.
+    pub password_cost: PasswordCost,
     /// `None`: emails are written as files under `<data_dir>/outbox`.
     pub smtp: Option<SmtpConfig>,
     /// Port of the agent gateway (mutual TLS).
@@ -587,6 +591,7 @@ impl Config {
         )?;
 
         Ok(Self {
+            password_cost: PasswordCost::PRODUCTION,
             max_connections,
             agent_max_connections,
             agent_anonymous_connections_per_ip,

@@ -56,7 +56,7 @@ pub struct Keys {
 
 impl Services {
     pub fn new(config: &Config, infra: Infra, timescaledb: bool, keys: Keys) -> Self {
-        let hasher = PasswordHasher::new();
+        let hasher = PasswordHasher::with_cost(config.password_cost);
         let activity = ActivityLog::new(infra.db.clone());
         let outbox = Outbox::new(infra.db.clone());
         let sessions = Sessions::new(infra.db.conn.clone(), infra.sessions_cache.clone());
@@ -85,8 +85,12 @@ impl Services {
             config.dashboard_url.clone(),
         );
         let tenancy = TenancyService::new(infra.db.clone(), users.clone(), hasher, activity.clone());
-        let install_tokens =
-            InstallTokens::new(infra.db.clone(), activity.clone(), config.dashboard_url.clone());
+        let install_tokens = InstallTokens::new(
+            infra.db.clone(),
+            activity.clone(),
+            config.dashboard_url.clone(),
+            infra.clock.clone(),
+        );
         let agent_versions = AgentVersions::new(infra.db.clone(), infra.cache.clone());
         let agents = Agents::new(
             infra.db.clone(),

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod collectors;
 pub mod crypto;
 pub mod error;
+#[cfg(test)]
+pub mod fixtures;
 pub mod fleet;
 pub mod ingest;
 pub mod live;

@@ -8,6 +8,7 @@ use futures::{SinkExt, StreamExt};
 use optralis::{
     app::AppState,
     config::Config,
+    domain::auth::password::PasswordCost,
     http,
     jobs::{Running, Stopped},
     serve,
@@ -140,8 +141,13 @@ impl TestEnv {
         self
     }
 
+    /// The configuration, hashing passwords at argon2's floor: the suite
+    /// signs in hundreds of times and the production cost buys nothing
+    /// here (the hashing tests use it).
     pub fn config(&self) -> Config {
-        Config::from_vars(&self.vars).expect("test configuration is valid")
+        let mut config = Config::from_vars(&self.vars).expect("test configuration is valid");
+        config.password_cost = PasswordCost::TEST_ONLY;
+        config
     }
 
     pub fn expected_database_backend(&self) -> &'static str {

@@ -133,7 +133,7 @@ impl Agents {
         let os_version = short("os_version", &req.os_version, 255)?;
         let hardware_id = optional_short("hardware_id", req.hardware_id.as_deref(), 255)?;
         let arch = optional_short("arch", req.arch.as_deref(), 32)?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let compliant = is_compliant(&self.requirements.get().await?, &os, &os_version);
 
         // The token use, the machine limit and the machine row commit
@@ -324,7 +324,7 @@ impl Agents {
         machine_id: Uuid,
         meta: &RequestMeta,
     ) -> Result<DateTime<Utc>, DomainError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let until = now + REENROLMENT_WINDOW;
         let set = [
             (

@@ -98,3 +98,100 @@ impl Agents {
         Ok(issued)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::{
+            activity::ActivityLog, agent_config::versions::AgentVersions, agents::revocation::CertState,
+            fixtures, pki::ca::CertificateAuthority, pki::install_tokens::InstallTokens,
+        },
+        infra::{
+            bus::LocalBus,
+            cache::{Cache, MemoryCache},
+            clock::{Clock, ManualClock},
+            db::Database,
+        },
+    };
+    use chrono::Duration;
+    use std::sync::Arc;
+
+    /// The window opens exactly 30 days before expiry and the old
+    /// certificate dies exactly 24 hours after renewal, on a moved clock.
+    #[tokio::test]
+    async fn renewal_opens_30_days_out_and_the_old_certificate_lasts_24_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::in_memory().await.unwrap();
+        let clock = ManualClock::starting_now();
+        let (client, machine) = fixtures::tenant_with_machine(&db, clock.now()).await;
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
+        let activity = ActivityLog::new(db.clone());
+        let agents = Agents::new(
+            db.clone(),
+            cache.clone(),
+            Arc::new(LocalBus::new()),
+            Arc::new(CertificateAuthority::load_or_create(dir.path()).unwrap()),
+            InstallTokens::new(db.clone(), activity.clone(), "https://x".into(), clock.shared()),
+            AgentVersions::new(db.clone(), cache.clone()),
+            activity,
+            clock.shared(),
+        );
+        let first = agents.ca.issue_client(client.id, machine.id).unwrap();
+        agents
+            .record_certificate(&db.conn, client.id, machine.id, &first)
+            .await
+            .unwrap();
+        let meta = RequestMeta::default();
+
+        clock.set(first.not_after - Duration::days(RENEWAL_WINDOW_DAYS) - Duration::seconds(1));
+        let early = agents.renew(client.id, machine.id, &first.serial, &meta).await;
+        assert!(
+            matches!(early, Err(DomainError::InvalidInput { .. })),
+            "a second before the window: {early:?}"
+        );
+
+        clock.set(first.not_after - Duration::days(RENEWAL_WINDOW_DAYS));
+        let second = agents
+            .renew(client.id, machine.id, &first.serial, &meta)
+            .await
+            .expect("the window is open at 30 days");
+        let renewed_at = clock.now();
+        let state = |serial: String| {
+            let agents = &agents;
+            async move {
+                agents
+                    .certificate_state(client.id, machine.id, &serial)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(state(second.serial.clone()).await, CertState::Valid);
+
+        clock.set(renewed_at + Duration::hours(RENEWAL_GRACE_HOURS) - Duration::seconds(1));
+        assert_eq!(
+            state(first.serial.clone()).await,
+            CertState::Valid,
+            "within the grace period"
+        );
+        // The cache runs on the wall clock, not the moved one: drop the
+        // grace answer it holds so the row decides.
+        cache
+            .delete(&crate::domain::agents::keys::valid(&first.serial))
+            .await
+            .unwrap();
+        clock.set(renewed_at + Duration::hours(RENEWAL_GRACE_HOURS));
+        assert_eq!(
+            state(first.serial.clone()).await,
+            CertState::Superseded,
+            "the grace period has ended"
+        );
+        assert!(
+            matches!(
+                agents.renew(client.id, machine.id, &first.serial, &meta).await,
+                Err(DomainError::Conflict(_))
+            ),
+            "a renewed certificate renews once"
+        );
+    }
+}

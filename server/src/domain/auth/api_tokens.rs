@@ -5,7 +5,7 @@
 use super::{ApiScope, AuthVia, Principal, Role};
 use crate::{
     domain::{crypto, DomainError},
-    infra::{cache::Cache, db::Database},
+    infra::{cache::Cache, clock::Clock, db::Database},
 };
 use chrono::{DateTime, Duration, Utc};
 use entities::api_tokens;
@@ -37,6 +37,8 @@ struct Cached {
 pub struct ApiTokens {
     db: Database,
     cache: Arc<dyn Cache>,
+    /// "Now" for token expiry.
+    clock: Arc<dyn Clock>,
 }
 
 pub struct Created {
@@ -49,8 +51,8 @@ fn cache_key(hash: &str) -> String {
 }
 
 impl ApiTokens {
-    pub fn new(db: Database, cache: Arc<dyn Cache>) -> Self {
-        Self { db, cache }
+    pub fn new(db: Database, cache: Arc<dyn Cache>, clock: Arc<dyn Clock>) -> Self {
+        Self { db, cache, clock }
     }
 
     pub async fn create(
@@ -69,7 +71,7 @@ impl ApiTokens {
         }
         let expires_at = match expires_in_days {
             None => None,
-            Some(d) if (1..=MAX_DAYS).contains(&d) => Some(Utc::now() + Duration::days(d)),
+            Some(d) if (1..=MAX_DAYS).contains(&d) => Some(self.clock.now() + Duration::days(d)),
             Some(_) => {
                 return Err(DomainError::invalid(
                     "expiresInDays",
@@ -84,7 +86,7 @@ impl ApiTokens {
             .filter(
                 api_tokens::Column::ExpiresAt
                     .is_null()
-                    .or(api_tokens::Column::ExpiresAt.gt(Utc::now())),
+                    .or(api_tokens::Column::ExpiresAt.gt(self.clock.now())),
             )
             .count(&self.db.conn)
             .await?;
@@ -105,7 +107,7 @@ impl ApiTokens {
             expires_at: Set(expires_at),
             last_used_at: Set(None),
             revoked_at: Set(None),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.clock.now()),
         };
         let token = api_tokens::Entity::insert(token)
             .exec_with_returning(&self.db.conn)
@@ -128,7 +130,7 @@ impl ApiTokens {
             .await?
             .ok_or(DomainError::NotFound("API token"))?;
         api_tokens::Entity::update_many()
-            .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(self.clock.now()))
             .filter(api_tokens::Column::Id.eq(id))
             .filter(api_tokens::Column::RevokedAt.is_null())
             .exec(&self.db.conn)
@@ -163,7 +165,7 @@ impl ApiTokens {
                     return Ok(None);
                 };
                 api_tokens::Entity::update_many()
-                    .col_expr(api_tokens::Column::LastUsedAt, Expr::value(Utc::now()))
+                    .col_expr(api_tokens::Column::LastUsedAt, Expr::value(self.clock.now()))
                     .filter(api_tokens::Column::Id.eq(row.id))
                     .exec(&self.db.conn)
                     .await?;
@@ -180,7 +182,7 @@ impl ApiTokens {
                 c
             }
         };
-        if cached.expires_at.is_some_and(|e| e <= Utc::now()) {
+        if cached.expires_at.is_some_and(|e| e <= self.clock.now()) {
             return Ok(None);
         }
         let scope = cached.scope;

@@ -40,9 +40,41 @@ pub fn expired(changed_at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<
     (now - changed_at).to_std().is_ok_and(|age| age > EXPIRY)
 }
 
+/// The work a new hash costs. Verification reads the cost from the stored
+/// hash, so hashes made at any cost keep verifying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordCost {
+    memory_kib: u32,
+    passes: u32,
+}
+
+impl PasswordCost {
+    /// What every server hashes with.
+    pub const PRODUCTION: Self = Self {
+        memory_kib: MEMORY_KIB,
+        passes: PASSES,
+    };
+    /// argon2's floor, for the in-process test servers only: no variable
+    /// reaches it, so a deployment cannot weaken its hashes by mistake.
+    pub const TEST_ONLY: Self = Self {
+        memory_kib: 8 * LANES,
+        passes: 1,
+    };
+
+    fn argon2(self) -> Argon2<'static> {
+        let params = Params::new(self.memory_kib, self.passes, LANES, None).expect("valid argon2 parameters");
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    }
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        Self::PRODUCTION
+    }
+}
+
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    PasswordCost::PRODUCTION.argon2()
 }
 
 /// Checks the spec's policy: 12+ characters with upper, lower, digit and
@@ -80,12 +112,21 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct PasswordHasher {
     jobs: mpsc::SyncSender<Job>,
     threads: usize,
+    cost: PasswordCost,
+    /// What unknown users verify against, at this hasher's cost so both
+    /// cases take the same time.
+    dummy: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasher {
     /// One hashing thread per core.
     pub fn new() -> Self {
         Self::with_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// One hashing thread per core, hashing at `cost`.
+    pub fn with_cost(cost: PasswordCost) -> Self {
+        Self { cost, ..Self::new() }
     }
 
     pub fn with_threads(threads: usize) -> Self {
@@ -111,7 +152,12 @@ impl PasswordHasher {
                 })
                 .expect("spawn password hashing thread");
         }
-        Self { jobs: tx, threads }
+        Self {
+            jobs: tx,
+            threads,
+            cost: PasswordCost::PRODUCTION,
+            dummy: Arc::new(OnceLock::new()),
+        }
     }
 
     pub fn threads(&self) -> usize {
@@ -135,9 +181,10 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &str) -> Result<String, DomainError> {
         let password = password.to_owned();
+        let cost = self.cost;
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2()
+            cost.argon2()
                 .hash_password(password.as_bytes(), &salt)
                 .map(|h| h.to_string())
                 .map_err(|e| DomainError::internal("argon2", e.to_string()))
@@ -151,10 +198,23 @@ impl PasswordHasher {
         let password = password.to_owned();
         let (hash, real) = match hash {
             Some(h) => (h.to_owned(), true),
-            None => (dummy_hash().to_owned(), false),
+            None => (self.dummy_hash().to_owned(), false),
         };
         self.run(move || verify_reusing_memory(&password, &hash) && real)
             .await
+    }
+}
+
+impl PasswordHasher {
+    fn dummy_hash(&self) -> &str {
+        self.dummy.get_or_init(|| {
+            let salt = SaltString::generate(&mut OsRng);
+            self.cost
+                .argon2()
+                .hash_password(b"optralis-timing-equaliser", &salt)
+                .expect("hash dummy password")
+                .to_string()
+        })
     }
 }
 
@@ -204,17 +264,6 @@ fn verify_reusing_memory(password: &str, hash: &str) -> bool {
         )
     });
     computed.is_ok() && crate::domain::crypto::constant_time_eq_bytes(&out, expected.as_bytes())
-}
-
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(b"optralis-timing-equaliser", &salt)
-            .expect("hash dummy password")
-            .to_string()
-    })
 }
 
 fn lower_own_priority() {
@@ -279,5 +328,16 @@ mod tests {
         assert!(hasher.verify("Correct-Horse-9", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("wrong-Horse-9", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("optralis-timing-equaliser", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_cheaper_cost_still_verifies_with_any_hasher() {
+        let cheap = PasswordHasher::with_cost(PasswordCost::TEST_ONLY);
+        let hash = cheap.hash("Correct-Horse-9").await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=8,t=1,p=1$"));
+        // The cost travels in the hash: a production hasher verifies it.
+        let production = PasswordHasher::new();
+        assert!(production.verify("Correct-Horse-9", Some(&hash)).await.unwrap());
+        assert!(!cheap.verify("optralis-timing-equaliser", None).await.unwrap());
     }
 }

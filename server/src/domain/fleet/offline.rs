@@ -56,9 +56,6 @@ mod tests {
         domain::live::LiveEvent,
         infra::{bus::LocalBus, cache::MemoryCache, clock::Clock, clock::ManualClock},
     };
-    use entities::{clients, enums};
-    use sea_orm::ActiveValue::Set;
-    use uuid::Uuid;
 
     /// The threshold moves with the injected clock: nothing sleeps.
     #[tokio::test]
@@ -66,42 +63,7 @@ mod tests {
         let db = Database::in_memory().await.unwrap();
         let clock = ManualClock::starting_now();
         let seen = clock.now();
-        let client = clients::Entity::insert(clients::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            name: Set("Acme".into()),
-            license_id: Set(Uuid::new_v4()),
-            license_type: Set(enums::LicenceType::Pro),
-            license_status: Set("active".into()),
-            license_expires_at: Set(None),
-            max_machines: Set(None),
-            created_at: Set(seen),
-            updated_at: Set(seen),
-        })
-        .exec_with_returning(&db.conn)
-        .await
-        .unwrap();
-        let machine = machines::Entity::insert(machines::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            client_id: Set(client.id),
-            hostname: Set("srv-01".into()),
-            hardware_id: Set(Some("HW-1".into())),
-            os: Set("linux".into()),
-            os_version: Set("Debian 12".into()),
-            arch: Set(Some("amd64".into())),
-            ip: Set("10.0.0.1".into()),
-            agent_version: Set("2.1.0".into()),
-            last_seen: Set(Some(seen)),
-            health_score: Set(100),
-            is_os_compliant: Set(true),
-            update_channel: Set(enums::UpdateChannel::Stable),
-            maintenance_mode: Set(false),
-            created_at: Set(seen),
-            updated_at: Set(seen),
-            ..Default::default()
-        })
-        .exec_with_returning(&db.conn)
-        .await
-        .unwrap();
+        let (_, machine) = crate::domain::fixtures::tenant_with_machine(&db, seen).await;
         let bus = LocalBus::<LiveEvent>::new();
         let mut events = crate::infra::bus::EventBus::subscribe(&bus);
         let cache = MemoryCache::new();

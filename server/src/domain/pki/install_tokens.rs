@@ -9,10 +9,10 @@ use crate::{
         auth::Principal,
         crypto, DomainError,
     },
-    infra::db::Database,
+    infra::{clock::Clock, db::Database},
 };
 use base64::{engine::general_purpose::URL_SAFE, Engine};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use entities::install_tokens;
 use rand::RngCore;
 use sea_orm::{
@@ -20,6 +20,7 @@ use sea_orm::{
     QueryOrder,
 };
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub const DEFAULT_MINUTES: i64 = 15;
@@ -42,6 +43,8 @@ pub struct InstallTokens {
     db: Database,
     activity: ActivityLog,
     base_url: String,
+    /// "Now" for token expiry.
+    clock: Arc<dyn Clock>,
 }
 
 /// 32 random bytes, base64url with padding: 44 characters.
@@ -52,11 +55,12 @@ fn new_secret() -> String {
 }
 
 impl InstallTokens {
-    pub fn new(db: Database, activity: ActivityLog, base_url: String) -> Self {
+    pub fn new(db: Database, activity: ActivityLog, base_url: String, clock: Arc<dyn Clock>) -> Self {
         Self {
             db,
             activity,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            clock,
         }
     }
 
@@ -83,7 +87,7 @@ impl InstallTokens {
         if max_usage < 0 {
             return Err(DomainError::invalid("maxUsage", "must be 0 (unlimited) or more"));
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let live = install_tokens::Entity::find()
             .filter(install_tokens::Column::ClientId.eq(actor.client_id))
             .filter(install_tokens::Column::RevokedAt.is_null())
@@ -138,7 +142,7 @@ impl InstallTokens {
         Ok(install_tokens::Entity::find()
             .filter(install_tokens::Column::ClientId.eq(client_id))
             .filter(install_tokens::Column::RevokedAt.is_null())
-            .filter(install_tokens::Column::ExpiresAt.gt(Utc::now()))
+            .filter(install_tokens::Column::ExpiresAt.gt(self.clock.now()))
             .order_by_desc(install_tokens::Column::CreatedAt)
             .all(&self.db.conn)
             .await?)
@@ -146,8 +150,8 @@ impl InstallTokens {
 
     pub async fn revoke(&self, client_id: Uuid, id: Uuid) -> Result<(), DomainError> {
         let updated = install_tokens::Entity::update_many()
-            .col_expr(install_tokens::Column::RevokedAt, Expr::value(Utc::now()))
-            .col_expr(install_tokens::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(install_tokens::Column::RevokedAt, Expr::value(self.clock.now()))
+            .col_expr(install_tokens::Column::UpdatedAt, Expr::value(self.clock.now()))
             .filter(install_tokens::Column::Id.eq(id))
             .filter(install_tokens::Column::ClientId.eq(client_id))
             .exec(&self.db.conn)
@@ -167,7 +171,7 @@ impl InstallTokens {
         meta: &RequestMeta,
     ) -> Result<CreatedToken, DomainError> {
         install_tokens::Entity::update_many()
-            .col_expr(install_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+            .col_expr(install_tokens::Column::RevokedAt, Expr::value(self.clock.now()))
             .filter(install_tokens::Column::ClientId.eq(actor.client_id))
             .filter(install_tokens::Column::Name.eq(WINDOWS_INSTALLER_NAME))
             .filter(install_tokens::Column::RevokedAt.is_null())
@@ -192,7 +196,7 @@ impl InstallTokens {
         secret: &str,
     ) -> Result<Option<install_tokens::Model>, DomainError> {
         let hash = crypto::sha256_hex(secret.trim());
-        let now = Utc::now();
+        let now = self.clock.now();
         let used = install_tokens::Entity::update_many()
             .col_expr(
                 install_tokens::Column::UsageCount,

@@ -160,7 +160,7 @@ impl AuthService {
                 settings.rate_limit_attempts,
                 settings.rate_limit_window,
             ),
-            api_tokens: ApiTokens::new(db.clone(), cache.clone()),
+            api_tokens: ApiTokens::new(db.clone(), cache.clone(), clock.clone()),
             db,
             cache,
             sessions,

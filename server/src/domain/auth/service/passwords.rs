@@ -27,8 +27,8 @@ impl AuthService {
         let mut active = user.clone().into_active_model();
         active.password_hash = Set(hash);
         active.must_change_password = Set(false);
-        active.password_changed_at = Set(Utc::now());
-        active.updated_at = Set(Utc::now());
+        active.password_changed_at = Set(self.clock.now());
+        active.updated_at = Set(self.clock.now());
         let txn = self.db.conn.begin().await?;
         active.update(&txn).await?;
         // Every other session ends; the caller's own token carries on.
@@ -63,7 +63,7 @@ impl AuthService {
         // whatever address asks; past it the caller gets the same answer.
         let sent_last_hour = password_reset_tokens::Entity::find()
             .filter(password_reset_tokens::Column::UserId.eq(user.id))
-            .filter(password_reset_tokens::Column::CreatedAt.gt(Utc::now() - Duration::hours(1)))
+            .filter(password_reset_tokens::Column::CreatedAt.gt(self.clock.now() - Duration::hours(1)))
             .count(&self.db.conn)
             .await?;
         if sent_last_hour >= RESET_EMAILS_PER_HOUR {
@@ -80,7 +80,10 @@ impl AuthService {
         let txn = self.db.conn.begin().await?;
         // One live link per user: a new request voids the previous ones.
         password_reset_tokens::Entity::update_many()
-            .col_expr(password_reset_tokens::Column::UsedAt, Expr::value(Utc::now()))
+            .col_expr(
+                password_reset_tokens::Column::UsedAt,
+                Expr::value(self.clock.now()),
+            )
             .filter(password_reset_tokens::Column::UserId.eq(user.id))
             .filter(password_reset_tokens::Column::UsedAt.is_null())
             .exec(&txn)
@@ -89,10 +92,10 @@ impl AuthService {
             id: Set(Uuid::now_v7()),
             user_id: Set(user.id),
             token_hash: Set(crypto::sha256_hex(&token)),
-            expires_at: Set(Utc::now() + RESET_TOKEN_TTL),
+            expires_at: Set(self.clock.now() + RESET_TOKEN_TTL),
             used_at: Set(None),
             ip_address: Set(meta.ip.clone()),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.clock.now()),
         })
         .exec(&txn)
         .await?;
@@ -136,7 +139,7 @@ impl AuthService {
         Ok(password_reset_tokens::Entity::find()
             .filter(password_reset_tokens::Column::TokenHash.eq(crypto::sha256_hex(token.trim())))
             .filter(password_reset_tokens::Column::UsedAt.is_null())
-            .filter(password_reset_tokens::Column::ExpiresAt.gt(Utc::now()))
+            .filter(password_reset_tokens::Column::ExpiresAt.gt(self.clock.now()))
             .one(&self.db.conn)
             .await?)
     }
@@ -163,7 +166,10 @@ impl AuthService {
         let txn = self.db.conn.begin().await?;
         // Single use: only the request that marks the token used proceeds.
         let used = password_reset_tokens::Entity::update_many()
-            .col_expr(password_reset_tokens::Column::UsedAt, Expr::value(Utc::now()))
+            .col_expr(
+                password_reset_tokens::Column::UsedAt,
+                Expr::value(self.clock.now()),
+            )
             .filter(password_reset_tokens::Column::Id.eq(row.id))
             .filter(password_reset_tokens::Column::UsedAt.is_null())
             .exec(&txn)
@@ -174,8 +180,8 @@ impl AuthService {
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(hash))
             .col_expr(users::Column::MustChangePassword, Expr::value(false))
-            .col_expr(users::Column::PasswordChangedAt, Expr::value(Utc::now()))
-            .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(users::Column::PasswordChangedAt, Expr::value(self.clock.now()))
+            .col_expr(users::Column::UpdatedAt, Expr::value(self.clock.now()))
             .filter(users::Column::Id.eq(row.user_id))
             .exec(&txn)
             .await?;
