@@ -2,4 +2,5 @@
 //! often each collector runs.
 
 pub mod intervals;
+pub mod target;
 pub mod versions;
