@@ -16,6 +16,8 @@ pub struct Model {
     pub license_expires_at: Option<DateTimeUtc>,
     /// Enrolment refuses new machines beyond this many; None = unlimited.
     pub max_machines: Option<i32>,
+    /// Language of the tenant's notifications and e-mails.
+    pub language: super::enums::Language,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

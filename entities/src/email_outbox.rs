@@ -13,6 +13,18 @@ pub struct Model {
     pub recipient: String,
     pub subject: String,
     pub body_text: String,
+    /// `email` or `webhook`.
+    pub transport: String,
+    /// The HTML part of an e-mail.
+    pub body_html: Option<String>,
+    /// A webhook's JSON body.
+    pub payload: Option<String>,
+    /// The channel a notification goes to; its URL or addresses are read
+    /// at send time.
+    pub channel_id: Option<Uuid>,
+    /// The `notification_history` row this message delivers.
+    pub notification_id: Option<Uuid>,
+    pub language: super::enums::Language,
     /// pending, sending, sent, failed
     pub status: String,
     pub attempts: i32,

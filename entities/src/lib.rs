@@ -2,6 +2,9 @@
 
 pub mod activity_logs;
 pub mod agent_requirements;
+pub mod alert_rule_channels;
+pub mod alert_rule_history;
+pub mod alert_rules;
 pub mod agent_versions;
 pub mod api_tokens;
 pub mod client_certificates;
@@ -23,8 +26,11 @@ pub mod metrics;
 pub mod metrics_hourly;
 pub mod mfa_backup_codes;
 pub mod network_hourly;
+pub mod notification_channels;
+pub mod notification_history;
 pub mod password_reset_tokens;
 pub mod refresh_tokens;
+pub mod reminders_sent;
 pub mod risk_overrides;
 pub mod sites;
 pub mod smart_data;

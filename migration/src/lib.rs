@@ -15,6 +15,7 @@ mod m20261122_000008_collector_data;
 mod m20261122_000009_risk_overrides;
 mod m20261129_000010_session_security;
 mod m20261129_000011_reenrolment_release;
+mod m20261129_000012_alerting;
 pub mod timescale;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_risk_overrides::Migration),
             Box::new(m20261129_000010_session_security::Migration),
             Box::new(m20261129_000011_reenrolment_release::Migration),
+            Box::new(m20261129_000012_alerting::Migration),
         ]
     }
 }

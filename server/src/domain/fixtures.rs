@@ -16,6 +16,7 @@ pub async fn tenant_with_machine(db: &Database, seen: DateTime<Utc>) -> (clients
         license_status: Set("active".into()),
         license_expires_at: Set(None),
         max_machines: Set(None),
+        language: Set(entities::enums::Language::Fr),
         created_at: Set(seen),
         updated_at: Set(seen),
     })

@@ -7,7 +7,7 @@ use crate::{
     infra::db::{Backend, Database},
 };
 use chrono::{Duration, Utc};
-use entities::email_outbox;
+use entities::{email_outbox, enums::Language};
 use sea_orm::{
     sea_query::{Expr, LockBehavior, LockType},
     ActiveValue::Set,
@@ -24,9 +24,13 @@ const LEASE: Duration = Duration::minutes(5);
 #[derive(Clone, Debug)]
 pub struct Email {
     pub kind: &'static str,
+    /// One address, or several separated by commas (an e-mail channel).
     pub recipient: String,
     pub subject: String,
     pub body_text: String,
+    /// The HTML alternative, when the message has one.
+    pub body_html: Option<String>,
+    pub language: Language,
     pub client_id: Option<Uuid>,
 }
 
@@ -58,6 +62,12 @@ impl Outbox {
             recipient: Set(email.recipient),
             subject: Set(email.subject),
             body_text: Set(email.body_text),
+            transport: Set("email".into()),
+            body_html: Set(email.body_html),
+            payload: Set(None),
+            channel_id: Set(None),
+            notification_id: Set(None),
+            language: Set(email.language),
             status: Set("pending".into()),
             attempts: Set(0),
             next_attempt_at: Set(now),

@@ -50,6 +50,7 @@ fn new_client(name: &str, license_type: LicenceType) -> clients::ActiveModel {
         license_status: Set("active".into()),
         license_expires_at: Set(None),
         max_machines: Set(None),
+        language: Set(entities::enums::Language::Fr),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -191,6 +191,8 @@ impl UserService {
         };
         self.outbox
             .enqueue(Email {
+                body_html: None,
+                language: entities::enums::Language::Fr,
                 kind,
                 recipient: user.email.clone(),
                 subject: subject.into(),

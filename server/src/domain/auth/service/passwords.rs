@@ -106,6 +106,8 @@ impl AuthService {
         );
         self.outbox
             .enqueue(Email {
+                body_html: None,
+                language: entities::enums::Language::Fr,
                 kind: "password_reset",
                 recipient: user.email.clone(),
                 subject: "Optralis – réinitialisation du mot de passe / password reset".into(),
