@@ -1,4 +1,8 @@
-//! Outgoing notifications. Emails go through a durable outbox table,
-//! delivered by the outbox worker with retries.
+//! Outgoing notifications. Every e-mail and webhook goes through a durable
+//! outbox table, delivered by the outbox worker with retries. A [`Notice`]
+//! is what an event says; `render` shapes it per channel.
 
+pub mod notice;
 pub mod outbox;
+
+pub use notice::{MachineFacts, Notice, RuleFacts};
