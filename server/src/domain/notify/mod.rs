@@ -4,5 +4,6 @@
 
 pub mod notice;
 pub mod outbox;
+pub mod webhook;
 
 pub use notice::{MachineFacts, Notice, RuleFacts};
