@@ -5,6 +5,7 @@
 
 use crate::{
     config::Config,
+    domain::alerting::Alerting,
     domain::{
         activity::ActivityLog,
         agent_config::{intervals::CollectionSettings, versions::AgentVersions},
@@ -45,6 +46,7 @@ pub struct Services {
     pub organise: Organise,
     /// Live events for subscriptions.
     pub live: LiveFeed,
+    pub alerting: Alerting,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -102,7 +104,19 @@ impl Services {
             activity.clone(),
             infra.clock.clone(),
         );
+        let alerting = Alerting::new(
+            infra.db.clone(),
+            infra.bus.clone(),
+            activity.clone(),
+            outbox.clone(),
+            Arc::new(crate::domain::notify::interim::PlainWebhooks(
+                reqwest::Client::new(),
+            )),
+            infra.clock.clone(),
+            config.dashboard_url.clone(),
+        );
         Self {
+            alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),
             ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),

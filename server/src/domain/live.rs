@@ -51,6 +51,13 @@ pub enum Figures {
         packet_loss: Option<f64>,
         latency_ms: Option<f64>,
     },
+    /// The fullest volume, which disk alert rules watch.
+    Storage {
+        fullest_mount: String,
+        fullest_percent: f64,
+    },
+    /// Disks whose SMART status is failing or that predict a failure.
+    StorageHealth { failing: Vec<String> },
 }
 
 /// An accepted collector sample.
@@ -66,9 +73,14 @@ pub struct Collected {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlertFired {
     pub alert_id: Uuid,
+    pub rule_id: Option<Uuid>,
     pub machine_id: Option<Uuid>,
     pub rule_name: String,
+    /// low, warning, critical
     pub severity: String,
+    pub alert_type: String,
+    pub triggered_value: f64,
+    pub threshold: f64,
     pub message: String,
     pub at: DateTime<Utc>,
 }

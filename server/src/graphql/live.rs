@@ -127,9 +127,15 @@ pub struct MachineMetricsEvent {
 #[derive(SimpleObject)]
 pub struct AlertEvent {
     alert_id: ID,
+    rule_id: Option<ID>,
     machine_id: Option<ID>,
     rule_name: String,
+    /// low, warning, critical
     severity: String,
+    /// high_cpu, high_ram, disk_critical, high_temperature, machine_offline
+    alert_type: String,
+    triggered_value: f64,
+    threshold: f64,
     message: String,
     at: DateTime<Utc>,
 }
@@ -138,9 +144,13 @@ impl From<AlertFired> for AlertEvent {
     fn from(a: AlertFired) -> Self {
         Self {
             alert_id: id(a.alert_id),
+            rule_id: a.rule_id.map(id),
             machine_id: a.machine_id.map(id),
             rule_name: a.rule_name,
             severity: a.severity,
+            alert_type: a.alert_type,
+            triggered_value: a.triggered_value,
+            threshold: a.threshold,
             message: a.message,
             at: a.at,
         }

@@ -4,6 +4,7 @@
 mod activity;
 mod agent_config;
 mod agents;
+mod alerting;
 mod api_tokens;
 pub mod auth;
 mod certificates;
@@ -48,6 +49,7 @@ pub struct QueryRoot(
     agent_config::AgentConfigQuery,
     machines::MachineQuery,
     organise::OrganiseQuery,
+    alerting::AlertingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,6 +64,7 @@ pub struct MutationRoot(
     agent_config::AgentConfigMutation,
     machines::MachineMutation,
     organise::OrganiseMutation,
+    alerting::AlertingMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -25,6 +25,10 @@ pub trait EventBus<E: BusEvent>: Send + Sync {
     /// shared transport is down, local subscribers still get the event.
     async fn publish(&self, event: E);
     fn subscribe(&self) -> broadcast::Receiver<Arc<E>>;
+    /// Only the events this instance published. Work that must happen once
+    /// per event (alert evaluation) listens here, so N instances sharing
+    /// the bus do not do it N times.
+    fn subscribe_own(&self) -> broadcast::Receiver<Arc<E>>;
 }
 
 pub struct LocalBus<E> {
@@ -59,6 +63,10 @@ impl<E: BusEvent> EventBus<E> for LocalBus<E> {
     fn subscribe(&self) -> broadcast::Receiver<Arc<E>> {
         self.tx.subscribe()
     }
+
+    fn subscribe_own(&self) -> broadcast::Receiver<Arc<E>> {
+        self.tx.subscribe()
+    }
 }
 
 /// Publishes through Redis pub/sub; one subscriber connection per instance
@@ -67,6 +75,8 @@ pub struct RedisBus<E> {
     conn: RedisConnection,
     channel: String,
     local: Arc<LocalBus<E>>,
+    /// What this instance published, whatever Redis does with it.
+    own: LocalBus<E>,
     _subscriber: SubscriberClient,
 }
 
@@ -99,6 +109,7 @@ impl<E: BusEvent> RedisBus<E> {
             conn,
             channel,
             local,
+            own: LocalBus::new(),
             _subscriber: subscriber,
         })
     }
@@ -107,7 +118,9 @@ impl<E: BusEvent> RedisBus<E> {
 #[async_trait]
 impl<E: BusEvent> EventBus<E> for RedisBus<E> {
     async fn publish(&self, event: E) {
-        let encoded = match serde_json::to_string(&event) {
+        let event = Arc::new(event);
+        self.own.deliver(event.clone());
+        let encoded = match serde_json::to_string(&*event) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, ?event, "event not serialisable");
@@ -116,11 +129,15 @@ impl<E: BusEvent> EventBus<E> for RedisBus<E> {
         };
         if let Err(e) = self.conn.client.publish::<(), _, _>(&self.channel, encoded).await {
             tracing::warn!(error = %e, "redis publish failed; delivering to this instance only");
-            self.local.deliver(Arc::new(event));
+            self.local.deliver(event);
         }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<E>> {
         self.local.subscribe()
+    }
+
+    fn subscribe_own(&self) -> broadcast::Receiver<Arc<E>> {
+        self.own.subscribe()
     }
 }

@@ -3,16 +3,21 @@
 //! tokens 24 hours after expiry, time series past their tenant's licence
 //! retention, and (where
 //! TimescaleDB's retention policy does not do it) activity logs older than
-//! 30 days.
+//! 30 days; notifications after 30 days and fired alerts after 90.
 
 use crate::{infra::db::Database, services::Services};
 use chrono::{Duration, Utc};
-use entities::{activity_logs, install_tokens, password_reset_tokens, refresh_tokens, token_blacklist};
+use entities::{
+    activity_logs, alert_rule_history, install_tokens, notification_history, password_reset_tokens,
+    refresh_tokens, reminders_sent, token_blacklist,
+};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
 
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 const ACTIVITY_RETENTION: Duration = Duration::days(30);
+const NOTIFICATION_RETENTION: Duration = Duration::days(30);
+const ALERT_RETENTION: Duration = Duration::days(90);
 
 pub async fn run(services: Services, stop: CancellationToken) {
     super::every(EVERY, stop, || async {
@@ -56,9 +61,26 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
             .await?
             .rows_affected
     };
+    // The spec's fixed retention of the alerting history.
+    let notifications = notification_history::Entity::delete_many()
+        .filter(notification_history::Column::CreatedAt.lt(now - NOTIFICATION_RETENTION))
+        .exec(&db.conn)
+        .await?;
+    let alerts = alert_rule_history::Entity::delete_many()
+        .filter(alert_rule_history::Column::TriggeredAt.lt(now - ALERT_RETENTION))
+        .exec(&db.conn)
+        .await?;
+    // A reminder's key names its deadline, so one this old cannot recur.
+    let reminders = reminders_sent::Entity::delete_many()
+        .filter(reminders_sent::Column::SentAt.lt(now - Duration::days(400)))
+        .exec(&db.conn)
+        .await?;
     crate::domain::fleet::retention::apply(db, timescaledb).await?;
     tracing::info!(
         activity_logs = activity,
+        notification_history = notifications.rows_affected,
+        alert_rule_history = alerts.rows_affected,
+        reminders_sent = reminders.rows_affected,
         install_tokens = installs.rows_affected,
         blacklist = blacklist.rows_affected,
         reset_tokens = resets.rows_affected,

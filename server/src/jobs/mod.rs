@@ -4,6 +4,7 @@
 //!
 //! [`AppState::build`]: crate::app::AppState::build
 
+pub mod alerts;
 pub mod cleanup;
 pub mod exclusive;
 pub mod offline;
@@ -31,6 +32,7 @@ impl Workers {
     pub fn start(self, stop: CancellationToken) -> Running {
         let mut tasks = JoinSet::new();
         let Self { services, mailer } = self;
+        tasks.spawn(alerts::run(services.clone(), stop.clone()));
         tasks.spawn(cleanup::run(services.clone(), stop.clone()));
         tasks.spawn(rollups::run(services.clone(), stop.clone()));
         tasks.spawn(offline::run(services.clone(), stop.clone()));

@@ -30,6 +30,7 @@ pub async fn tick(services: &Services) -> Result<Option<usize>, DomainError> {
     let counted = &mut marked;
     let ran = run_once(db, keys::OFFLINE, move || async move {
         *counted = offline::detect(db, bus, cache, now).await?;
+        services.alerting.evaluate_offline().await?;
         Ok::<_, DomainError>(())
     })
     .await?;

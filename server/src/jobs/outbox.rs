@@ -4,6 +4,7 @@
 use crate::{
     domain::{
         activity::{Category, Entry, Level, RequestMeta},
+        notify::outbox::Retry,
         DomainError,
     },
     infra::mailer::Mailer,
@@ -21,6 +22,7 @@ fn sent_message(kind: &str) -> &'static str {
         "welcome" => "Email de bienvenue envoyé",
         "password_reset" => "Email de réinitialisation envoyé",
         "new_password" => "Email de nouveau mot de passe envoyé",
+        "alert" => "Email d'alerte envoyé",
         _ => "Email envoyé",
     }
 }
@@ -55,29 +57,54 @@ async fn deliver(
 ) -> Result<usize, DomainError> {
     let batch = services.outbox.claim(BATCH).await?;
     let mut attempted = 0;
-    for email in batch {
+    for message in batch {
         if stop.is_cancelled() {
             break;
         }
         attempted += 1;
-        let result = mailer
-            .send(&email.recipient, &email.subject, &email.body_text)
-            .await;
-        let mut entry = match &result {
-            Ok(()) => Entry::new(Level::Info, Category::Email, sent_message(&email.kind)),
-            Err(_) => Entry::new(Level::Error, Category::Email, "Échec d'envoi d'email"),
-        }
-        .metadata(json!({ "kind": email.kind, "recipient": email.recipient, "attempt": email.attempts + 1 }));
-        if let Some(c) = email.client_id {
+        let (result, mut entry) = if message.transport == "webhook" {
+            let result = services.alerting.deliver_webhook(&message).await;
+            let entry = match &result {
+                Ok(()) => Entry::new(Level::Info, Category::Alert, "Webhook envoyé"),
+                Err(_) => Entry::new(Level::Error, Category::Alert, "Échec d'envoi de webhook"),
+            };
+            (result, entry)
+        } else {
+            let result = mailer
+                .send(&message.recipient, &message.subject, &message.body_text)
+                .await
+                .map_err(|e| (e, Retry::After(None)));
+            let entry = match &result {
+                Ok(()) => Entry::new(Level::Info, Category::Email, sent_message(&message.kind)),
+                Err(_) => Entry::new(Level::Error, Category::Email, "Échec d'envoi d'email"),
+            };
+            (result, entry)
+        };
+        entry = entry.metadata(json!({
+            "kind": message.kind,
+            "transport": message.transport,
+            "recipient": message.recipient,
+            "channel_id": message.channel_id,
+            "attempt": message.attempts + 1,
+        }));
+        if let Some(c) = message.client_id {
             entry = entry.client(c);
         }
         let outcome = match result {
-            Ok(()) => services.outbox.mark_sent(email.id).await.map(|_| ()),
-            Err(error) => {
-                tracing::warn!(%error, id = %email.id, "email delivery failed");
+            Ok(()) => services.outbox.mark_sent(&message).await,
+            Err((error, retry)) => {
+                tracing::warn!(%error, id = %message.id, transport = %message.transport, "delivery failed");
+                entry = entry.metadata(json!({
+                    "kind": message.kind,
+                    "transport": message.transport,
+                    "recipient": message.recipient,
+                    "channel_id": message.channel_id,
+                    "attempt": message.attempts + 1,
+                    "error": error,
+                }));
                 services
                     .outbox
-                    .mark_failed(email.id, email.attempts, &error)
+                    .mark_failed(&message, &error, retry)
                     .await
                     .map(|_| ())
             }

@@ -5,6 +5,7 @@
 mod agent_config;
 mod agent_contract;
 mod agents;
+mod alerting;
 mod cli;
 mod collect;
 mod db_outage;

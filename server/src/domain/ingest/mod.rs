@@ -143,6 +143,33 @@ fn figures(payload: &Payload) -> Option<live::Figures> {
             packet_loss: n.packet_loss,
             latency_ms: n.latency_ms,
         }),
+        Payload::Storage(s) => s
+            .disks
+            .iter()
+            .filter_map(|d| Some((d, d.used_percent?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(d, pct)| live::Figures::Storage {
+                fullest_mount: d.mount_point.clone(),
+                fullest_percent: pct,
+            }),
+        Payload::StorageHealth(h) => Some(live::Figures::StorageHealth {
+            failing: h
+                .disks
+                .iter()
+                .filter(|d| d.predicted_failure || smart_failing(&d.smart_status))
+                .map(|d| d.device.clone())
+                .collect(),
+        }),
         _ => None,
     }
+}
+
+/// Agents report SMART status as OK, PASSED, Healthy, or a failure word.
+fn smart_failing(status: &str) -> bool {
+    let s = status.trim().to_ascii_lowercase();
+    !(s.is_empty()
+        || matches!(
+            s.as_str(),
+            "ok" | "passed" | "healthy" | "good" | "unknown" | "n/a"
+        ))
 }

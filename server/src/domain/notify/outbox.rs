@@ -7,11 +7,15 @@ use crate::{
     infra::db::{Backend, Database},
 };
 use chrono::{Duration, Utc};
-use entities::{email_outbox, enums::Language};
+use entities::{
+    email_outbox,
+    enums::{DeliveryStatus, Language},
+    notification_history,
+};
 use sea_orm::{
     sea_query::{Expr, LockBehavior, LockType},
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -34,6 +38,36 @@ pub struct Email {
     pub client_id: Option<Uuid>,
 }
 
+/// How a queued message travels.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// `recipient` holds one address or several separated by commas.
+    Email {
+        recipient: String,
+        subject: String,
+        body_text: String,
+        body_html: Option<String>,
+    },
+    /// The channel's URL is read at send time: it is a secret, kept in one
+    /// place, and an edited URL applies to what is still queued.
+    Webhook {
+        channel_id: Uuid,
+        subject: String,
+        payload: String,
+    },
+}
+
+/// A message for the outbox.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub kind: &'static str,
+    pub client_id: Option<Uuid>,
+    pub language: Language,
+    /// The `notification_history` row whose state follows this message.
+    pub notification_id: Option<Uuid>,
+    pub transport: Transport,
+}
+
 #[derive(Clone)]
 pub struct Outbox {
     db: Database,
@@ -53,21 +87,69 @@ impl Outbox {
     }
 
     pub async fn enqueue(&self, email: Email) -> Result<Uuid, DomainError> {
+        let client_id = email.client_id;
+        let language = email.language;
+        let id = self
+            .enqueue_in(
+                &self.db.conn,
+                Outgoing {
+                    kind: email.kind,
+                    client_id,
+                    language,
+                    notification_id: None,
+                    transport: Transport::Email {
+                        recipient: email.recipient,
+                        subject: email.subject,
+                        body_text: email.body_text,
+                        body_html: email.body_html,
+                    },
+                },
+            )
+            .await?;
+        self.wake();
+        Ok(id)
+    }
+
+    /// Queues a message inside the caller's transaction, so it exists if and
+    /// only if what it announces was committed. Call [`Outbox::wake`] after
+    /// the commit.
+    pub async fn enqueue_in(&self, conn: &impl ConnectionTrait, msg: Outgoing) -> Result<Uuid, DomainError> {
         let id = Uuid::now_v7();
         let now = Utc::now();
+        let (transport, recipient, subject, body_text, body_html, payload, channel_id) = match msg.transport {
+            Transport::Email {
+                recipient,
+                subject,
+                body_text,
+                body_html,
+            } => ("email", recipient, subject, body_text, body_html, None, None),
+            Transport::Webhook {
+                channel_id,
+                subject,
+                payload,
+            } => (
+                "webhook",
+                String::new(),
+                subject,
+                String::new(),
+                None,
+                Some(payload),
+                Some(channel_id),
+            ),
+        };
         email_outbox::Entity::insert(email_outbox::ActiveModel {
             id: Set(id),
-            client_id: Set(email.client_id),
-            kind: Set(email.kind.into()),
-            recipient: Set(email.recipient),
-            subject: Set(email.subject),
-            body_text: Set(email.body_text),
-            transport: Set("email".into()),
-            body_html: Set(email.body_html),
-            payload: Set(None),
-            channel_id: Set(None),
-            notification_id: Set(None),
-            language: Set(email.language),
+            client_id: Set(msg.client_id),
+            kind: Set(msg.kind.into()),
+            recipient: Set(recipient),
+            subject: Set(subject),
+            body_text: Set(body_text),
+            transport: Set(transport.into()),
+            body_html: Set(body_html),
+            payload: Set(payload),
+            channel_id: Set(channel_id),
+            notification_id: Set(msg.notification_id),
+            language: Set(msg.language),
             status: Set("pending".into()),
             attempts: Set(0),
             next_attempt_at: Set(now),
@@ -75,10 +157,14 @@ impl Outbox {
             created_at: Set(now),
             sent_at: Set(None),
         })
-        .exec(&self.db.conn)
+        .exec(conn)
         .await?;
-        self.wake.notify_one();
         Ok(id)
+    }
+
+    /// Tells the worker something is due.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// Takes up to `limit` due emails and leases them to this worker.
@@ -110,26 +196,60 @@ impl Outbox {
         Ok(rows)
     }
 
-    pub async fn mark_sent(&self, id: Uuid) -> Result<(), DomainError> {
+    pub async fn mark_sent(&self, row: &email_outbox::Model) -> Result<(), DomainError> {
+        let now = Utc::now();
         email_outbox::Entity::update_many()
             .col_expr(email_outbox::Column::Status, Expr::value("sent"))
-            .col_expr(email_outbox::Column::SentAt, Expr::value(Utc::now()))
+            .col_expr(email_outbox::Column::SentAt, Expr::value(now))
             .col_expr(
                 email_outbox::Column::LastError,
                 Expr::value(Option::<String>::None),
             )
-            .filter(email_outbox::Column::Id.eq(id))
+            .filter(email_outbox::Column::Id.eq(row.id))
             .exec(&self.db.conn)
             .await?;
+        if let Some(n) = row.notification_id {
+            notification_history::Entity::update_many()
+                .col_expr(
+                    notification_history::Column::Status,
+                    Expr::value(DeliveryStatus::Sent),
+                )
+                .col_expr(notification_history::Column::SentAt, Expr::value(Some(now)))
+                .col_expr(
+                    notification_history::Column::Attempts,
+                    Expr::value(row.attempts + 1),
+                )
+                .col_expr(
+                    notification_history::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+                .filter(notification_history::Column::Id.eq(n))
+                .exec(&self.db.conn)
+                .await?;
+        }
         Ok(())
     }
 
-    /// Schedules a retry with exponential backoff, or gives up after
-    /// [`MAX_ATTEMPTS`]. `attempts` is the count before this claim.
-    pub async fn mark_failed(&self, id: Uuid, attempts: i32, error: &str) -> Result<bool, DomainError> {
-        let attempts = attempts + 1;
-        let give_up = attempts >= MAX_ATTEMPTS;
-        let backoff = Duration::seconds(5 * 2_i64.pow(attempts.clamp(0, 12) as u32)).min(Duration::hours(1));
+    /// Schedules a retry with exponential backoff (or the receiver's
+    /// `Retry-After` when longer), or gives up after [`MAX_ATTEMPTS`] or on
+    /// a failure not worth retrying. Returns whether it gave up.
+    pub async fn mark_failed(
+        &self,
+        row: &email_outbox::Model,
+        error: &str,
+        retry: Retry,
+    ) -> Result<bool, DomainError> {
+        let attempts = row.attempts + 1;
+        let give_up = attempts >= MAX_ATTEMPTS || matches!(retry, Retry::Never);
+        let mut backoff =
+            Duration::seconds(5 * 2_i64.pow(attempts.clamp(0, 12) as u32)).min(Duration::hours(1));
+        if let Retry::After(Some(asked)) = retry {
+            let asked = Duration::from_std(asked)
+                .unwrap_or(Duration::hours(1))
+                .min(Duration::hours(1));
+            backoff = backoff.max(asked);
+        }
+        let error: String = error.chars().take(1000).collect();
         email_outbox::Entity::update_many()
             .col_expr(
                 email_outbox::Column::Status,
@@ -139,13 +259,33 @@ impl Outbox {
                 email_outbox::Column::NextAttemptAt,
                 Expr::value(Utc::now() + backoff),
             )
-            .col_expr(
-                email_outbox::Column::LastError,
-                Expr::value(Some(error.chars().take(1000).collect::<String>())),
-            )
-            .filter(email_outbox::Column::Id.eq(id))
+            .col_expr(email_outbox::Column::LastError, Expr::value(Some(error.clone())))
+            .filter(email_outbox::Column::Id.eq(row.id))
             .exec(&self.db.conn)
             .await?;
+        if let Some(n) = row.notification_id {
+            let status = if give_up {
+                DeliveryStatus::Failed
+            } else {
+                DeliveryStatus::Pending
+            };
+            notification_history::Entity::update_many()
+                .col_expr(notification_history::Column::Status, Expr::value(status))
+                .col_expr(notification_history::Column::Attempts, Expr::value(attempts))
+                .col_expr(notification_history::Column::LastError, Expr::value(Some(error)))
+                .filter(notification_history::Column::Id.eq(n))
+                .exec(&self.db.conn)
+                .await?;
+        }
         Ok(give_up)
     }
+}
+
+/// Whether a failed delivery is worth another attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Yes, after the backoff or the receiver's delay if longer.
+    After(Option<std::time::Duration>),
+    /// No: the receiver refused the message itself.
+    Never,
 }

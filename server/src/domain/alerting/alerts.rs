@@ -1,0 +1,411 @@
+//! Fired alerts: the history pages, the open ones, acknowledgement, and
+//! the two transitions the engine drives (fire, resolve).
+
+use super::{conditions, dispatch::machine_facts, rules::Rule, Alerting};
+use crate::{
+    domain::{
+        activity::{Category, Cursor, Entry, Level, RequestMeta},
+        auth::Principal,
+        live,
+        notify::{Notice, RuleFacts},
+        DomainError,
+    },
+    infra::db::Backend,
+};
+use entities::{
+    alert_rule_history,
+    enums::{AlertMetric, AlertType},
+    machines, notification_history,
+};
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+pub const MAX_PAGE: u64 = 200;
+
+/// Which alerts a history page shows.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    pub rule_id: Option<Uuid>,
+    pub machine_id: Option<Uuid>,
+}
+
+/// Newest first, after `after`.
+fn before(
+    cursor: Option<Cursor>,
+    at: alert_rule_history::Column,
+    id: alert_rule_history::Column,
+) -> Condition {
+    match cursor {
+        None => Condition::all(),
+        Some(c) => Condition::any()
+            .add(at.lt(c.timestamp))
+            .add(Condition::all().add(at.eq(c.timestamp)).add(id.lt(c.id))),
+    }
+}
+
+impl Alerting {
+    /// One page of the tenant's fired alerts, newest first; the flag says
+    /// whether more follow.
+    pub async fn history(
+        &self,
+        client_id: Uuid,
+        filter: &HistoryFilter,
+        first: u64,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<alert_rule_history::Model>, bool), DomainError> {
+        let first = first.clamp(1, MAX_PAGE);
+        let mut cond = Condition::all()
+            .add(alert_rule_history::Column::ClientId.eq(client_id))
+            .add(before(
+                after,
+                alert_rule_history::Column::TriggeredAt,
+                alert_rule_history::Column::Id,
+            ));
+        if let Some(r) = filter.rule_id {
+            cond = cond.add(alert_rule_history::Column::RuleId.eq(r));
+        }
+        if let Some(m) = filter.machine_id {
+            cond = cond.add(alert_rule_history::Column::MachineId.eq(m));
+        }
+        let mut rows = alert_rule_history::Entity::find()
+            .filter(cond)
+            .order_by_desc(alert_rule_history::Column::TriggeredAt)
+            .order_by_desc(alert_rule_history::Column::Id)
+            .limit(first + 1)
+            .all(&self.db.conn)
+            .await?;
+        let more = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        Ok((rows, more))
+    }
+
+    /// The tenant's unresolved alerts, newest first.
+    pub async fn active_alerts(
+        &self,
+        client_id: Uuid,
+    ) -> Result<Vec<alert_rule_history::Model>, DomainError> {
+        Ok(alert_rule_history::Entity::find()
+            .filter(alert_rule_history::Column::ClientId.eq(client_id))
+            .filter(alert_rule_history::Column::ResolvedAt.is_null())
+            .order_by_desc(alert_rule_history::Column::TriggeredAt)
+            .limit(1000)
+            .all(&self.db.conn)
+            .await?)
+    }
+
+    /// Records who took the alert and when; acknowledging twice keeps the
+    /// first.
+    pub async fn acknowledge(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<alert_rule_history::Model, DomainError> {
+        let now = self.clock.now();
+        alert_rule_history::Entity::update_many()
+            .col_expr(alert_rule_history::Column::AcknowledgedAt, Expr::value(Some(now)))
+            .col_expr(
+                alert_rule_history::Column::AcknowledgedBy,
+                Expr::value(actor.user_id),
+            )
+            .filter(alert_rule_history::Column::Id.eq(id))
+            .filter(alert_rule_history::Column::ClientId.eq(actor.client_id))
+            .filter(alert_rule_history::Column::AcknowledgedAt.is_null())
+            .exec(&self.db.conn)
+            .await?;
+        let alert = alert_rule_history::Entity::find_by_id(id)
+            .filter(alert_rule_history::Column::ClientId.eq(actor.client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("alert"))?;
+        if alert.acknowledged_at == Some(now) {
+            let entry = Entry::new(Level::Info, Category::Alert, "Alerte prise en charge")
+                .client(actor.client_id)
+                .by(actor.user_id)
+                .metadata(
+                    json!({ "alert_id": id, "rule": alert.rule_name, "machine": alert.machine_hostname }),
+                );
+            self.activity.record(entry, meta).await;
+        }
+        Ok(alert)
+    }
+
+    /// One page of the tenant's notifications, newest first.
+    pub async fn notifications(
+        &self,
+        client_id: Uuid,
+        first: u64,
+        after: Option<Cursor>,
+    ) -> Result<(Vec<notification_history::Model>, bool), DomainError> {
+        let first = first.clamp(1, MAX_PAGE);
+        let mut cond = Condition::all().add(notification_history::Column::ClientId.eq(client_id));
+        if let Some(c) = after {
+            cond = cond.add(
+                Condition::any()
+                    .add(notification_history::Column::CreatedAt.lt(c.timestamp))
+                    .add(
+                        Condition::all()
+                            .add(notification_history::Column::CreatedAt.eq(c.timestamp))
+                            .add(notification_history::Column::Id.lt(c.id)),
+                    ),
+            );
+        }
+        let mut rows = notification_history::Entity::find()
+            .filter(cond)
+            .order_by_desc(notification_history::Column::CreatedAt)
+            .order_by_desc(notification_history::Column::Id)
+            .limit(first + 1)
+            .all(&self.db.conn)
+            .await?;
+        let more = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        Ok((rows, more))
+    }
+
+    /// Rule ids with an open alert on the machine.
+    pub(super) async fn open_rules(&self, machine_id: Uuid) -> Result<Vec<Uuid>, DomainError> {
+        Ok(alert_rule_history::Entity::find()
+            .filter(alert_rule_history::Column::MachineId.eq(machine_id))
+            .filter(alert_rule_history::Column::ResolvedAt.is_null())
+            .all(&self.db.conn)
+            .await?
+            .into_iter()
+            .filter_map(|a| a.rule_id)
+            .collect())
+    }
+
+    /// Fires `rule` for `machine` at `value`, unless the machine is in
+    /// maintenance, the alert is already open, the rule's cooldown has not
+    /// run out, or the machine had an alert on this metric in the last 15
+    /// minutes. The checks read the history inside the transaction that
+    /// writes it, serialised per machine on PostgreSQL, so they hold
+    /// across restarts and instances. Returns the alert when it fired.
+    pub(super) async fn fire(
+        &self,
+        rule: &Rule,
+        machine_id: Uuid,
+        value: f64,
+    ) -> Result<Option<alert_rule_history::Model>, DomainError> {
+        let r = &rule.model;
+        let now = self.clock.now();
+        let txn = self.db.conn.begin().await?;
+        if self.db.backend == Backend::Postgres {
+            txn.execute(Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+                [format!("alert:{machine_id}").into()],
+            ))
+            .await?;
+        }
+        let Some(machine) = machines::Entity::find_by_id(machine_id)
+            .filter(machines::Column::ClientId.eq(r.client_id))
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if machine.maintenance_mode {
+            return Ok(None);
+        }
+        // An offline machine's metric alerts would only repeat its cause.
+        if r.metric != AlertMetric::OfflineMinutes && machine.offline_notified_at.is_some() {
+            return Ok(None);
+        }
+        let blocking = alert_rule_history::Entity::find()
+            .filter(alert_rule_history::Column::MachineId.eq(machine_id))
+            .filter(
+                Condition::any()
+                    // Already open.
+                    .add(
+                        Condition::all()
+                            .add(alert_rule_history::Column::RuleId.eq(r.id))
+                            .add(alert_rule_history::Column::ResolvedAt.is_null()),
+                    )
+                    // The rule's cooldown.
+                    .add(
+                        Condition::all()
+                            .add(alert_rule_history::Column::RuleId.eq(r.id))
+                            .add(
+                                alert_rule_history::Column::TriggeredAt
+                                    .gt(now - chrono::Duration::minutes(r.cooldown_minutes.into())),
+                            ),
+                    )
+                    // One alert per machine and metric per 15 minutes.
+                    .add(
+                        Condition::all()
+                            .add(alert_rule_history::Column::Metric.eq(r.metric))
+                            .add(alert_rule_history::Column::TriggeredAt.gt(now - conditions::NOISE_WINDOW)),
+                    ),
+            )
+            .limit(1)
+            .one(&txn)
+            .await?;
+        if blocking.is_some() {
+            return Ok(None);
+        }
+        let alert_type = conditions::alert_type(r.metric);
+        let alert = alert_rule_history::Entity::insert(alert_rule_history::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            client_id: Set(r.client_id),
+            rule_id: Set(Some(r.id)),
+            rule_name: Set(r.name.clone()),
+            machine_id: Set(machine_id),
+            machine_hostname: Set(machine.hostname.clone()),
+            alert_type: Set(alert_type),
+            metric: Set(r.metric),
+            severity: Set(r.severity),
+            threshold: Set(r.threshold),
+            triggered_value: Set(value),
+            triggered_at: Set(now),
+            resolved_at: Set(None),
+            resolved_value: Set(None),
+            acknowledged_at: Set(None),
+            acknowledged_by: Set(None),
+        })
+        .exec_with_returning(&txn)
+        .await?;
+        let client = self.tenant(&txn, r.client_id).await?;
+        let notice = Notice {
+            alert_type,
+            language: client.language,
+            tenant: client.name.clone(),
+            machine: Some(machine_facts(&machine)),
+            rule: Some(RuleFacts {
+                name: r.name.clone(),
+                metric: r.metric,
+                severity: r.severity,
+                operator: conditions::symbol(r.operator).into(),
+                threshold: r.threshold,
+                value,
+            }),
+            resolves: None,
+            detail: None,
+            at: now,
+            link: self.link(Some(machine_id)),
+        };
+        let channels = self
+            .enabled_channels(&txn, r.client_id, Some(&rule.channel_ids))
+            .await?;
+        let queued = self
+            .queue(&txn, &client, &notice, &channels, Some(alert.id))
+            .await?;
+        txn.commit().await?;
+        if !queued.is_empty() {
+            self.outbox.wake();
+        }
+        let message = format!("{} : {} ({value})", r.name, machine.hostname);
+        self.bus
+            .publish(live::alert(
+                r.client_id,
+                live::AlertFired {
+                    alert_id: alert.id,
+                    rule_id: Some(r.id),
+                    machine_id: Some(machine_id),
+                    rule_name: r.name.clone(),
+                    severity: {
+                        use entities::enums::Stored;
+                        r.severity.stored()
+                    },
+                    alert_type: {
+                        use entities::enums::Stored;
+                        alert_type.stored()
+                    },
+                    triggered_value: value,
+                    threshold: r.threshold,
+                    message: message.clone(),
+                    at: now,
+                },
+            ))
+            .await;
+        let entry = Entry::new(Level::Warn, Category::Alert, format!("Alerte déclenchée : {message}"))
+            .client(r.client_id)
+            .metadata(json!({ "alert_id": alert.id, "rule_id": r.id, "machine_id": machine_id, "value": value, "notifications": queued.len() }));
+        self.activity.record(entry, &RequestMeta::default()).await;
+        Ok(Some(alert))
+    }
+
+    /// Resolves the open alert of `rule` on the machine, recording `value`,
+    /// and notifies the rule's channels once. Returns whether one was open.
+    pub(super) async fn resolve(
+        &self,
+        rule: &Rule,
+        machine_id: Uuid,
+        value: f64,
+    ) -> Result<bool, DomainError> {
+        let r = &rule.model;
+        let now = self.clock.now();
+        let txn = self.db.conn.begin().await?;
+        let resolved = alert_rule_history::Entity::update_many()
+            .col_expr(alert_rule_history::Column::ResolvedAt, Expr::value(Some(now)))
+            .col_expr(
+                alert_rule_history::Column::ResolvedValue,
+                Expr::value(Some(value)),
+            )
+            .filter(alert_rule_history::Column::RuleId.eq(r.id))
+            .filter(alert_rule_history::Column::MachineId.eq(machine_id))
+            .filter(alert_rule_history::Column::ResolvedAt.is_null())
+            .exec_with_returning(&txn)
+            .await?;
+        let Some(alert) = resolved.into_iter().next() else {
+            return Ok(false);
+        };
+        let machine = machines::Entity::find_by_id(machine_id).one(&txn).await?;
+        let client = self.tenant(&txn, r.client_id).await?;
+        let notice = Notice {
+            alert_type: AlertType::AlertResolved,
+            language: client.language,
+            tenant: client.name.clone(),
+            machine: machine.as_ref().map(machine_facts),
+            rule: Some(RuleFacts {
+                name: r.name.clone(),
+                metric: r.metric,
+                severity: r.severity,
+                operator: conditions::symbol(r.operator).into(),
+                threshold: r.threshold,
+                value,
+            }),
+            resolves: Some(alert.alert_type),
+            detail: None,
+            at: now,
+            link: self.link(Some(machine_id)),
+        };
+        let channels = self
+            .enabled_channels(&txn, r.client_id, Some(&rule.channel_ids))
+            .await?;
+        let queued = self
+            .queue(&txn, &client, &notice, &channels, Some(alert.id))
+            .await?;
+        txn.commit().await?;
+        if !queued.is_empty() {
+            self.outbox.wake();
+        }
+        let entry = Entry::new(
+            Level::Info,
+            Category::Alert,
+            format!("Alerte résolue : {} : {}", r.name, alert.machine_hostname),
+        )
+        .client(r.client_id)
+        .metadata(json!({ "alert_id": alert.id, "rule_id": r.id, "machine_id": machine_id, "value": value }));
+        self.activity.record(entry, &RequestMeta::default()).await;
+        Ok(true)
+    }
+
+    /// A machine came back: its open offline alerts resolve (the "back
+    /// online" notification tells every channel).
+    pub(super) async fn resolve_offline(&self, machine_id: Uuid) -> Result<u64, DomainError> {
+        let now = self.clock.now();
+        let done = alert_rule_history::Entity::update_many()
+            .col_expr(alert_rule_history::Column::ResolvedAt, Expr::value(Some(now)))
+            .col_expr(alert_rule_history::Column::ResolvedValue, Expr::value(Some(0.0)))
+            .filter(alert_rule_history::Column::MachineId.eq(machine_id))
+            .filter(alert_rule_history::Column::Metric.eq(AlertMetric::OfflineMinutes))
+            .filter(alert_rule_history::Column::ResolvedAt.is_null())
+            .exec(&self.db.conn)
+            .await?;
+        Ok(done.rows_affected)
+    }
+}
