@@ -4,6 +4,7 @@
 
 pub mod notice;
 pub mod outbox;
+pub mod render;
 pub mod webhook;
 
 pub use notice::{MachineFacts, Notice, RuleFacts};
