@@ -197,6 +197,16 @@ pub struct Settings {
     )]
     pub smtp_from: String,
 
+    /// Lets webhooks reach loopback, private and plain-http targets: for
+    /// tests and lab setups only
+    #[arg(
+        long,
+        env = "ALLOW_PRIVATE_WEBHOOKS",
+        default_value = "false",
+        help_heading = "Notifications"
+    )]
+    pub allow_private_webhooks: String,
+
     /// Agent gateway port (TLS, client certificates)
     #[arg(
         long,
@@ -353,6 +363,9 @@ pub struct Config {
     pub agent_max_connections: Option<usize>,
     /// Gateway connections without a client certificate per client address.
     pub agent_anonymous_connections_per_ip: usize,
+    /// Webhooks may target loopback, private networks and plain http
+    /// (tests and labs); off, such URLs are refused.
+    pub allow_private_webhooks: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -590,8 +603,11 @@ impl Config {
             s.agent_anonymous_connections_per_ip.trim(),
         )?;
 
+        let allow_private_webhooks = parse_bool(&s.allow_private_webhooks, "ALLOW_PRIVATE_WEBHOOKS")?;
+
         Ok(Self {
             password_cost: PasswordCost::PRODUCTION,
+            allow_private_webhooks,
             max_connections,
             agent_max_connections,
             agent_anonymous_connections_per_ip,
@@ -780,6 +796,9 @@ mod tests {
         assert!(cfg.redis_url.is_none());
         assert!(cfg.jwt_secret.is_none());
         assert_eq!(cfg.cors_origins, CorsOrigins::Any);
+        assert!(!cfg.allow_private_webhooks);
+        let cfg = Config::from_vars(&vars(&[("ALLOW_PRIVATE_WEBHOOKS", "true")])).unwrap();
+        assert!(cfg.allow_private_webhooks);
     }
 
     #[test]
@@ -828,6 +847,7 @@ mod tests {
             ("MAX_CONNECTIONS", "0"),
             ("AGENT_MAX_CONNECTIONS", "many"),
             ("AGENT_ANONYMOUS_CONNECTIONS_PER_IP", "-1"),
+            ("ALLOW_PRIVATE_WEBHOOKS", "sometimes"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

@@ -1,5 +1,5 @@
 //! Adapters to the outside: database pool, cache and event bus (Redis or
-//! in-process), secrets kept in the data dir.
+//! in-process), secrets kept in the data dir, webhook delivery.
 
 pub mod bus;
 pub mod cache;
@@ -11,6 +11,7 @@ pub mod group_commit;
 pub mod mailer;
 mod redis;
 pub mod secrets;
+pub mod webhook;
 
 use crate::{
     config::Config,

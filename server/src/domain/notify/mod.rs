@@ -5,6 +5,7 @@
 pub mod interim;
 pub mod notice;
 pub mod outbox;
+pub mod render;
 pub mod webhook;
 
 pub use notice::{MachineFacts, Notice, RuleFacts};
