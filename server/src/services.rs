@@ -109,8 +109,8 @@ impl Services {
             infra.bus.clone(),
             activity.clone(),
             outbox.clone(),
-            Arc::new(crate::domain::notify::interim::PlainWebhooks(
-                reqwest::Client::new(),
+            Arc::new(crate::infra::webhook::HttpWebhooks::new(
+                config.allow_private_webhooks,
             )),
             infra.clock.clone(),
             config.dashboard_url.clone(),

@@ -52,7 +52,7 @@ fn render(
     notice: &Notice,
     now: DateTime<Utc>,
 ) -> Result<Rendered, DomainError> {
-    let subject = crate::domain::notify::interim::subject(notice);
+    let subject = crate::domain::notify::render::subject(notice);
     let transport = match (Destination::parse(&channel.config)?, channel.channel_type) {
         (Destination::Emails { emails }, ChannelType::Email) => {
             let mail = crate::domain::notify::interim::machine_alert(notice);
@@ -65,9 +65,9 @@ fn render(
         }
         (Destination::Webhook { .. }, kind) => {
             let body = match kind {
-                ChannelType::WebhookTeams => crate::domain::notify::interim::teams(notice, now),
-                ChannelType::WebhookSlack => crate::domain::notify::interim::slack(notice, now),
-                ChannelType::WebhookDiscord => crate::domain::notify::interim::discord(notice, now),
+                ChannelType::WebhookTeams => crate::domain::notify::render::teams(notice, now),
+                ChannelType::WebhookSlack => crate::domain::notify::render::slack(notice, now),
+                ChannelType::WebhookDiscord => crate::domain::notify::render::discord(notice, now),
                 ChannelType::Email => {
                     return Err(DomainError::invariant("an e-mail channel holds a webhook"))
                 }

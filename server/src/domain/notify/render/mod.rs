@@ -147,6 +147,16 @@ pub(crate) fn headline(n: &Notice) -> Headline {
     }
 }
 
+/// The one-line subject every channel's record (and e-mail) carries:
+/// "[Optralis] Acme - CPU élevé - SRV-01".
+pub fn subject(n: &Notice) -> String {
+    let what = headline(n).text;
+    match &n.machine {
+        Some(m) => format!("[Optralis] {} - {what} - {}", n.tenant, m.hostname),
+        None => format!("[Optralis] {} - {what}", n.tenant),
+    }
+}
+
 pub(crate) fn severity_label(s: Severity, lang: Language) -> &'static str {
     let fr = lang == Language::Fr;
     match s {
