@@ -127,7 +127,20 @@ pub enum AlertOperator {
 }
 
 /// `alert_rules.severity`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(10))")]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -200,7 +213,9 @@ pub enum DeliveryStatus {
 }
 
 /// `clients.language`: the language of a tenant's notifications and e-mails.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(2))")]
 #[serde(rename_all = "snake_case")]
 pub enum Language {

@@ -2,10 +2,10 @@
 
 pub mod activity_logs;
 pub mod agent_requirements;
+pub mod agent_versions;
 pub mod alert_rule_channels;
 pub mod alert_rule_history;
 pub mod alert_rules;
-pub mod agent_versions;
 pub mod api_tokens;
 pub mod client_certificates;
 pub mod clients;
