@@ -6,7 +6,7 @@ use crate::{
         activity::{Category, Entry, Level, RequestMeta},
         DomainError,
     },
-    infra::mailer::Mailer,
+    infra::mailer::{recipients, Mailer, OutgoingEmail},
     services::Services,
 };
 use serde_json::json;
@@ -60,9 +60,13 @@ async fn deliver(
             break;
         }
         attempted += 1;
-        let result = mailer
-            .send(&email.recipient, &email.subject, &email.body_text)
-            .await;
+        let outgoing = OutgoingEmail {
+            to: recipients(&email.recipient),
+            subject: email.subject.clone(),
+            text: email.body_text.clone(),
+            html: email.body_html.clone(),
+        };
+        let result = mailer.send(&outgoing).await;
         let mut entry = match &result {
             Ok(()) => Entry::new(Level::Info, Category::Email, sent_message(&email.kind)),
             Err(_) => Entry::new(Level::Error, Category::Email, "Échec d'envoi d'email"),
