@@ -8,6 +8,7 @@ mod agents;
 mod cli;
 mod collect;
 mod db_outage;
+mod email;
 mod graphql_http;
 mod health;
 mod helpers;
