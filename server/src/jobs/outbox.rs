@@ -7,7 +7,7 @@ use crate::{
         notify::outbox::Retry,
         DomainError,
     },
-    infra::mailer::Mailer,
+    infra::mailer::{recipients, Mailer, OutgoingEmail},
     services::Services,
 };
 use serde_json::json;
@@ -70,10 +70,13 @@ async fn deliver(
             };
             (result, entry)
         } else {
-            let result = mailer
-                .send(&message.recipient, &message.subject, &message.body_text)
-                .await
-                .map_err(|e| (e, Retry::After(None)));
+            let outgoing = OutgoingEmail {
+                to: recipients(&message.recipient),
+                subject: message.subject.clone(),
+                text: message.body_text.clone(),
+                html: message.body_html.clone(),
+            };
+            let result = mailer.send(&outgoing).await.map_err(|e| (e, Retry::After(None)));
             let entry = match &result {
                 Ok(()) => Entry::new(Level::Info, Category::Email, sent_message(&message.kind)),
                 Err(_) => Entry::new(Level::Error, Category::Email, "Échec d'envoi d'email"),

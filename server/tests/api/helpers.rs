@@ -592,10 +592,15 @@ pub async fn latest_email_to(server: &TestServer, recipient: &str) -> String {
         .body_text
 }
 
-/// The temporary password in a welcome / new-password email.
+/// The temporary password in a welcome / new-password email, in either
+/// language's wording.
 pub fn temporary_password(body: &str) -> String {
     body.lines()
-        .find_map(|l| l.split("temporary password: ").nth(1))
+        .find_map(|l| {
+            l.split("Mot de passe temporaire : ")
+                .nth(1)
+                .or_else(|| l.split("Temporary password: ").nth(1))
+        })
         .expect("email carries a temporary password")
         .trim()
         .to_owned()

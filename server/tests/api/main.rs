@@ -9,6 +9,7 @@ mod alerting;
 mod cli;
 mod collect;
 mod db_outage;
+mod email;
 mod graphql_http;
 mod health;
 mod helpers;

@@ -28,7 +28,7 @@ async fn roles_and_user_protections() {
     assert_eq!(created["data"]["createUser"]["mustChangePassword"], true);
     assert!(latest_email_to(&server, "viewer@acme.test")
         .await
-        .contains("temporary password"));
+        .contains("Mot de passe temporaire"));
 
     assert_eq!(
         error_code(&create_user(&server, &admin, "Viewer@Acme.test", "OBSERVER").await),
@@ -94,7 +94,7 @@ async fn roles_and_user_protections() {
         true
     );
     let mail = latest_email_to(&server, "viewer@acme.test").await;
-    assert!(mail.contains("reset your password"), "{mail}");
+    assert!(mail.contains("a réinitialisé votre mot de passe"), "{mail}");
     assert_eq!(
         server
             .graphql_as(&admin, delete, json!({ "id": viewer_id }))

@@ -7,12 +7,13 @@ use crate::domain::{
     activity::{Category, Entry, Level, RequestMeta},
     auth::Principal,
     notify::{
+        email,
         outbox::{Outgoing, Retry, Transport},
         MachineFacts, Notice,
     },
     DomainError,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use entities::{
     clients, email_outbox,
     enums::{AlertType, ChannelType, DeliveryStatus, Stored},
@@ -51,11 +52,12 @@ fn render(
     channel: &notification_channels::Model,
     notice: &Notice,
     now: DateTime<Utc>,
+    base_url: &str,
 ) -> Result<Rendered, DomainError> {
     let subject = crate::domain::notify::render::subject(notice);
     let transport = match (Destination::parse(&channel.config)?, channel.channel_type) {
         (Destination::Emails { emails }, ChannelType::Email) => {
-            let mail = crate::domain::notify::interim::machine_alert(notice);
+            let mail = email::machine_alert(notice, &email::Common::new(base_url, now.year()))?;
             Transport::Email {
                 recipient: emails.join(","),
                 subject: mail.subject,
@@ -138,7 +140,7 @@ impl Alerting {
         let now = self.clock.now();
         let mut ids = Vec::with_capacity(channels.len());
         for channel in channels {
-            let rendered = render(channel, notice, now)?;
+            let rendered = render(channel, notice, now, &self.dashboard_url)?;
             let notification_id = Uuid::now_v7();
             notification_history::Entity::insert(notification_history::ActiveModel {
                 id: Set(notification_id),

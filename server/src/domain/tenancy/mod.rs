@@ -227,7 +227,7 @@ impl TenancyService {
             .await?;
         txn.commit().await?;
         self.users
-            .queue_credentials_email(&user, &temporary, "welcome")
+            .queue_credentials_email(&user, &temporary, "welcome", client.language)
             .await?;
         let entry = Entry::new(
             Level::Info,

@@ -6,12 +6,15 @@ use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},
     auth::{normalise_email, password, revoke_refresh_tokens, sessions::Sessions, Principal, Role},
     crypto,
-    notify::outbox::{Email, Outbox},
+    notify::{
+        email,
+        outbox::{Email, Outbox},
+    },
     DomainError,
 };
 use crate::infra::db::Database;
-use chrono::Utc;
-use entities::users;
+use chrono::{Datelike, Utc};
+use entities::{enums::Language, users};
 use sea_orm::{
     sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
@@ -173,36 +176,34 @@ impl UserService {
         Ok((user, temporary))
     }
 
+    /// Queues the e-mail carrying a temporary password: `welcome` for a new
+    /// account, `new_password` after an administrator's reset.
     pub async fn queue_credentials_email(
         &self,
         user: &users::Model,
         password: &str,
         kind: &'static str,
+        language: Language,
     ) -> Result<(), DomainError> {
-        let (subject, intro) = match kind {
-            "welcome" => (
-                "Bienvenue sur Optralis / Welcome to Optralis",
-                "Votre compte Optralis a été créé. / Your Optralis account has been created.",
-            ),
-            _ => (
-                "Optralis – nouveau mot de passe / new password",
-                "Un administrateur a réinitialisé votre mot de passe. / An administrator reset your password.",
-            ),
-        };
+        let mail = email::render(
+            &email::Template::Welcome {
+                name: user.first_name.clone(),
+                email: user.email.clone(),
+                login_url: self.dashboard_url.clone(),
+                temporary_password: Some(password.to_owned()),
+                reset_by_admin: kind == "new_password",
+            },
+            language,
+            &email::Common::new(&self.dashboard_url, Utc::now().year()),
+        )?;
         self.outbox
             .enqueue(Email {
-                body_html: None,
-                language: entities::enums::Language::Fr,
                 kind,
                 recipient: user.email.clone(),
-                subject: subject.into(),
-                body_text: format!(
-                    "Bonjour {name},\n\n{intro}\n\nIdentifiant / login: {email}\nMot de passe temporaire / temporary password: {password}\n\n\
-                     Vous devrez le changer à la première connexion. / You will have to change it at first login.\n{url}\n",
-                    name = user.first_name,
-                    email = user.email,
-                    url = self.dashboard_url,
-                ),
+                subject: mail.subject,
+                body_text: mail.text,
+                body_html: Some(mail.html),
+                language,
                 client_id: Some(user.client_id),
             })
             .await?;
@@ -221,7 +222,9 @@ impl UserService {
         let (user, temporary) = self
             .insert_with_temporary_password(&self.db.conn, actor.client_id, new, role)
             .await?;
-        self.queue_credentials_email(&user, &temporary, "welcome").await?;
+        // The caller's tenant is not loaded here; French is the default.
+        self.queue_credentials_email(&user, &temporary, "welcome", Language::Fr)
+            .await?;
         self.record(actor, "Utilisateur créé", &user, meta).await;
         Ok(user)
     }
@@ -332,7 +335,7 @@ impl UserService {
         txn.commit().await?;
         self.sessions.invalidate(user.id).await;
         revoke_refresh_tokens(&self.db, entities::refresh_tokens::Column::UserId.eq(user.id)).await?;
-        self.queue_credentials_email(&user, &temporary, "new_password")
+        self.queue_credentials_email(&user, &temporary, "new_password", Language::Fr)
             .await?;
         self.record(
             actor,

@@ -2,6 +2,8 @@
 //! (at most 3 e-mails an hour per account; a new link voids the last).
 
 use super::*;
+use crate::domain::notify::email;
+use chrono::Datelike;
 
 impl AuthService {
     pub async fn change_password(
@@ -104,19 +106,26 @@ impl AuthService {
             "{}/reset-password?token={token}",
             self.settings.dashboard_url.trim_end_matches('/')
         );
+        // The user's tenant is not at hand here; French is the product's
+        // default language.
+        let language = entities::enums::Language::Fr;
+        let mail = email::render(
+            &email::Template::PasswordReset {
+                name: user.first_name.clone(),
+                reset_url: link,
+                expires_minutes: RESET_TOKEN_TTL.num_minutes().try_into().unwrap_or(u32::MAX),
+            },
+            language,
+            &email::Common::new(&self.settings.dashboard_url, self.clock.now().year()),
+        )?;
         self.outbox
             .enqueue(Email {
-                body_html: None,
-                language: entities::enums::Language::Fr,
                 kind: "password_reset",
                 recipient: user.email.clone(),
-                subject: "Optralis – réinitialisation du mot de passe / password reset".into(),
-                body_text: format!(
-                    "Bonjour {name},\n\nPour choisir un nouveau mot de passe, ouvrez ce lien (valable 1 heure) :\n{link}\n\n\
-                     To choose a new password, open this link (valid for 1 hour):\n{link}\n\n\
-                     Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n",
-                    name = user.first_name
-                ),
+                subject: mail.subject,
+                body_text: mail.text,
+                body_html: Some(mail.html),
+                language,
                 client_id: Some(user.client_id),
             })
             .await?;
