@@ -635,15 +635,11 @@ impl AlertingMutation {
     async fn test_notification_channel(&self, ctx: &Context<'_>, id: ID) -> Result<NotificationRecord> {
         let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
-        let services = ctx.services();
-        let notification = services.alerting.test_channel(&principal, id, ctx.meta()).await?;
-        let (rows, _) = services
-            .alerting
-            .notifications(principal.client_id, 50, None)
-            .await?;
-        rows.into_iter()
-            .find(|n| n.id == notification)
-            .map(Into::into)
-            .ok_or_else(|| ApiError::from(crate::domain::DomainError::invariant("test notification missing")))
+        let alerting = &ctx.services().alerting;
+        let notification = alerting.test_channel(&principal, id, ctx.meta()).await?;
+        Ok(alerting
+            .notification(principal.client_id, notification)
+            .await?
+            .into())
     }
 }

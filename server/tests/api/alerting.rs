@@ -430,3 +430,103 @@ async fn a_failing_webhook_is_retried_until_it_succeeds_and_recorded_sent() {
         200
     );
 }
+
+#[tokio::test]
+async fn webhooks_into_the_network_or_over_plain_http_are_refused_without_the_switch() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, _) = fleet(&server, &root, "Guarded", 0).await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "http://hooks.example.com/plain-http",
+        "not a url",
+    ] {
+        let body = server
+            .graphql_as(
+                &admin,
+                "mutation($i: NotificationChannelInput!) { createNotificationChannel(input: $i) { id } }",
+                json!({ "i": { "name": "Sneaky", "type": "WEBHOOK_DISCORD", "config": { "webhookUrl": url } } }),
+            )
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{url}: {body}");
+    }
+    let none = server
+        .graphql_as(&admin, "{ notificationChannels { id } }", json!({}))
+        .await;
+    assert_eq!(none["data"]["notificationChannels"], json!([]), "nothing kept");
+}
+
+#[tokio::test]
+async fn an_e_mail_channel_gets_the_machine_alert_as_html_and_text() {
+    use crate::helpers::SmtpSink;
+    let mut sink = SmtpSink::start().await;
+    let env = TestEnv::new()
+        .await
+        .set("SMTP_HOST", "127.0.0.1")
+        .set("SMTP_PORT", &sink.port.to_string())
+        .set("SMTP_TLS", "none")
+        .set("SMTP_FROM", "Optralis <noreply@optralis.test>");
+    let server = TestServer::spawn_env(env).await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Mailed", 1).await;
+    let agent = &agents[0];
+    agent.heartbeat(&heartbeat_body(&agent.hostname)).await;
+    let created = server
+        .graphql_as(
+            &admin,
+            "mutation($i: NotificationChannelInput!) { createNotificationChannel(input: $i) { id type config { emails } } }",
+            json!({ "i": { "name": "Ops", "type": "EMAIL", "config": { "emails": ["ops@mailed.test", "oncall@mailed.test"] } } }),
+        )
+        .await;
+    let channel = created["data"]["createNotificationChannel"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let rule = create_rule(
+        &server,
+        &admin,
+        json!({ "name": "RAM <script>", "metric": "RAM", "operator": "GTE", "threshold": 80, "severity": "WARNING", "channelIds": [channel] }),
+    )
+    .await;
+    assert!(rule["data"]["createAlertRule"]["id"].is_string(), "{rule}");
+    assert_eq!(agent.collect(metrics_sample(Utc::now(), 10.0, 91.0)).await.0, 200);
+    // The tenant set-up's welcome e-mail may come first.
+    let raw = loop {
+        let raw = sink.next().await;
+        if raw.contains("ops@mailed.test") {
+            break raw;
+        }
+    };
+    let message = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
+    let to: Vec<_> = message
+        .to()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.address().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        to,
+        ["ops@mailed.test", "oncall@mailed.test"],
+        "one message to the list"
+    );
+    let html = message.body_html(0).expect("an HTML part").into_owned();
+    let text = message.body_text(0).expect("a text part").into_owned();
+    assert!(html.contains(&agent.hostname), "{html}");
+    assert!(text.contains(&agent.hostname), "{text}");
+    assert!(html.contains("RAM"), "{html}");
+    assert!(!html.contains("<script>"), "the rule name is escaped");
+    assert!(
+        message
+            .parts
+            .iter()
+            .any(|p| mail_parser::MimeHeaders::content_type(p).is_some_and(|c| c.ctype() == "image")),
+        "the logo travels inline"
+    );
+}

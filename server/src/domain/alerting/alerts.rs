@@ -166,6 +166,19 @@ impl Alerting {
         Ok((rows, more))
     }
 
+    /// One of the tenant's notifications.
+    pub async fn notification(
+        &self,
+        client_id: Uuid,
+        id: Uuid,
+    ) -> Result<notification_history::Model, DomainError> {
+        notification_history::Entity::find_by_id(id)
+            .filter(notification_history::Column::ClientId.eq(client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("notification"))
+    }
+
     /// Rule ids with an open alert on the machine.
     pub(super) async fn open_rules(&self, machine_id: Uuid) -> Result<Vec<Uuid>, DomainError> {
         Ok(alert_rule_history::Entity::find()
