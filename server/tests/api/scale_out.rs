@@ -75,3 +75,81 @@ async fn an_event_from_instance_a_reaches_a_subscriber_on_instance_b() {
     let _ = a.child.kill().await;
     let _ = b.child.kill().await;
 }
+
+/// Samples of one machine reach both instances while its CPU stays high,
+/// and the stand-in fails the first delivery: one alert, one message.
+#[tokio::test]
+async fn two_instances_fire_one_alert_and_deliver_it_once_despite_a_failed_attempt() {
+    use crate::{alerting::WebhookSink, collect::metrics_sample};
+    let env = TestEnv::new().await.set("ALLOW_PRIVATE_WEBHOOKS", "true");
+    if env.pg.is_none() || !env.vars.contains_key("REDIS_URL") {
+        crate::helpers::skip(
+            "scale_out::two_instances_fire_one_alert_and_deliver_it_once_despite_a_failed_attempt",
+            "needs a shared PostgreSQL and Redis (OPTRALIS_TEST_DATABASE_URL, OPTRALIS_TEST_REDIS_URL)",
+        );
+        return;
+    }
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = ServerProcess::start(&env, dir_a.path()).await;
+    for file in ["ca.crt", "ca.key"] {
+        std::fs::copy(dir_a.path().join(file), dir_b.path().join(file)).unwrap();
+    }
+    let mut b = ServerProcess::start(&env, dir_b.path()).await;
+    let token = a.admin_token().await;
+    let sink = WebhookSink::start(1).await;
+    let channel = a
+        .graphql(
+            Some(&token),
+            "mutation($i: NotificationChannelInput!) { createNotificationChannel(input: $i) { id } }",
+            json!({ "i": { "name": "Slack", "type": "WEBHOOK_SLACK", "config": { "webhookUrl": format!("{}/hook", sink.url) } } }),
+        )
+        .await;
+    let channel = channel["data"]["createNotificationChannel"]["id"].clone();
+    let rule = b
+        .graphql(
+            Some(&token),
+            "mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }",
+            json!({ "i": { "name": "CPU", "metric": "CPU", "operator": "GT", "threshold": 90, "severity": "CRITICAL", "cooldownMinutes": 5, "channelIds": [channel] } }),
+        )
+        .await;
+    assert!(rule["data"]["createAlertRule"]["id"].is_string(), "{rule}");
+
+    let secret = a.install_token(&token, 1).await;
+    let agent = TestAgent::enrol(&a, &secret, "busy", "HW-busy").await;
+    let on_b = agent.at(&b);
+    for i in 0..6 {
+        let sample = metrics_sample(chrono::Utc::now(), 95.0 + i as f64 / 10.0, 40.0);
+        let via = if i % 2 == 0 { &agent } else { &on_b };
+        assert_eq!(via.collect(sample).await.0, 200);
+    }
+    // The first attempt fails; the retry comes after the backoff (10 s).
+    let got = sink.wait_for(1).await;
+    let got = if got.is_empty() {
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        sink.wait_for(1).await
+    } else {
+        got
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.failures_left(), 0, "the stand-in refused once");
+    assert_eq!(sink.received().len(), 1, "one alert, delivered once: {got:?}");
+    let history = a
+        .graphql(
+            Some(&token),
+            "{ alertHistory(first: 10) { edges { node { triggeredValue } } } notificationHistory(first: 10) { edges { node { status attempts } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        history["data"]["alertHistory"]["edges"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
+    assert_eq!(
+        history["data"]["notificationHistory"]["edges"][0]["node"],
+        json!({ "status": "SENT", "attempts": 2 }),
+        "{history}"
+    );
+    let _ = a.child.kill().await;
+    let _ = b.child.kill().await;
+}
