@@ -15,6 +15,8 @@ use std::{
     time::Duration,
 };
 
+type SinkState = (Arc<Mutex<Vec<(String, Value)>>>, Arc<Mutex<usize>>);
+
 /// A chat webhook receiver on 127.0.0.1 that records every POST and
 /// answers 500 to the first `failures` of them.
 #[derive(Clone)]
@@ -33,10 +35,7 @@ impl WebhookSink {
             .route(
                 "/{*path}",
                 post(
-                    |State((received, failures)): State<(
-                        Arc<Mutex<Vec<(String, Value)>>>,
-                        Arc<Mutex<usize>>,
-                    )>,
+                    |State((received, failures)): State<SinkState>,
                      uri: axum::http::Uri,
                      Json(body): Json<Value>| async move {
                         let mut left = failures.lock().unwrap();
@@ -529,4 +528,156 @@ async fn an_e_mail_channel_gets_the_machine_alert_as_html_and_text() {
             .any(|p| mail_parser::MimeHeaders::content_type(p).is_some_and(|c| c.ctype() == "image")),
         "the logo travels inline"
     );
+}
+
+async fn set_machine(
+    server: &TestServer,
+    machine: uuid::Uuid,
+    col: entities::machines::Column,
+    value: sea_orm::Value,
+) {
+    entities::machines::Entity::update_many()
+        .col_expr(col, Expr::value(value))
+        .filter(entities::machines::Column::Id.eq(machine))
+        .exec(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn offline_minutes_rules_fire_from_the_offline_job_for_their_group_and_maintenance_mutes() {
+    let server = TestServer::spawn_env(private_webhooks()(TestEnv::new().await)).await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Dark", 3).await;
+    for a in &agents {
+        a.heartbeat(&heartbeat_body(&a.hostname)).await;
+    }
+    let sink = WebhookSink::start(0).await;
+    let channel = create_channel(
+        &server,
+        &admin,
+        "Chat",
+        "WEBHOOK_SLACK",
+        &format!("{}/c", sink.url),
+    )
+    .await;
+    let group = server
+        .graphql_as(
+            &admin,
+            "mutation { createGroup(name: \"Servers\") { id } }",
+            json!({}),
+        )
+        .await["data"]["createGroup"]["id"]
+        .clone();
+    let moved = server
+        .graphql_as(
+            &admin,
+            "mutation($m: [ID!]!, $g: ID) { setMachinesGroup(machineIds: $m, groupId: $g) }",
+            json!({ "m": [agents[0].machine_id.to_string(), agents[1].machine_id.to_string()], "g": group }),
+        )
+        .await;
+    assert_eq!(moved["data"]["setMachinesGroup"], 2, "{moved}");
+    let rule = create_rule(
+        &server,
+        &admin,
+        json!({ "name": "Serveur injoignable", "metric": "OFFLINE_MINUTES", "operator": "GT", "threshold": 15, "severity": "CRITICAL", "groupId": group, "channelIds": [channel] }),
+    )
+    .await;
+    let rule_id = rule["data"]["createAlertRule"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{rule}"))
+        .to_owned();
+
+    // All three silent for 20 minutes; the second is in maintenance.
+    let silent = Some(Utc::now() - chrono::Duration::minutes(20));
+    for a in &agents {
+        set_machine(
+            &server,
+            a.machine_id,
+            entities::machines::Column::LastSeen,
+            silent.into(),
+        )
+        .await;
+    }
+    set_machine(
+        &server,
+        agents[1].machine_id,
+        entities::machines::Column::MaintenanceMode,
+        true.into(),
+    )
+    .await;
+    optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .unwrap();
+    optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .unwrap();
+
+    let history = server
+        .graphql_as(
+            &admin,
+            "query($r: ID) { alertHistory(ruleId: $r, first: 10) { edges { node { id machineId triggeredValue alertType } } } }",
+            json!({ "r": rule_id }),
+        )
+        .await;
+    let edges = history["data"]["alertHistory"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        edges.len(),
+        1,
+        "only the grouped machine not in maintenance: {history}"
+    );
+    let node = &edges[0]["node"];
+    assert_eq!(node["machineId"], agents[0].machine_id.to_string());
+    assert_eq!(node["alertType"], "machine_offline");
+    assert!(node["triggeredValue"].as_f64().unwrap() >= 20.0, "{node}");
+    // Two machines went offline (maintenance excluded): two generic
+    // notices plus the rule's alert.
+    let got = sink.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 3, "{got:?}");
+
+    // An admin takes it.
+    let alert_id = node["id"].as_str().unwrap().to_owned();
+    let ack = server
+        .graphql_as(
+            &admin,
+            "mutation($id: ID!) { acknowledgeAlert(id: $id) { acknowledgedAt acknowledgedBy resolvedAt } }",
+            json!({ "id": alert_id }),
+        )
+        .await;
+    assert!(
+        ack["data"]["acknowledgeAlert"]["acknowledgedAt"].is_string(),
+        "{ack}"
+    );
+    assert!(
+        ack["data"]["acknowledgeAlert"]["acknowledgedBy"].is_string(),
+        "{ack}"
+    );
+    let (other, _) = fleet(&server, &root, "Nosy", 0).await;
+    let theirs = server
+        .graphql_as(
+            &other,
+            "mutation($id: ID!) { acknowledgeAlert(id: $id) { id } }",
+            json!({ "id": alert_id }),
+        )
+        .await;
+    assert_eq!(error_code(&theirs), "NOT_FOUND");
+
+    // It comes back: the offline alert resolves.
+    agents[0].heartbeat(&heartbeat_body(&agents[0].hostname)).await;
+    let mut resolved = Value::Null;
+    for _ in 0..50 {
+        let active = server
+            .graphql_as(&admin, "{ activeAlerts { id } }", json!({}))
+            .await;
+        resolved = active["data"]["activeAlerts"].clone();
+        if resolved == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(resolved, json!([]), "resolved when the machine came back");
 }

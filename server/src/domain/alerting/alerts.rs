@@ -422,3 +422,133 @@ impl Alerting {
         Ok(done.rows_affected)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::{
+            activity::ActivityLog,
+            alerting::rules::RuleInput,
+            auth::{AuthVia, Role},
+            fixtures,
+            notify::outbox::Outbox,
+        },
+        infra::{
+            bus::LocalBus,
+            clock::{Clock, ManualClock},
+            db::Database,
+            webhook::HttpWebhooks,
+        },
+    };
+    use chrono::Duration;
+    use entities::enums::{AlertOperator, Severity};
+    use std::sync::Arc;
+
+    fn principal(client_id: Uuid) -> Principal {
+        Principal {
+            user_id: None,
+            client_id,
+            role: Role::Admin,
+            via: AuthVia::Session {
+                jti: Uuid::new_v4(),
+                expires_at: chrono::Utc::now() + Duration::hours(1),
+                impersonator: None,
+                cookie: false,
+                session_version: 0,
+            },
+            password_change_required: false,
+        }
+    }
+
+    /// Cooldown and the 15-minute noise window are read from the history
+    /// at the injected clock's time: moving the clock opens them.
+    #[tokio::test]
+    async fn cooldown_and_noise_window_hold_until_the_clock_passes_them() {
+        let db = Database::in_memory().await.unwrap();
+        let clock = ManualClock::starting_now();
+        let (client, machine) = fixtures::tenant_with_machine(&db, clock.now()).await;
+        let alerting = Alerting::new(
+            db.clone(),
+            Arc::new(LocalBus::new()),
+            ActivityLog::new(db.clone()),
+            Outbox::new(db.clone()),
+            Arc::new(HttpWebhooks::new(true)),
+            clock.shared(),
+            "https://dash.example".into(),
+        );
+        let input = |name: &str, threshold: f64| RuleInput {
+            name: name.into(),
+            metric: AlertMetric::Cpu,
+            operator: AlertOperator::Gt,
+            threshold,
+            severity: Severity::Critical,
+            enabled: true,
+            cooldown_minutes: Some(30),
+            machine_id: None,
+            group_id: None,
+            channel_ids: Vec::new(),
+        };
+        let actor = principal(client.id);
+        let meta = RequestMeta::default();
+        let high = alerting
+            .create_rule(&actor, input("CPU > 90", 90.0), &meta)
+            .await
+            .unwrap();
+        let higher = alerting
+            .create_rule(&actor, input("CPU > 95", 95.0), &meta)
+            .await
+            .unwrap();
+
+        assert!(alerting.fire(&high, machine.id, 96.0).await.unwrap().is_some());
+        assert!(
+            alerting.fire(&high, machine.id, 97.0).await.unwrap().is_none(),
+            "already open"
+        );
+        assert!(
+            alerting.fire(&higher, machine.id, 97.0).await.unwrap().is_none(),
+            "one alert per machine and metric per 15 minutes"
+        );
+        assert!(alerting.resolve(&high, machine.id, 50.0).await.unwrap());
+        assert!(
+            !alerting.resolve(&high, machine.id, 50.0).await.unwrap(),
+            "resolved once"
+        );
+
+        clock.advance(Duration::minutes(15) + Duration::seconds(1));
+        assert!(
+            alerting.fire(&high, machine.id, 96.0).await.unwrap().is_none(),
+            "the rule's 30-minute cooldown still runs"
+        );
+        assert!(
+            alerting.fire(&higher, machine.id, 97.0).await.unwrap().is_some(),
+            "another rule once the noise window passed"
+        );
+        alerting.resolve(&higher, machine.id, 10.0).await.unwrap();
+        clock.advance(Duration::minutes(15));
+        assert!(
+            alerting.fire(&high, machine.id, 96.0).await.unwrap().is_some(),
+            "30 minutes after it fired, the rule may fire again"
+        );
+
+        // A machine already alerted offline gets no metric alert.
+        alerting.resolve(&high, machine.id, 10.0).await.unwrap();
+        clock.advance(Duration::hours(2));
+        machines::Entity::update_many()
+            .col_expr(
+                machines::Column::OfflineNotifiedAt,
+                Expr::value(Some(clock.now())),
+            )
+            .filter(machines::Column::Id.eq(machine.id))
+            .exec(&db.conn)
+            .await
+            .unwrap();
+        assert!(alerting.fire(&high, machine.id, 99.0).await.unwrap().is_none());
+        let (all, _) = alerting
+            .history(client.id, &HistoryFilter::default(), 50, None)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(all.iter().all(|a| a.resolved_at.is_some()));
+    }
+}
