@@ -25,7 +25,16 @@ pub struct Client {
     max_machines: Option<i32>,
     /// Machines enrolled now.
     machine_count: i64,
+    /// The language of the tenant's notifications and e-mails.
+    language: Language,
     created_at: DateTime<Utc>,
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entities::enums::Language")]
+pub enum Language {
+    Fr,
+    En,
 }
 
 impl Client {
@@ -49,6 +58,7 @@ impl From<clients::Model> for Client {
             license_type: entities::enums::Stored::stored(&c.license_type),
             license_status: c.license_status,
             license_expires_at: c.license_expires_at,
+            language: c.language.into(),
             created_at: c.created_at,
         }
     }
@@ -65,6 +75,8 @@ pub struct CreateClientInput {
     admin_first_name: String,
     #[graphql(default)]
     admin_last_name: String,
+    /// Notifications and e-mails of the tenant; French when left out.
+    language: Option<Language>,
 }
 
 #[derive(SimpleObject)]
@@ -126,6 +138,7 @@ impl TenancyMutation {
                 principal,
                 &input.name,
                 &input.license_type,
+                input.language.map(Into::into).unwrap_or_default(),
                 NewUser {
                     email: input.admin_email,
                     first_name: input.admin_first_name,

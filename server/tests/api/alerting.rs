@@ -681,3 +681,89 @@ async fn offline_minutes_rules_fire_from_the_offline_job_for_their_group_and_mai
     }
     assert_eq!(resolved, json!([]), "resolved when the machine came back");
 }
+
+#[tokio::test]
+async fn an_english_tenant_reads_english_and_a_dead_webhook_ends_failed_after_its_attempts() {
+    use optralis::infra::mailer::FileMailer;
+    let server =
+        TestServer::spawn_env(private_webhooks()(TestEnv::new().await).set(WITHOUT_WORKERS, "1")).await;
+    let root = server.admin_token().await;
+    let created = server
+        .graphql_as(
+            &root,
+            "mutation($i: CreateClientInput!) { createClient(input: $i) { client { language } } }",
+            json!({ "i": { "name": "Globex", "licenseType": "pro", "adminEmail": "admin@globex.test", "language": "EN" } }),
+        )
+        .await;
+    assert_eq!(
+        created["data"]["createClient"]["client"]["language"], "EN",
+        "{created}"
+    );
+
+    let (admin, _) = fleet(&server, &root, "Initech", 0).await;
+    entities::clients::Entity::update_many()
+        .col_expr(
+            entities::clients::Column::Language,
+            Expr::value(entities::enums::Language::En),
+        )
+        .filter(entities::clients::Column::Name.eq("Initech"))
+        .exec(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    let sink = WebhookSink::start(usize::MAX).await;
+    let channel = create_channel(
+        &server,
+        &admin,
+        "Dead",
+        "WEBHOOK_DISCORD",
+        &format!("{}/d", sink.url),
+    )
+    .await;
+    server
+        .graphql_as(
+            &admin,
+            "mutation($id: ID!) { testNotificationChannel(id: $id) { id } }",
+            json!({ "id": channel }),
+        )
+        .await;
+    let stored: Value = serde_json::from_str(
+        &entities::email_outbox::Entity::find()
+            .filter(entities::email_outbox::Column::Transport.eq("webhook"))
+            .one(&server.state.services.infra.db.conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored["embeds"][0]["title"], "🧪 TEST NOTIFICATION", "{stored}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::new(dir.path().to_owned());
+    let services = &server.state.services;
+    for _ in 0..10 {
+        optralis::jobs::outbox::tick(services, &mailer).await.unwrap();
+        entities::email_outbox::Entity::update_many()
+            .col_expr(
+                entities::email_outbox::Column::NextAttemptAt,
+                Expr::value(Utc::now()),
+            )
+            .exec(&services.infra.db.conn)
+            .await
+            .unwrap();
+    }
+    let notes = server
+        .graphql_as(
+            &admin,
+            "{ notificationHistory(first: 5) { edges { node { status attempts lastError } } } }",
+            json!({}),
+        )
+        .await;
+    let node = &notes["data"]["notificationHistory"]["edges"][0]["node"];
+    assert_eq!(node["status"], "FAILED", "{notes}");
+    assert_eq!(node["attempts"], 8, "bounded: {notes}");
+    let error = node["lastError"].as_str().unwrap();
+    assert!(error.contains("500"), "{error}");
+    assert!(!error.contains("/d"), "the URL is a secret: {error}");
+}

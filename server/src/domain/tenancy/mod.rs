@@ -10,7 +10,7 @@ use crate::infra::db::Database;
 use chrono::Utc;
 use entities::{
     clients,
-    enums::{LicenceType, Stored},
+    enums::{Language, LicenceType, Stored},
     users,
 };
 use sea_orm::{
@@ -40,7 +40,7 @@ pub struct TenancyService {
     activity: ActivityLog,
 }
 
-fn new_client(name: &str, license_type: LicenceType) -> clients::ActiveModel {
+fn new_client(name: &str, license_type: LicenceType, language: Language) -> clients::ActiveModel {
     let now = Utc::now();
     clients::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -50,7 +50,7 @@ fn new_client(name: &str, license_type: LicenceType) -> clients::ActiveModel {
         license_status: Set("active".into()),
         license_expires_at: Set(None),
         max_machines: Set(None),
-        language: Set(entities::enums::Language::Fr),
+        language: Set(language),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -91,9 +91,10 @@ impl TenancyService {
         let hash = self.hasher.hash(&password).await?;
         let now = Utc::now();
         let txn = self.db.conn.begin().await?;
-        let client = clients::Entity::insert(new_client(PLATFORM_CLIENT, LicenceType::Enterprise))
-            .exec_with_returning(&txn)
-            .await?;
+        let client =
+            clients::Entity::insert(new_client(PLATFORM_CLIENT, LicenceType::Enterprise, Language::Fr))
+                .exec_with_returning(&txn)
+                .await?;
         let inserted = users::Entity::insert(users::ActiveModel {
             id: Set(Uuid::now_v7()),
             client_id: Set(client.id),
@@ -201,6 +202,7 @@ impl TenancyService {
         actor: &Principal,
         name: &str,
         license_type: &str,
+        language: Language,
         admin: NewUser,
         meta: &RequestMeta,
     ) -> Result<(clients::Model, users::Model), DomainError> {
@@ -218,7 +220,7 @@ impl TenancyService {
             ));
         };
         let txn = self.db.conn.begin().await?;
-        let client = clients::Entity::insert(new_client(name, license_type))
+        let client = clients::Entity::insert(new_client(name, license_type, language))
             .exec_with_returning(&txn)
             .await?;
         let (user, temporary) = self
