@@ -80,7 +80,7 @@ impl WebhookSink {
     }
 }
 
-async fn create_channel(server: &TestServer, admin: &str, name: &str, kind: &str, url: &str) -> String {
+pub async fn create_channel(server: &TestServer, admin: &str, name: &str, kind: &str, url: &str) -> String {
     let body = server
         .graphql_as(
             admin,

@@ -310,7 +310,10 @@ mod tests {
     use super::*;
     use crate::{
         domain::{activity::ActivityLog, fixtures, live, notify::outbox::Outbox},
-        infra::{clock::ManualClock, db::Database},
+        infra::{
+            clock::{Clock, ManualClock},
+            db::Database,
+        },
     };
     use chrono::TimeZone;
     use entities::email_outbox;
@@ -493,5 +496,19 @@ mod tests {
         let sent = mails(&s.db, "certificate_expiration").await;
         assert_eq!(sent.len(), 2);
         assert!(sent[0].body_text.contains("srv-01"), "{}", sent[0].body_text);
+    }
+
+    #[tokio::test]
+    async fn brute_force_is_reported_once_per_account_and_hour() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 10, 15, 0).unwrap();
+        let s = setup(now).await;
+        assert_eq!(s.alerting.brute_force("nobody@acme.test").await.unwrap(), None);
+        // No channel configured: reported (and logged) with no message.
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), Some(0));
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), None);
+        s.clock.advance(Duration::minutes(30));
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), None);
+        s.clock.advance(Duration::minutes(30));
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), Some(0));
     }
 }
