@@ -15,6 +15,9 @@ use std::{
     time::Duration,
 };
 
+/// What the sink's handler shares: messages received, failures left.
+type SinkState = (Arc<Mutex<Vec<(String, Value)>>>, Arc<Mutex<usize>>);
+
 /// A chat webhook receiver on 127.0.0.1 that records every POST and
 /// answers 500 to the first `failures` of them.
 #[derive(Clone)]
@@ -33,10 +36,7 @@ impl WebhookSink {
             .route(
                 "/{*path}",
                 post(
-                    |State((received, failures)): State<(
-                        Arc<Mutex<Vec<(String, Value)>>>,
-                        Arc<Mutex<usize>>,
-                    )>,
+                    |State((received, failures)): State<SinkState>,
                      uri: axum::http::Uri,
                      Json(body): Json<Value>| async move {
                         let mut left = failures.lock().unwrap();

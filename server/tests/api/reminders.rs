@@ -64,7 +64,11 @@ async fn a_password_ten_days_from_expiry_is_reminded_once_with_the_days_left() {
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0].status, "sent");
     assert!(mails[0].subject.contains("10 jours"), "{}", mails[0].subject);
-    assert!(mails[0].body_text.contains("expire dans 10 jours"), "{}", mails[0].body_text);
+    assert!(
+        mails[0].body_text.contains("expire dans 10 jours"),
+        "{}",
+        mails[0].body_text
+    );
     let files = std::fs::read_dir(outbox.path()).unwrap().count();
     assert!(files >= 1);
 }
@@ -159,10 +163,7 @@ async fn an_account_locked_out_again_and_again_is_reported_once_to_the_tenant_ch
     assert!(text.contains(&email), "{text}");
 
     let history = entities::notification_history::Entity::find()
-        .filter(
-            entities::notification_history::Column::AlertType
-                .eq(entities::enums::AlertType::BruteForce),
-        )
+        .filter(entities::notification_history::Column::AlertType.eq(entities::enums::AlertType::BruteForce))
         .all(&server.state.services.infra.db.conn)
         .await
         .unwrap();

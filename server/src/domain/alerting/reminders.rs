@@ -102,7 +102,12 @@ impl Alerting {
     /// Records `key` and queues `mails` in one transaction; nothing when
     /// the key was already recorded (sent before, or by another instance
     /// right now). Returns whether it queued.
-    async fn once(&self, key: String, client_id: Option<Uuid>, mails: Vec<Outgoing>) -> Result<bool, DomainError> {
+    async fn once(
+        &self,
+        key: String,
+        client_id: Option<Uuid>,
+        mails: Vec<Outgoing>,
+    ) -> Result<bool, DomainError> {
         if mails.is_empty() {
             // Not recorded: an admin added later still gets it.
             return Ok(false);
@@ -159,7 +164,11 @@ impl Alerting {
 
     /// The tenant's administrators, who receive its licence and
     /// certificate reminders.
-    async fn admins(&self, conn: &impl ConnectionTrait, client_id: Uuid) -> Result<Vec<users::Model>, DomainError> {
+    async fn admins(
+        &self,
+        conn: &impl ConnectionTrait,
+        client_id: Uuid,
+    ) -> Result<Vec<users::Model>, DomainError> {
         Ok(users::Entity::find()
             .filter(users::Column::ClientId.eq(client_id))
             .filter(users::Column::Role.is_in([Role::Admin, Role::SuperAdmin]))
@@ -169,8 +178,8 @@ impl Alerting {
     }
 
     async fn password_reminders(&self, now: DateTime<Utc>) -> Result<usize, DomainError> {
-        let expiry = Duration::from_std(password::EXPIRY)
-            .map_err(|e| DomainError::internal("password expiry", e))?;
+        let expiry =
+            Duration::from_std(password::EXPIRY).map_err(|e| DomainError::internal("password expiry", e))?;
         let widest = PASSWORD_THRESHOLDS.iter().copied().max().unwrap_or(0);
         // A day of slack either side: the exact test is in days, below.
         let users = users::Entity::find()
@@ -180,7 +189,14 @@ impl Alerting {
             .filter(users::Column::MustChangePassword.eq(false))
             .all(&self.db.conn)
             .await?;
-        let mut tenants: HashMap<Uuid, Option<clients::Model>> = HashMap::new();
+        let tenant_ids: Vec<Uuid> = users.iter().map(|u| u.client_id).collect();
+        let tenants: HashMap<Uuid, clients::Model> = clients::Entity::find()
+            .filter(clients::Column::Id.is_in(tenant_ids))
+            .all(&self.db.conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
         let mut sent = 0;
         for user in users {
             if password::expired(user.password_changed_at, now) {
@@ -191,13 +207,7 @@ impl Alerting {
             let Some(due) = threshold(left, &PASSWORD_THRESHOLDS) else {
                 continue;
             };
-            if !tenants.contains_key(&user.client_id) {
-                let client = clients::Entity::find_by_id(user.client_id)
-                    .one(&self.db.conn)
-                    .await?;
-                tenants.insert(user.client_id, client);
-            }
-            let Some(Some(client)) = tenants.get(&user.client_id) else {
+            let Some(client) = tenants.get(&user.client_id) else {
                 continue;
             };
             let template = Template::PasswordExpiration {

@@ -11,11 +11,7 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, DomainError> {
         // The limit is checked before any hashing work.
-        if let Err(refused) = self
-            .limiter
-            .check(LimitedAction::Login, meta.ip.as_deref())
-            .await
-        {
+        if let Err(refused) = self.limiter.check(LimitedAction::Login, meta.ip.as_deref()).await {
             self.count_lockout(email).await;
             return Err(refused);
         }
