@@ -56,7 +56,9 @@ impl AuthService {
         let Some(alarm) = &self.login_alarm else {
             return;
         };
-        let email = normalise_email(email);
+        // Bounded: the name is whatever the caller typed, and each one
+        // holds a counter for an hour.
+        let email: String = normalise_email(email).chars().take(254).collect();
         let hit = self
             .cache
             .hit(&format!("lockouts:{email}"), LOCKOUT_TRIP_WINDOW)
