@@ -62,6 +62,17 @@ impl Services {
         let activity = ActivityLog::new(infra.db.clone());
         let outbox = Outbox::new(infra.db.clone());
         let sessions = Sessions::new(infra.db.conn.clone(), infra.sessions_cache.clone());
+        let alerting = Alerting::new(
+            infra.db.clone(),
+            infra.bus.clone(),
+            activity.clone(),
+            outbox.clone(),
+            Arc::new(crate::infra::webhook::HttpWebhooks::new(
+                config.allow_private_webhooks,
+            )),
+            infra.clock.clone(),
+            config.dashboard_url.clone(),
+        );
         let auth = AuthService::new(
             infra.db.clone(),
             infra.cache.clone(),
@@ -77,7 +88,8 @@ impl Services {
                 dashboard_url: config.dashboard_url.clone(),
             },
             infra.clock.clone(),
-        );
+        )
+        .with_login_alarm(Arc::new(alerting.clone()));
         let users = UserService::new(
             infra.db.clone(),
             sessions,
@@ -103,17 +115,6 @@ impl Services {
             agent_versions.clone(),
             activity.clone(),
             infra.clock.clone(),
-        );
-        let alerting = Alerting::new(
-            infra.db.clone(),
-            infra.bus.clone(),
-            activity.clone(),
-            outbox.clone(),
-            Arc::new(crate::infra::webhook::HttpWebhooks::new(
-                config.allow_private_webhooks,
-            )),
-            infra.clock.clone(),
-            config.dashboard_url.clone(),
         );
         Self {
             alerting,

@@ -12,6 +12,7 @@ pub mod keys {
     pub const CLEANUP: i64 = 0x4F50_0001;
     pub const ROLLUPS: i64 = 0x4F50_0002;
     pub const OFFLINE: i64 = 0x4F50_0003;
+    pub const REMINDERS: i64 = 0x4F50_0004;
 }
 
 /// Runs `job` unless another instance is running the same one right now;

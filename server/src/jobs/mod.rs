@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod exclusive;
 pub mod offline;
 pub mod outbox;
+pub mod reminders;
 pub mod rollups;
 
 use crate::{infra::mailer::Mailer, services::Services};
@@ -36,6 +37,7 @@ impl Workers {
         tasks.spawn(cleanup::run(services.clone(), stop.clone()));
         tasks.spawn(rollups::run(services.clone(), stop.clone()));
         tasks.spawn(offline::run(services.clone(), stop.clone()));
+        tasks.spawn(reminders::run(services.clone(), stop.clone()));
         tasks.spawn(outbox::run(services, mailer, stop.clone()));
         Running { tasks, stop }
     }

@@ -23,6 +23,9 @@ fn sent_message(kind: &str) -> &'static str {
         "password_reset" => "Email de réinitialisation envoyé",
         "new_password" => "Email de nouveau mot de passe envoyé",
         "alert" => "Email d'alerte envoyé",
+        "password_expiration" => "Rappel d'expiration du mot de passe envoyé",
+        "licence_expiration" => "Rappel d'expiration de licence envoyé",
+        "certificate_expiration" => "Récapitulatif des certificats à renouveler envoyé",
         _ => "Email envoyé",
     }
 }

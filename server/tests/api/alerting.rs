@@ -15,6 +15,7 @@ use std::{
     time::Duration,
 };
 
+/// What the sink's handler shares: messages received, failures left.
 type SinkState = (Arc<Mutex<Vec<(String, Value)>>>, Arc<Mutex<usize>>);
 
 /// A chat webhook receiver on 127.0.0.1 that records every POST and
@@ -79,7 +80,7 @@ impl WebhookSink {
     }
 }
 
-async fn create_channel(server: &TestServer, admin: &str, name: &str, kind: &str, url: &str) -> String {
+pub async fn create_channel(server: &TestServer, admin: &str, name: &str, kind: &str, url: &str) -> String {
     let body = server
         .graphql_as(
             admin,

@@ -20,6 +20,7 @@ mod live_resources;
 mod machines;
 mod process;
 mod query_cost;
+mod reminders;
 mod scale_out;
 mod schema;
 mod security_agents;

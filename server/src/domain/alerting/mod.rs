@@ -5,10 +5,12 @@
 //! records it, so none is lost and none is sent twice in the normal path.
 
 pub mod alerts;
+pub mod brute_force;
 pub mod channels;
 pub mod conditions;
 pub mod dispatch;
 pub mod engine;
+pub mod reminders;
 pub mod rules;
 
 use crate::{

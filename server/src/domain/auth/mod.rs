@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 pub use service::{
     normalise_email, password_expired, revoke_refresh_tokens, AuthFailure, AuthService, AuthSettings,
-    Credential, LoginOutcome, MfaSetup, MfaStatus, Session,
+    Credential, LoginAlarm, LoginOutcome, MfaSetup, MfaStatus, Session,
 };
 
 /// Roles and API token scopes are stored enums: one mapping to their

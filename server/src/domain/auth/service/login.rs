@@ -11,9 +11,10 @@ impl AuthService {
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, DomainError> {
         // The limit is checked before any hashing work.
-        self.limiter
-            .check(LimitedAction::Login, meta.ip.as_deref())
-            .await?;
+        if let Err(refused) = self.limiter.check(LimitedAction::Login, meta.ip.as_deref()).await {
+            self.count_lockout(email).await;
+            return Err(refused);
+        }
         let user = self.user_by_email(email).await?;
         let ok = self
             .hasher
@@ -46,6 +47,25 @@ impl AuthService {
             });
         }
         self.finish_login(user, "password", meta).await
+    }
+
+    /// Counts one refusal by the limit against the account named; the
+    /// alarm hears of it once, when the count reaches [`LOCKOUT_TRIPS`], so
+    /// a flood of refused attempts costs no database work.
+    async fn count_lockout(&self, email: &str) {
+        let Some(alarm) = &self.login_alarm else {
+            return;
+        };
+        // Bounded: the name is whatever the caller typed, and each one
+        // holds a counter for an hour.
+        let email: String = normalise_email(email).chars().take(254).collect();
+        let hit = self
+            .cache
+            .hit(&format!("lockouts:{email}"), LOCKOUT_TRIP_WINDOW)
+            .await;
+        if hit.count == LOCKOUT_TRIPS {
+            alarm.repeated_lockouts(&email).await;
+        }
     }
 
     async fn finish_login(

@@ -42,6 +42,20 @@ const RESET_TOKEN_TTL: Duration = Duration::hours(1);
 const RESET_EMAILS_PER_HOUR: u64 = 3;
 /// Impersonation tokens are short and cannot be refreshed.
 const IMPERSONATION_TTL: Duration = Duration::minutes(15);
+/// Refusals by the sign-in limit, for one account within
+/// [`LOCKOUT_TRIP_WINDOW`], that mean someone is guessing its password
+/// rather than mistyping it.
+pub const LOCKOUT_TRIPS: u64 = 3;
+pub const LOCKOUT_TRIP_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Told when sign-ins to one account keep hitting the limit. Declared here
+/// so authentication does not depend on how (or whether) it is reported.
+#[async_trait::async_trait]
+pub trait LoginAlarm: Send + Sync {
+    /// `email` (normalised) tripped the limit [`LOCKOUT_TRIPS`] times
+    /// within the window. Never fails the sign-in: errors stay inside.
+    async fn repeated_lockouts(&self, email: &str);
+}
 
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
@@ -109,6 +123,7 @@ pub struct AuthService {
     settings: AuthSettings,
     /// "Now" for password expiry.
     clock: Arc<dyn Clock>,
+    login_alarm: Option<Arc<dyn LoginAlarm>>,
 }
 
 fn invalid_credentials() -> DomainError {
@@ -170,7 +185,14 @@ impl AuthService {
             outbox,
             settings,
             clock,
+            login_alarm: None,
         }
+    }
+
+    /// Reports accounts under repeated sign-in lockouts to `alarm`.
+    pub fn with_login_alarm(mut self, alarm: Arc<dyn LoginAlarm>) -> Self {
+        self.login_alarm = Some(alarm);
+        self
     }
 
     pub fn hasher(&self) -> &PasswordHasher {

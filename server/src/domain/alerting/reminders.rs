@@ -1,0 +1,524 @@
+//! Reminders before something a tenant depends on runs out: a user's
+//! password, the tenant's licence, its machines' agent certificates. Each
+//! reminder is recorded in `reminders_sent` in the transaction that queues
+//! its e-mails, so a restart or a second instance never sends it twice.
+
+use super::Alerting;
+use crate::domain::{
+    auth::password,
+    notify::{
+        email::{self, ExpiringCertificate, Template},
+        outbox::{Outgoing, Transport},
+    },
+    DomainError,
+};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use entities::{
+    clients,
+    enums::{Language, Role, Stored},
+    machines, reminders_sent, users,
+};
+use sea_orm::{
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// Days before a password expires at which its owner is reminded.
+pub const PASSWORD_THRESHOLDS: [i64; 3] = [30, 10, 3];
+/// Days before a licence expires at which the tenant's admins are reminded.
+pub const LICENCE_THRESHOLDS: [i64; 4] = [30, 14, 7, 3];
+/// Certificates expiring within this many days are listed in the digest.
+pub const CERTIFICATE_HORIZON_DAYS: i64 = 30;
+/// Licence reminders go out from this hour (UTC) of the day on: a
+/// morning read, not a notice in the middle of the night.
+pub const LICENCE_HOUR: u32 = 9;
+
+/// How many reminders one pass queued (each may be several e-mails).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub passwords: usize,
+    pub licences: usize,
+    pub certificate_digests: usize,
+}
+
+impl Sent {
+    pub fn total(&self) -> usize {
+        self.passwords + self.licences + self.certificate_digests
+    }
+}
+
+/// Whole days from `now` to `expiry`, counted in calendar days (UTC): a
+/// reminder sent in the morning or the evening of one day says the same.
+pub fn days_left(expiry: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    (expiry.date_naive() - now.date_naive()).num_days()
+}
+
+/// The reminder due with `days_left` to go: the tightest threshold already
+/// reached, so someone first seen with 2 days left gets the 3-day reminder
+/// and not the 30- and 10-day ones as well. `None` before the first
+/// threshold and once the date has passed.
+pub fn threshold(days_left: i64, thresholds: &[i64]) -> Option<i64> {
+    if days_left < 0 {
+        return None;
+    }
+    thresholds.iter().copied().filter(|t| days_left <= *t).min()
+}
+
+/// A date alone, as each language writes it.
+fn format_day(at: DateTime<Utc>, language: Language) -> String {
+    match language {
+        Language::Fr => at.format("%d/%m/%Y").to_string(),
+        Language::En => at.format("%m/%d/%Y").to_string(),
+    }
+}
+
+fn licence_label(client: &clients::Model) -> String {
+    let stored = client.license_type.stored();
+    let mut chars = stored.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => stored,
+    }
+}
+
+impl Alerting {
+    /// One pass of every reminder at the clock's current time. Run by the
+    /// reminders job on one instance; safe to run again at once.
+    pub async fn send_reminders(&self) -> Result<Sent, DomainError> {
+        let now = self.clock.now();
+        let sent = Sent {
+            passwords: self.password_reminders(now).await?,
+            licences: self.licence_reminders(now).await?,
+            certificate_digests: self.certificate_digests(now).await?,
+        };
+        if sent.total() > 0 {
+            self.outbox.wake();
+        }
+        Ok(sent)
+    }
+
+    /// Records `key` and queues `mails` in one transaction; nothing when
+    /// the key was already recorded (sent before, or by another instance
+    /// right now). Returns whether it queued.
+    async fn once(
+        &self,
+        key: String,
+        client_id: Option<Uuid>,
+        mails: Vec<Outgoing>,
+    ) -> Result<bool, DomainError> {
+        if mails.is_empty() {
+            // Not recorded: an admin added later still gets it.
+            return Ok(false);
+        }
+        let txn = self.db.conn.begin().await?;
+        let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
+            key: Set(key),
+            client_id: Set(client_id),
+            sent_at: Set(self.clock.now()),
+        })
+        .on_conflict(
+            OnConflict::column(reminders_sent::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for mail in mails {
+            self.outbox.enqueue_in(&txn, mail).await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    fn mail(
+        &self,
+        kind: &'static str,
+        client: &clients::Model,
+        recipient: &str,
+        template: &Template,
+        now: DateTime<Utc>,
+    ) -> Result<Outgoing, DomainError> {
+        let rendered = email::render(
+            template,
+            client.language,
+            &email::Common::new(&self.dashboard_url, now.year()),
+        )?;
+        Ok(Outgoing {
+            kind,
+            client_id: Some(client.id),
+            language: client.language,
+            notification_id: None,
+            transport: Transport::Email {
+                recipient: recipient.to_owned(),
+                subject: rendered.subject,
+                body_text: rendered.text,
+                body_html: Some(rendered.html),
+            },
+        })
+    }
+
+    /// The tenant's administrators, who receive its licence and
+    /// certificate reminders.
+    async fn admins(
+        &self,
+        conn: &impl ConnectionTrait,
+        client_id: Uuid,
+    ) -> Result<Vec<users::Model>, DomainError> {
+        Ok(users::Entity::find()
+            .filter(users::Column::ClientId.eq(client_id))
+            .filter(users::Column::Role.is_in([Role::Admin, Role::SuperAdmin]))
+            .order_by_asc(users::Column::Email)
+            .all(conn)
+            .await?)
+    }
+
+    async fn password_reminders(&self, now: DateTime<Utc>) -> Result<usize, DomainError> {
+        let expiry =
+            Duration::from_std(password::EXPIRY).map_err(|e| DomainError::internal("password expiry", e))?;
+        let widest = PASSWORD_THRESHOLDS.iter().copied().max().unwrap_or(0);
+        // A day of slack either side: the exact test is in days, below.
+        let users = users::Entity::find()
+            .filter(users::Column::PasswordChangedAt.gt(now - expiry - Duration::days(1)))
+            .filter(users::Column::PasswordChangedAt.lte(now - expiry + Duration::days(widest + 1)))
+            // A temporary password is replaced at the next sign-in anyway.
+            .filter(users::Column::MustChangePassword.eq(false))
+            .all(&self.db.conn)
+            .await?;
+        let tenant_ids: Vec<Uuid> = users.iter().map(|u| u.client_id).collect();
+        let tenants: HashMap<Uuid, clients::Model> = clients::Entity::find()
+            .filter(clients::Column::Id.is_in(tenant_ids))
+            .all(&self.db.conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut sent = 0;
+        for user in users {
+            if password::expired(user.password_changed_at, now) {
+                continue;
+            }
+            let expires_at = user.password_changed_at + expiry;
+            let left = days_left(expires_at, now);
+            let Some(due) = threshold(left, &PASSWORD_THRESHOLDS) else {
+                continue;
+            };
+            let Some(client) = tenants.get(&user.client_id) else {
+                continue;
+            };
+            let template = Template::PasswordExpiration {
+                name: user.first_name.clone(),
+                days_left: left,
+                expires_on: format_day(expires_at, client.language),
+            };
+            let mail = self.mail("password_expiration", client, &user.email, &template, now)?;
+            // The expiry date in the key: a new password starts over.
+            let key = format!("password:{}:{}:{due}", user.id, expires_at.date_naive());
+            if self.once(key, Some(client.id), vec![mail]).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn licence_reminders(&self, now: DateTime<Utc>) -> Result<usize, DomainError> {
+        if now.hour() < LICENCE_HOUR {
+            return Ok(0);
+        }
+        let widest = LICENCE_THRESHOLDS.iter().copied().max().unwrap_or(0);
+        let tenants = clients::Entity::find()
+            .filter(clients::Column::LicenseExpiresAt.gt(now))
+            .filter(clients::Column::LicenseExpiresAt.lte(now + Duration::days(widest + 1)))
+            .all(&self.db.conn)
+            .await?;
+        let mut sent = 0;
+        for client in tenants {
+            let Some(expires_at) = client.license_expires_at else {
+                continue;
+            };
+            let left = days_left(expires_at, now);
+            let Some(due) = threshold(left, &LICENCE_THRESHOLDS) else {
+                continue;
+            };
+            let template = Template::LicenseExpiration {
+                tenant: client.name.clone(),
+                licence_type: licence_label(&client),
+                days_left: left,
+                expires_on: format_day(expires_at, client.language),
+            };
+            let mails = self
+                .admins(&self.db.conn, client.id)
+                .await?
+                .iter()
+                .map(|admin| self.mail("licence_expiration", &client, &admin.email, &template, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            // The expiry date in the key: an extended licence starts over.
+            let key = format!("licence:{}:{}:{due}", client.id, expires_at.date_naive());
+            if self.once(key, Some(client.id), mails).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn certificate_digests(&self, now: DateTime<Utc>) -> Result<usize, DomainError> {
+        let due = machines::Entity::find()
+            .filter(machines::Column::CertExpiresAt.lte(now + Duration::days(CERTIFICATE_HORIZON_DAYS)))
+            .filter(machines::Column::CertRevokedAt.is_null())
+            .order_by_asc(machines::Column::CertExpiresAt)
+            .all(&self.db.conn)
+            .await?;
+        let mut per_tenant: BTreeMap<Uuid, Vec<machines::Model>> = BTreeMap::new();
+        for machine in due {
+            per_tenant.entry(machine.client_id).or_default().push(machine);
+        }
+        let mut sent = 0;
+        for (client_id, machines) in per_tenant {
+            let key = format!("certificates:{client_id}:{}", now.date_naive());
+            let already = reminders_sent::Entity::find_by_id(key.clone())
+                .one(&self.db.conn)
+                .await?
+                .is_some();
+            if already {
+                continue;
+            }
+            let client = self.tenant(&self.db.conn, client_id).await?;
+            let certificates = machines
+                .iter()
+                .filter_map(|m| {
+                    m.cert_expires_at.map(|at| ExpiringCertificate {
+                        hostname: m.hostname.clone(),
+                        expires_at: format_day(at, client.language),
+                        expired: at <= now,
+                    })
+                })
+                .collect();
+            let template = Template::CertificateExpiration {
+                tenant: client.name.clone(),
+                certificates,
+            };
+            let mails = self
+                .admins(&self.db.conn, client_id)
+                .await?
+                .iter()
+                .map(|admin| self.mail("certificate_expiration", &client, &admin.email, &template, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            if self.once(key, Some(client_id), mails).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::{activity::ActivityLog, fixtures, live, notify::outbox::Outbox},
+        infra::{
+            clock::{Clock, ManualClock},
+            db::Database,
+        },
+    };
+    use chrono::TimeZone;
+    use entities::email_outbox;
+    use sea_orm::{ActiveModelTrait, IntoActiveModel, PaginatorTrait};
+    use std::sync::Arc;
+
+    #[test]
+    fn the_tightest_threshold_reached_is_the_one_due() {
+        let t = &PASSWORD_THRESHOLDS;
+        assert_eq!(threshold(45, t), None);
+        assert_eq!(threshold(31, t), None);
+        assert_eq!(threshold(30, t), Some(30));
+        assert_eq!(threshold(11, t), Some(30));
+        assert_eq!(threshold(10, t), Some(10));
+        assert_eq!(threshold(4, t), Some(10));
+        assert_eq!(threshold(3, t), Some(3));
+        assert_eq!(threshold(2, t), Some(3));
+        assert_eq!(threshold(0, t), Some(3));
+        assert_eq!(threshold(-1, t), None);
+        assert_eq!(threshold(6, &LICENCE_THRESHOLDS), Some(7));
+        assert_eq!(threshold(13, &LICENCE_THRESHOLDS), Some(14));
+    }
+
+    #[test]
+    fn days_left_counts_calendar_days() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 23, 0, 0).unwrap();
+        let expiry = Utc.with_ymd_and_hms(2026, 3, 11, 1, 0, 0).unwrap();
+        assert_eq!(days_left(expiry, now), 10);
+        assert_eq!(days_left(now, now), 0);
+    }
+
+    struct Setup {
+        db: Database,
+        clock: ManualClock,
+        alerting: Alerting,
+        client: clients::Model,
+        admin: users::Model,
+    }
+
+    async fn setup(now: DateTime<Utc>) -> Setup {
+        let db = Database::in_memory().await.unwrap();
+        let clock = ManualClock::new(now);
+        let (client, _) = fixtures::tenant_with_machine(&db, now).await;
+        let admin = users::Entity::insert(users::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            client_id: Set(client.id),
+            email: Set("admin@acme.test".into()),
+            password_hash: Set("x".into()),
+            first_name: Set("Ada".into()),
+            last_name: Set("Admin".into()),
+            role: Set(Role::Admin),
+            must_change_password: Set(false),
+            password_changed_at: Set(now),
+            totp_enabled: Set(false),
+            session_version: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec_with_returning(&db.conn)
+        .await
+        .unwrap();
+        let alerting = Alerting::new(
+            db.clone(),
+            Arc::new(crate::infra::bus::LocalBus::<live::LiveEvent>::new()),
+            ActivityLog::new(db.clone()),
+            Outbox::new(db.clone()),
+            Arc::new(NoWebhooks),
+            clock.shared(),
+            "https://rmm.example".into(),
+        );
+        Setup {
+            db,
+            clock,
+            alerting,
+            client,
+            admin,
+        }
+    }
+
+    struct NoWebhooks;
+
+    #[async_trait::async_trait]
+    impl crate::domain::notify::webhook::WebhookSender for NoWebhooks {
+        async fn check(&self, _url: &str) -> Result<(), crate::domain::notify::webhook::UrlRefused> {
+            Ok(())
+        }
+
+        async fn post(
+            &self,
+            _url: &str,
+            _body: &serde_json::Value,
+        ) -> Result<(), crate::domain::notify::webhook::DeliveryError> {
+            Ok(())
+        }
+    }
+
+    async fn mails(db: &Database, kind: &str) -> Vec<email_outbox::Model> {
+        email_outbox::Entity::find()
+            .filter(email_outbox::Column::Kind.eq(kind))
+            .order_by_asc(email_outbox::Column::CreatedAt)
+            .all(&db.conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_password_reminder_goes_once_per_threshold_and_a_new_password_starts_over() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let s = setup(now).await;
+        let mut admin = s.admin.clone().into_active_model();
+        // First seen with 2 days left: only the 3-day reminder.
+        admin.password_changed_at = Set(now - Duration::days(88));
+        admin.update(&s.db.conn).await.unwrap();
+
+        assert_eq!(s.alerting.send_reminders().await.unwrap().passwords, 1);
+        assert_eq!(s.alerting.send_reminders().await.unwrap().passwords, 0);
+        s.clock.advance(Duration::hours(20));
+        assert_eq!(s.alerting.send_reminders().await.unwrap().passwords, 0);
+        let sent = mails(&s.db, "password_expiration").await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].recipient, "admin@acme.test");
+        assert!(sent[0].subject.contains("2 jours"), "{}", sent[0].subject);
+
+        // A new password, then 20 days later: the 30-day reminder again.
+        let mut admin = s.admin.clone().into_active_model();
+        admin.password_changed_at = Set(s.clock.now() - Duration::days(61));
+        admin.update(&s.db.conn).await.unwrap();
+        assert_eq!(s.alerting.send_reminders().await.unwrap().passwords, 1);
+        assert_eq!(mails(&s.db, "password_expiration").await.len(), 2);
+
+        // Expired: nothing more.
+        let mut admin = s.admin.clone().into_active_model();
+        admin.password_changed_at = Set(s.clock.now() - Duration::days(91));
+        admin.update(&s.db.conn).await.unwrap();
+        assert_eq!(s.alerting.send_reminders().await.unwrap().passwords, 0);
+        let _ = s.client;
+    }
+
+    #[tokio::test]
+    async fn licence_reminders_wait_for_nine_o_clock_and_go_to_each_admin_once() {
+        let early = Utc.with_ymd_and_hms(2026, 3, 1, 8, 59, 0).unwrap();
+        let s = setup(early).await;
+        let mut client = s.client.clone().into_active_model();
+        client.license_expires_at = Set(Some(early + Duration::days(6)));
+        client.update(&s.db.conn).await.unwrap();
+
+        assert_eq!(s.alerting.send_reminders().await.unwrap().licences, 0);
+        s.clock.advance(Duration::minutes(1));
+        assert_eq!(s.alerting.send_reminders().await.unwrap().licences, 1);
+        s.clock.advance(Duration::hours(3));
+        assert_eq!(s.alerting.send_reminders().await.unwrap().licences, 0);
+        let sent = mails(&s.db, "licence_expiration").await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].recipient, "admin@acme.test");
+        assert!(sent[0].subject.contains("6 jours"), "{}", sent[0].subject);
+        let keys = reminders_sent::Entity::find().count(&s.db.conn).await.unwrap();
+        assert_eq!(keys, 1);
+    }
+
+    #[tokio::test]
+    async fn the_certificate_digest_goes_once_a_day_and_only_with_something_to_say() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let s = setup(now).await;
+        assert_eq!(s.alerting.send_reminders().await.unwrap().certificate_digests, 0);
+
+        let machine = machines::Entity::find()
+            .filter(machines::Column::ClientId.eq(s.client.id))
+            .one(&s.db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut m = machine.into_active_model();
+        m.cert_expires_at = Set(Some(now + Duration::days(12)));
+        m.update(&s.db.conn).await.unwrap();
+        assert_eq!(s.alerting.send_reminders().await.unwrap().certificate_digests, 1);
+        assert_eq!(s.alerting.send_reminders().await.unwrap().certificate_digests, 0);
+        s.clock.advance(Duration::days(1));
+        assert_eq!(s.alerting.send_reminders().await.unwrap().certificate_digests, 1);
+        let sent = mails(&s.db, "certificate_expiration").await;
+        assert_eq!(sent.len(), 2);
+        assert!(sent[0].body_text.contains("srv-01"), "{}", sent[0].body_text);
+    }
+
+    #[tokio::test]
+    async fn brute_force_is_reported_once_per_account_and_hour() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 10, 15, 0).unwrap();
+        let s = setup(now).await;
+        assert_eq!(s.alerting.brute_force("nobody@acme.test").await.unwrap(), None);
+        // No channel configured: reported (and logged) with no message.
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), Some(0));
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), None);
+        s.clock.advance(Duration::minutes(30));
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), None);
+        s.clock.advance(Duration::minutes(30));
+        assert_eq!(s.alerting.brute_force("admin@acme.test").await.unwrap(), Some(0));
+    }
+}
