@@ -101,6 +101,22 @@ impl Database {
         })
     }
 
+    /// A transaction that will write after reading. On SQLite it takes the
+    /// write lock first (a no-op UPDATE, waiting up to the busy timeout):
+    /// a WAL read transaction that later tries to write fails at once with
+    /// SQLITE_BUSY when another connection committed in between, and the
+    /// busy timeout does not apply to that upgrade. PostgreSQL needs
+    /// nothing here.
+    pub async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let txn = self.conn.begin().await?;
+        if self.backend == Backend::Sqlite {
+            txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+                .await?;
+        }
+        Ok(txn)
+    }
+
     /// A migrated in-memory SQLite database for unit tests, on a single
     /// connection: each SQLite connection to `:memory:` is a database of
     /// its own.

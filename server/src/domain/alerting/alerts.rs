@@ -19,7 +19,7 @@ use entities::{
 };
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -205,7 +205,7 @@ impl Alerting {
     ) -> Result<Option<alert_rule_history::Model>, DomainError> {
         let r = &rule.model;
         let now = self.clock.now();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         if self.db.backend == Backend::Postgres {
             txn.execute(Statement::from_sql_and_values(
                 sea_orm::DatabaseBackend::Postgres,
@@ -351,7 +351,7 @@ impl Alerting {
     ) -> Result<bool, DomainError> {
         let r = &rule.model;
         let now = self.clock.now();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let resolved = alert_rule_history::Entity::update_many()
             .col_expr(alert_rule_history::Column::ResolvedAt, Expr::value(Some(now)))
             .col_expr(

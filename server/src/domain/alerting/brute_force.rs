@@ -9,9 +9,7 @@ use crate::domain::{
     DomainError,
 };
 use entities::{enums::AlertType, reminders_sent, users};
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 impl Alerting {
@@ -28,7 +26,7 @@ impl Alerting {
             return Ok(None);
         };
         let now = self.clock.now();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
             key: Set(format!("brute_force:{}:{}", user.id, now.format("%Y-%m-%dT%H"))),
             client_id: Set(Some(user.client_id)),

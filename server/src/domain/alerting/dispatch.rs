@@ -19,7 +19,7 @@ use entities::{
     enums::{AlertType, ChannelType, DeliveryStatus, Stored},
     machines, notification_channels, notification_history,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -185,7 +185,7 @@ impl Alerting {
         notice: &Notice,
         only: Option<&[Uuid]>,
     ) -> Result<usize, DomainError> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let channels = self.enabled_channels(&txn, client.id, only).await?;
         let n = self.queue(&txn, client, notice, &channels, None).await?.len();
         txn.commit().await?;
@@ -204,7 +204,7 @@ impl Alerting {
         meta: &RequestMeta,
     ) -> Result<Uuid, DomainError> {
         let channel = self.channel(actor.client_id, id).await?;
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let client = self.tenant(&txn, actor.client_id).await?;
         let notice = Notice {
             alert_type: AlertType::Test,

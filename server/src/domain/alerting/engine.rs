@@ -15,9 +15,7 @@ use entities::{
     enums::{AlertMetric, AlertType},
     machines, reminders_sent,
 };
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use std::{collections::HashSet, sync::Arc};
 use uuid::Uuid;
 
@@ -178,7 +176,7 @@ impl Alerting {
             .chars()
             .take(200)
             .collect();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
             key: Set(key),
             client_id: Set(Some(client_id)),

@@ -20,7 +20,7 @@ use entities::{
 };
 use sea_orm::{
     sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -112,7 +112,7 @@ impl Alerting {
             // Not recorded: an admin added later still gets it.
             return Ok(false);
         }
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
             key: Set(key),
             client_id: Set(client_id),

@@ -14,9 +14,7 @@ use entities::{
     enums::{AlertMetric, AlertOperator, Severity},
     groups, machines, notification_channels,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
@@ -220,7 +218,7 @@ impl Alerting {
         }
         let now = Utc::now();
         let id = Uuid::now_v7();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         alert_rules::Entity::insert(alert_rules::ActiveModel {
             id: Set(id),
             client_id: Set(actor.client_id),
@@ -268,7 +266,7 @@ impl Alerting {
         active.machine_id = Set(input.machine_id);
         active.group_id = Set(input.group_id);
         active.updated_at = Set(Utc::now());
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         alert_rules::Entity::update(active).exec(&txn).await?;
         alert_rule_channels::Entity::delete_many()
             .filter(alert_rule_channels::Column::RuleId.eq(id))
