@@ -33,6 +33,10 @@ pub struct StatusChange {
     pub hostname: String,
     pub status: Status,
     pub at: DateTime<Utc>,
+    /// Online after having been announced offline (not a first
+    /// heartbeat): only this deserves a "back online" notification.
+    #[serde(default)]
+    pub after_offline: bool,
 }
 
 /// The figures live charts show, for the collectors that have them.

@@ -114,7 +114,6 @@ async fn a_machine_over_its_cpu_threshold_alerts_once_resolves_once_and_offline_
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Alerts", 1).await;
     let agent = &agents[0];
-    agent.heartbeat(&heartbeat_body(&agent.hostname)).await;
     let sink = WebhookSink::start(0).await;
     let slack = create_channel(
         &server,
@@ -135,6 +134,9 @@ async fn a_machine_over_its_cpu_threshold_alerts_once_resolves_once_and_offline_
         .unwrap_or_else(|| panic!("{rule}"))
         .to_owned();
     assert_eq!(rule["data"]["createAlertRule"]["operatorSymbol"], ">");
+
+    // A first heartbeat is no "back online".
+    agent.heartbeat(&heartbeat_body(&agent.hostname)).await;
 
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;

@@ -30,6 +30,7 @@ async fn bus_delivers_events_and_cache_counts_windows() {
             hostname: "srv-01".into(),
             status: live::Status::Online,
             at: chrono::Utc::now(),
+            after_offline: false,
         },
     );
     let received = tokio::time::timeout(Duration::from_secs(10), async {

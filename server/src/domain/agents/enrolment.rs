@@ -265,6 +265,7 @@ impl Agents {
                         hostname: hostname.clone(),
                         status: live::Status::Enrolled,
                         at: now,
+                        after_offline: false,
                     },
                 ))
                 .await;

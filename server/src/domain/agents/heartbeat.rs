@@ -209,6 +209,7 @@ impl Agents {
                         hostname: beat.hostname.trim().to_owned(),
                         status: live::Status::Online,
                         at: now,
+                        after_offline: view.offline_notified,
                     },
                 ))
                 .await;

@@ -29,7 +29,7 @@ impl Alerting {
                     self.on_status(*client_id, change, AlertType::MachineOffline)
                         .await
                 }
-                Status::Online => {
+                Status::Online if change.after_offline => {
                     self.resolve_offline(change.machine_id).await?;
                     self.open_cache.invalidate(&change.machine_id).await;
                     self.on_status(*client_id, change, AlertType::MachineOnline).await

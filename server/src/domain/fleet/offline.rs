@@ -39,6 +39,7 @@ pub async fn detect(
                 hostname: m.hostname.clone(),
                 status: live::Status::Offline,
                 at: now,
+                after_offline: false,
             },
         ))
         .await;
