@@ -364,7 +364,6 @@ async fn rules_and_channels_are_checked_and_stay_in_their_tenant() {
 
 #[tokio::test]
 async fn a_failing_webhook_is_retried_until_it_succeeds_and_recorded_sent() {
-    use optralis::infra::mailer::FileMailer;
     let server =
         TestServer::spawn_env(private_webhooks()(TestEnv::new().await).set(WITHOUT_WORKERS, "1")).await;
     let root = server.admin_token().await;
@@ -389,23 +388,7 @@ async fn a_failing_webhook_is_retried_until_it_succeeds_and_recorded_sent() {
         tested["data"]["testNotificationChannel"]["status"], "PENDING",
         "{tested}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mailer = FileMailer::new(dir.path().to_owned());
-    let services = &server.state.services;
-    let due_now = || async {
-        entities::email_outbox::Entity::update_many()
-            .col_expr(
-                entities::email_outbox::Column::NextAttemptAt,
-                Expr::value(Utc::now()),
-            )
-            .exec(&services.infra.db.conn)
-            .await
-            .unwrap();
-    };
-    for _ in 0..3 {
-        optralis::jobs::outbox::tick(services, &mailer).await.unwrap();
-        due_now().await;
-    }
+    crate::helpers::drive_outbox(&server, 3).await;
     assert_eq!(sink.failures_left(), 0);
     assert_eq!(sink.received().len(), 1, "delivered once after two failures");
     let notes = server
@@ -687,7 +670,6 @@ async fn offline_minutes_rules_fire_from_the_offline_job_for_their_group_and_mai
 
 #[tokio::test]
 async fn an_english_tenant_reads_english_and_a_dead_webhook_ends_failed_after_its_attempts() {
-    use optralis::infra::mailer::FileMailer;
     let server =
         TestServer::spawn_env(private_webhooks()(TestEnv::new().await).set(WITHOUT_WORKERS, "1")).await;
     let root = server.admin_token().await;
@@ -742,20 +724,7 @@ async fn an_english_tenant_reads_english_and_a_dead_webhook_ends_failed_after_it
     .unwrap();
     assert_eq!(stored["embeds"][0]["title"], "🧪 TEST NOTIFICATION", "{stored}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let mailer = FileMailer::new(dir.path().to_owned());
-    let services = &server.state.services;
-    for _ in 0..10 {
-        optralis::jobs::outbox::tick(services, &mailer).await.unwrap();
-        entities::email_outbox::Entity::update_many()
-            .col_expr(
-                entities::email_outbox::Column::NextAttemptAt,
-                Expr::value(Utc::now()),
-            )
-            .exec(&services.infra.db.conn)
-            .await
-            .unwrap();
-    }
+    crate::helpers::drive_outbox(&server, 10).await;
     let notes = server
         .graphql_as(
             &admin,

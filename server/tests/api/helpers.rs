@@ -823,3 +823,26 @@ pub async fn install_token(server: &TestServer, admin: &str, input: Value) -> St
         .unwrap_or_else(|| panic!("createInstallToken: {created}"))
         .to_owned()
 }
+
+/// Runs the outbox worker `rounds` times by hand (servers started with
+/// `WITHOUT_WORKERS`), making every retry due at once between rounds so a
+/// test does not wait out the backoff. E-mails land as files in a temp dir.
+pub async fn drive_outbox(server: &TestServer, rounds: usize) -> usize {
+    use sea_orm::{sea_query::Expr, EntityTrait};
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = optralis::infra::mailer::FileMailer::new(dir.path().to_owned());
+    let services = &server.state.services;
+    let mut attempted = 0;
+    for _ in 0..rounds {
+        attempted += optralis::jobs::outbox::tick(services, &mailer).await.unwrap();
+        entities::email_outbox::Entity::update_many()
+            .col_expr(
+                entities::email_outbox::Column::NextAttemptAt,
+                Expr::value(chrono::Utc::now()),
+            )
+            .exec(&services.infra.db.conn)
+            .await
+            .unwrap();
+    }
+    attempted
+}

@@ -34,11 +34,7 @@ pub struct HistoryFilter {
 }
 
 /// Newest first, after `after`.
-fn before(
-    cursor: Option<Cursor>,
-    at: alert_rule_history::Column,
-    id: alert_rule_history::Column,
-) -> Condition {
+fn before<C: ColumnTrait>(cursor: Option<Cursor>, at: C, id: C) -> Condition {
     match cursor {
         None => Condition::all(),
         Some(c) => Condition::any()
@@ -142,18 +138,13 @@ impl Alerting {
         after: Option<Cursor>,
     ) -> Result<(Vec<notification_history::Model>, bool), DomainError> {
         let first = first.clamp(1, MAX_PAGE);
-        let mut cond = Condition::all().add(notification_history::Column::ClientId.eq(client_id));
-        if let Some(c) = after {
-            cond = cond.add(
-                Condition::any()
-                    .add(notification_history::Column::CreatedAt.lt(c.timestamp))
-                    .add(
-                        Condition::all()
-                            .add(notification_history::Column::CreatedAt.eq(c.timestamp))
-                            .add(notification_history::Column::Id.lt(c.id)),
-                    ),
-            );
-        }
+        let cond = Condition::all()
+            .add(notification_history::Column::ClientId.eq(client_id))
+            .add(before(
+                after,
+                notification_history::Column::CreatedAt,
+                notification_history::Column::Id,
+            ));
         let mut rows = notification_history::Entity::find()
             .filter(cond)
             .order_by_desc(notification_history::Column::CreatedAt)

@@ -8,8 +8,8 @@ use crate::domain::{
     notify::Notice,
     DomainError,
 };
-use entities::{enums::AlertType, reminders_sent, users};
-use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use entities::{enums::AlertType, users};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 impl Alerting {
@@ -27,19 +27,8 @@ impl Alerting {
         };
         let now = self.clock.now();
         let txn = self.db.begin_write().await?;
-        let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
-            key: Set(format!("brute_force:{}:{}", user.id, now.format("%Y-%m-%dT%H"))),
-            client_id: Set(Some(user.client_id)),
-            sent_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(reminders_sent::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if inserted == 0 {
+        let key = format!("brute_force:{}:{}", user.id, now.format("%Y-%m-%dT%H"));
+        if !self.record_once(&txn, key, Some(user.client_id)).await? {
             return Ok(None);
         }
         let client = self.tenant(&txn, user.client_id).await?;

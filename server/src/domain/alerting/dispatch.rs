@@ -17,8 +17,9 @@ use chrono::{DateTime, Datelike, Utc};
 use entities::{
     clients, email_outbox,
     enums::{AlertType, ChannelType, DeliveryStatus, Stored},
-    machines, notification_channels, notification_history,
+    machines, notification_channels, notification_history, reminders_sent,
 };
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
@@ -97,6 +98,31 @@ impl Alerting {
             .one(conn)
             .await?
             .ok_or(DomainError::NotFound("tenant"))
+    }
+
+    /// Records `key` in `reminders_sent` inside `txn`; false when it was
+    /// already there. What is sent once (a reminder, a SMART warning, a
+    /// brute-force notice) is queued in the same transaction, so a restart
+    /// or a second instance never sends it again.
+    pub(super) async fn record_once(
+        &self,
+        txn: &impl ConnectionTrait,
+        key: String,
+        client_id: Option<Uuid>,
+    ) -> Result<bool, DomainError> {
+        let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
+            key: Set(key.chars().take(200).collect()),
+            client_id: Set(client_id),
+            sent_at: Set(self.clock.now()),
+        })
+        .on_conflict(
+            OnConflict::column(reminders_sent::Column::Key)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+        Ok(inserted > 0)
     }
 
     /// The machine's page on the dashboard, or the dashboard.

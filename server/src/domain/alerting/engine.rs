@@ -15,7 +15,7 @@ use entities::{
     enums::{AlertMetric, AlertType},
     machines, reminders_sent,
 };
-use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::{collections::HashSet, sync::Arc};
 use uuid::Uuid;
 
@@ -177,19 +177,7 @@ impl Alerting {
             .take(200)
             .collect();
         let txn = self.db.begin_write().await?;
-        let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
-            key: Set(key),
-            client_id: Set(Some(client_id)),
-            sent_at: Set(self.clock.now()),
-        })
-        .on_conflict(
-            OnConflict::column(reminders_sent::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if inserted == 0 {
+        if !self.record_once(&txn, key, Some(client_id)).await? {
             return Ok(());
         }
         let Some(machine) = machines::Entity::find_by_id(machine_id).one(&txn).await? else {

@@ -18,10 +18,7 @@ use entities::{
     enums::{Language, Role, Stored},
     machines, reminders_sent, users,
 };
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -113,19 +110,7 @@ impl Alerting {
             return Ok(false);
         }
         let txn = self.db.begin_write().await?;
-        let inserted = reminders_sent::Entity::insert(reminders_sent::ActiveModel {
-            key: Set(key),
-            client_id: Set(client_id),
-            sent_at: Set(self.clock.now()),
-        })
-        .on_conflict(
-            OnConflict::column(reminders_sent::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if inserted == 0 {
+        if !self.record_once(&txn, key, client_id).await? {
             return Ok(false);
         }
         for mail in mails {
@@ -327,6 +312,7 @@ mod tests {
     };
     use chrono::TimeZone;
     use entities::email_outbox;
+    use sea_orm::ActiveValue::Set;
     use sea_orm::{ActiveModelTrait, IntoActiveModel, PaginatorTrait};
     use std::sync::Arc;
 
