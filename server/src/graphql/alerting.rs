@@ -549,7 +549,7 @@ impl AlertingMutation {
         Ok(ctx
             .services()
             .alerting
-            .create_rule(&principal, input, ctx.meta())
+            .create_rule(principal, input, ctx.meta())
             .await?
             .into())
     }
@@ -562,7 +562,7 @@ impl AlertingMutation {
         Ok(ctx
             .services()
             .alerting
-            .update_rule(&principal, id, input, ctx.meta())
+            .update_rule(principal, id, input, ctx.meta())
             .await?
             .into())
     }
@@ -573,7 +573,7 @@ impl AlertingMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .alerting
-            .delete_rule(&principal, id, ctx.meta())
+            .delete_rule(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }
@@ -586,7 +586,7 @@ impl AlertingMutation {
         Ok(ctx
             .services()
             .alerting
-            .acknowledge(&principal, id, ctx.meta())
+            .acknowledge(principal, id, ctx.meta())
             .await?
             .into())
     }
@@ -599,7 +599,7 @@ impl AlertingMutation {
         let principal = ctx.caller_with_role(Role::Admin)?;
         ctx.services()
             .alerting
-            .create_channel(&principal, input.into(), ctx.meta())
+            .create_channel(principal, input.into(), ctx.meta())
             .await?
             .try_into()
     }
@@ -615,7 +615,7 @@ impl AlertingMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .alerting
-            .update_channel(&principal, id, input.into(), ctx.meta())
+            .update_channel(principal, id, input.into(), ctx.meta())
             .await?
             .try_into()
     }
@@ -625,7 +625,7 @@ impl AlertingMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .alerting
-            .delete_channel(&principal, id, ctx.meta())
+            .delete_channel(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }
@@ -636,7 +636,7 @@ impl AlertingMutation {
         let principal = ctx.caller_with_role(Role::Admin)?;
         let id = parse_id("id", &id)?;
         let services = ctx.services();
-        let notification = services.alerting.test_channel(&principal, id, ctx.meta()).await?;
+        let notification = services.alerting.test_channel(principal, id, ctx.meta()).await?;
         let (rows, _) = services
             .alerting
             .notifications(principal.client_id, 50, None)

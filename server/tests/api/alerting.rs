@@ -15,12 +15,15 @@ use std::{
     time::Duration,
 };
 
+/// Each POST the stand-in accepted: its path and JSON body.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A chat webhook receiver on 127.0.0.1 that records every POST and
 /// answers 500 to the first `failures` of them.
 #[derive(Clone)]
 pub struct WebhookSink {
     pub url: String,
-    received: Arc<Mutex<Vec<(String, Value)>>>,
+    received: Received,
     failures: Arc<Mutex<usize>>,
 }
 
@@ -33,10 +36,7 @@ impl WebhookSink {
             .route(
                 "/{*path}",
                 post(
-                    |State((received, failures)): State<(
-                        Arc<Mutex<Vec<(String, Value)>>>,
-                        Arc<Mutex<usize>>,
-                    )>,
+                    |State((received, failures)): State<(Received, Arc<Mutex<usize>>)>,
                      uri: axum::http::Uri,
                      Json(body): Json<Value>| async move {
                         let mut left = failures.lock().unwrap();
