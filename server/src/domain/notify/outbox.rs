@@ -15,7 +15,7 @@ use entities::{
 use sea_orm::{
     sea_query::{Expr, LockBehavior, LockType},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -170,7 +170,7 @@ impl Outbox {
     /// Takes up to `limit` due emails and leases them to this worker.
     pub async fn claim(&self, limit: u64) -> Result<Vec<email_outbox::Model>, DomainError> {
         let now = Utc::now();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let mut query = email_outbox::Entity::find()
             .filter(email_outbox::Column::Status.is_in(["pending", "sending"]))
             .filter(email_outbox::Column::NextAttemptAt.lte(now))
