@@ -129,7 +129,11 @@ async fn health_answers_while_fragment_chains_are_in_flight() {
         assert_eq!(resp.status(), 200);
         let elapsed = started.elapsed();
         probes += 1;
-        if elapsed > Duration::from_millis(200) {
+        // A liveness bound, not a speed figure (those are in the F1
+        // benchmark): a chain that blocked the runtime held /health for
+        // seconds, while a host busy with other builds adds a few hundred
+        // milliseconds.
+        if elapsed > Duration::from_secs(1) {
             late.push(elapsed);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -143,7 +147,7 @@ async fn health_answers_while_fragment_chains_are_in_flight() {
     assert!(probes >= 10 && sent >= 4, "{probes} probes, {sent} chains");
     assert!(
         late.is_empty(),
-        "/health past 200 ms in {} of {probes} probes: {late:?}",
+        "/health past 1 s in {} of {probes} probes: {late:?}",
         late.len()
     );
 }
