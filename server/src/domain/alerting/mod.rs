@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod reminders;
 pub mod rules;
+mod transitions;
 
 use crate::{
     domain::{activity::ActivityLog, live, notify::outbox::Outbox, notify::webhook::WebhookSender},
