@@ -739,3 +739,85 @@ async fn an_english_tenant_reads_english_and_a_dead_webhook_ends_failed_after_it
     assert!(error.contains("500"), "{error}");
     assert!(!error.contains("/d"), "the URL is a secret: {error}");
 }
+
+#[tokio::test]
+async fn notifications_are_kept_30_days_and_fired_alerts_90() {
+    use sea_orm::PaginatorTrait;
+    let server =
+        TestServer::spawn_env(private_webhooks()(TestEnv::new().await).set(WITHOUT_WORKERS, "1")).await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Aged", 1).await;
+    let sink = WebhookSink::start(0).await;
+    let channel = create_channel(
+        &server,
+        &admin,
+        "Chat",
+        "WEBHOOK_SLACK",
+        &format!("{}/a", sink.url),
+    )
+    .await;
+    create_rule(
+        &server,
+        &admin,
+        json!({ "name": "Away", "metric": "OFFLINE_MINUTES", "operator": "GT", "threshold": 5, "severity": "LOW", "channelIds": [channel] }),
+    )
+    .await;
+    set_machine(
+        &server,
+        agents[0].machine_id,
+        entities::machines::Column::LastSeen,
+        Some(Utc::now() - chrono::Duration::minutes(30)).into(),
+    )
+    .await;
+    optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .unwrap();
+    let test = "mutation($id: ID!) { testNotificationChannel(id: $id) { id } }";
+    server.graphql_as(&admin, test, json!({ "id": channel })).await;
+    let db = &server.state.services.infra.db;
+    // Everything so far is made old: alerts 91 days, notifications 31.
+    entities::alert_rule_history::Entity::update_many()
+        .col_expr(
+            entities::alert_rule_history::Column::TriggeredAt,
+            Expr::value(Utc::now() - chrono::Duration::days(91)),
+        )
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    entities::notification_history::Entity::update_many()
+        .col_expr(
+            entities::notification_history::Column::CreatedAt,
+            Expr::value(Utc::now() - chrono::Duration::days(31)),
+        )
+        .exec(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        entities::alert_rule_history::Entity::find()
+            .count(&db.conn)
+            .await
+            .unwrap(),
+        1
+    );
+    server.graphql_as(&admin, test, json!({ "id": channel })).await;
+    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    assert_eq!(
+        entities::alert_rule_history::Entity::find()
+            .count(&db.conn)
+            .await
+            .unwrap(),
+        0
+    );
+    let left = server
+        .graphql_as(
+            &admin,
+            "{ notificationHistory(first: 50) { edges { node { alertType } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        left["data"]["notificationHistory"]["edges"],
+        json!([{ "node": { "alertType": "test" } }]),
+        "only the fresh test notification stays: {left}"
+    );
+}
