@@ -307,3 +307,29 @@ fn a_notice_becomes_a_machine_alert() {
     assert!(out.text.contains("compte admin"));
     assert!(!out.text.contains("Machine :"));
 }
+
+/// Golden files of what every template says, subject and text part, in
+/// both languages; the HTML carries the same wording (checked above).
+#[test]
+fn every_template_matches_its_golden_text() {
+    let names = [
+        "password_reset",
+        "welcome",
+        "contact_confirmation",
+        "contact_notification",
+        "machine_alert",
+        "password_expiration",
+        "license_expiration",
+        "license_extended",
+        "certificate_expiration",
+    ];
+    for ((template, _, _), name) in all().into_iter().zip(names) {
+        for (lang, code) in [(Language::Fr, "fr"), (Language::En, "en")] {
+            let r = render(&template, lang, &common()).unwrap();
+            insta::assert_snapshot!(
+                format!("{name}_{code}"),
+                format!("Subject: {}\n\n{}", r.subject, r.text)
+            );
+        }
+    }
+}
