@@ -23,7 +23,35 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+/// What a rule's notification says about the rule and the value.
+fn rule_facts(r: &entities::alert_rules::Model, value: f64) -> RuleFacts {
+    RuleFacts {
+        name: r.name.clone(),
+        metric: r.metric,
+        severity: r.severity,
+        operator: conditions::symbol(r.operator).into(),
+        threshold: r.threshold,
+        value,
+    }
+}
+
 impl Alerting {
+    /// Queues a rule's notice, inside `txn`, to those of its channels
+    /// still enabled.
+    async fn queue_for_rule(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        rule: &Rule,
+        client: &entities::clients::Model,
+        notice: &Notice,
+        alert_id: Uuid,
+    ) -> Result<Vec<Uuid>, DomainError> {
+        let channels = self
+            .enabled_channels(txn, rule.model.client_id, Some(&rule.channel_ids))
+            .await?;
+        self.queue(txn, client, notice, &channels, Some(alert_id)).await
+    }
+
     /// Fires `rule` for `machine` at `value`, unless the machine is in
     /// maintenance, the alert is already open, the rule's cooldown has not
     /// run out, or the machine had an alert on this metric in the last 15
@@ -120,24 +148,14 @@ impl Alerting {
             language: client.language,
             tenant: client.name.clone(),
             machine: Some(machine_facts(&machine)),
-            rule: Some(RuleFacts {
-                name: r.name.clone(),
-                metric: r.metric,
-                severity: r.severity,
-                operator: conditions::symbol(r.operator).into(),
-                threshold: r.threshold,
-                value,
-            }),
+            rule: Some(rule_facts(r, value)),
             resolves: None,
             detail: None,
             at: now,
             link: self.link(Some(machine_id)),
         };
-        let channels = self
-            .enabled_channels(&txn, r.client_id, Some(&rule.channel_ids))
-            .await?;
         let queued = self
-            .queue(&txn, &client, &notice, &channels, Some(alert.id))
+            .queue_for_rule(&txn, rule, &client, &notice, alert.id)
             .await?;
         txn.commit().await?;
         if !queued.is_empty() {
@@ -206,24 +224,14 @@ impl Alerting {
             language: client.language,
             tenant: client.name.clone(),
             machine: machine.as_ref().map(machine_facts),
-            rule: Some(RuleFacts {
-                name: r.name.clone(),
-                metric: r.metric,
-                severity: r.severity,
-                operator: conditions::symbol(r.operator).into(),
-                threshold: r.threshold,
-                value,
-            }),
+            rule: Some(rule_facts(r, value)),
             resolves: Some(alert.alert_type),
             detail: None,
             at: now,
             link: self.link(Some(machine_id)),
         };
-        let channels = self
-            .enabled_channels(&txn, r.client_id, Some(&rule.channel_ids))
-            .await?;
         let queued = self
-            .queue(&txn, &client, &notice, &channels, Some(alert.id))
+            .queue_for_rule(&txn, rule, &client, &notice, alert.id)
             .await?;
         txn.commit().await?;
         if !queued.is_empty() {
