@@ -143,7 +143,14 @@ async fn machine_lists_filter_paginate_and_stay_in_their_tenant() {
 
 #[tokio::test]
 async fn a_page_of_machines_costs_the_same_statements_whatever_its_size() {
-    let server = TestServer::spawn().await;
+    // The counter is process-wide: background jobs (alert evaluation of
+    // the samples below, reminders, the outbox) would add their own.
+    let server = TestServer::spawn_env(
+        crate::helpers::TestEnv::new()
+            .await
+            .set(crate::helpers::WITHOUT_WORKERS, "1"),
+    )
+    .await;
     let (admin, agents) = fleet(&server, &server.admin_token().await, "Loaders", 24).await;
     let db = &server.state.services.infra.db;
     let client_id = entities::machines::Entity::find_by_id(agents[0].machine_id)
