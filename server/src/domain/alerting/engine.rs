@@ -240,8 +240,8 @@ impl Alerting {
             .collect();
         let now = self.clock.now();
         let mut fired = 0;
-        for model in rules {
-            let rule = self.rule(model.client_id, model.id).await?;
+        for rule in self.with_channels(rules).await? {
+            let model = &rule.model;
             for m in offline.iter().filter(|m| m.client_id == model.client_id) {
                 let in_scope = match rule.scope() {
                     Scope::All => true,

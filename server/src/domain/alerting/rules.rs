@@ -141,6 +141,14 @@ impl Alerting {
             .order_by_asc(alert_rules::Column::Id)
             .all(&self.db.conn)
             .await?;
+        self.with_channels(rules).await
+    }
+
+    /// Rules with their channels, in one query for the whole list.
+    pub(super) async fn with_channels(
+        &self,
+        rules: Vec<alert_rules::Model>,
+    ) -> Result<Vec<Rule>, DomainError> {
         let links = if rules.is_empty() {
             Vec::new()
         } else {
