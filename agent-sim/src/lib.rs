@@ -30,8 +30,9 @@ pub struct Args {
     /// CA certificate (PEM) the gateway's certificate chains to.
     #[arg(long)]
     pub ca: std::path::PathBuf,
-    /// Install token used by every simulated machine.
-    #[arg(long)]
+    /// Install token used by every simulated machine. Tokens are base64url
+    /// and one in 32 starts with '-', which must not read as a flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub token: String,
     #[arg(long, default_value_t = 10)]
     pub machines: usize,
@@ -498,4 +499,16 @@ pub async fn run(args: Args, out: Output) -> Result<Report, String> {
         }
     }
     Ok(Report { failed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+    use clap::Parser;
+
+    #[test]
+    fn a_token_starting_with_a_dash_is_a_value_not_a_flag() {
+        let args = Args::try_parse_from(["agent-sim", "--ca", "ca.crt", "--token", "-AbC_d="]).unwrap();
+        assert_eq!(args.token, "-AbC_d=");
+    }
 }
