@@ -44,11 +44,15 @@ pub enum ApiScope {
     ReadWrite,
 }
 
-/// `clients.license_type`: the tiers of the spec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+/// `license_types.tier`: the feature tiers of the spec, lowest first (the
+/// order is what gates compare). Each built-in licence type bears its
+/// tier's name; a type the super_admin defines picks one of these.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
 #[serde(rename_all = "snake_case")]
-pub enum LicenceType {
+pub enum Tier {
     #[sea_orm(string_value = "trial")]
     Trial,
     #[sea_orm(string_value = "starter")]
@@ -61,6 +65,20 @@ pub enum LicenceType {
     Business,
     #[sea_orm(string_value = "enterprise")]
     Enterprise,
+}
+
+/// `clients.license_status` as stored. An active licence whose expiry has
+/// passed reads as expired before the licence job rewrites it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum LicenceStatus {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "expired")]
+    Expired,
+    #[sea_orm(string_value = "suspended")]
+    Suspended,
 }
 
 /// `machines.update_channel` and `agent_versions.channel`.
@@ -257,7 +275,7 @@ mod tests {
         assert_eq!(Role::from_stored("root"), None);
         assert!(Role::try_from_value(&"Admin".to_owned()).is_err(), "case matters");
         assert!(Role::Observer < Role::Admin && Role::Admin < Role::SuperAdmin);
-        assert_eq!(LicenceType::all_stored().len(), 6);
+        assert_eq!(Tier::all_stored().len(), 6);
         assert_eq!(UpdateChannel::from_stored("beta"), Some(UpdateChannel::Beta));
         assert_eq!(RiskLevel::from_stored("medium"), Some(RiskLevel::Medium));
         assert_eq!(ApiScope::ReadWrite.stored(), "read_write");

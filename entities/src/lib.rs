@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table, no logic.
 
 pub mod activity_logs;
+pub mod ai_usage;
 pub mod agent_requirements;
 pub mod agent_versions;
 pub mod alert_rule_channels;
@@ -18,6 +19,7 @@ pub mod event_logs;
 pub mod groups;
 pub mod install_tokens;
 pub mod labels;
+pub mod license_types;
 pub mod machine_collector_data;
 pub mod machine_inventory;
 pub mod machine_labels;

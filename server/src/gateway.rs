@@ -58,7 +58,10 @@ fn to_gateway(e: DomainError) -> GatewayError {
         DomainError::NotFound(what) => {
             GatewayError::new(GatewayErrorCode::NotFound, format!("{what} not found"))
         }
-        DomainError::Forbidden(m) => GatewayError::new(GatewayErrorCode::Forbidden, m),
+        DomainError::Forbidden(m) | DomainError::LicenceInactive(m) => {
+            GatewayError::new(GatewayErrorCode::Forbidden, m)
+        }
+        DomainError::PremiumRequired { .. } => GatewayError::new(GatewayErrorCode::Forbidden, e.to_string()),
         DomainError::Conflict(m) => GatewayError::new(GatewayErrorCode::Conflict, m),
         DomainError::RateLimited { .. } => {
             GatewayError::new(GatewayErrorCode::RateLimited, "Too many requests")

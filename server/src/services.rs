@@ -14,6 +14,7 @@ use crate::{
         crypto::SecretBox,
         fleet::{organise::Organise, risks::RiskOverrides, Fleet},
         ingest::Ingest,
+        licensing::Licensing,
         live::LiveFeed,
         notify::outbox::Outbox,
         pki::{ca::CertificateAuthority, certificates::Certificates, install_tokens::InstallTokens},
@@ -47,6 +48,8 @@ pub struct Services {
     /// Live events for subscriptions.
     pub live: LiveFeed,
     pub alerting: Alerting,
+    /// What each tenant's licence allows; every gate asks it.
+    pub licensing: Licensing,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -98,7 +101,19 @@ impl Services {
             outbox.clone(),
             config.dashboard_url.clone(),
         );
-        let tenancy = TenancyService::new(infra.db.clone(), users.clone(), hasher, activity.clone());
+        let tenancy = TenancyService::new(
+            infra.db.clone(),
+            users.clone(),
+            hasher,
+            activity.clone(),
+            infra.cache.clone(),
+        );
+        let licensing = Licensing::new(
+            infra.db.clone(),
+            infra.clock.clone(),
+            activity.clone(),
+            alerting.clone(),
+        );
         let install_tokens = InstallTokens::new(
             infra.db.clone(),
             activity.clone(),
@@ -117,6 +132,7 @@ impl Services {
             infra.clock.clone(),
         );
         Self {
+            licensing,
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),

@@ -22,6 +22,15 @@ pub enum DomainError {
     Conflict(String),
     #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
+    /// The tenant's plan does not include the feature.
+    #[error("{feature} requires the {} plan or higher", crate::domain::licensing::tier_name(*tier))]
+    PremiumRequired {
+        feature: &'static str,
+        tier: entities::enums::Tier,
+    },
+    /// The tenant's licence is expired or suspended: it may read, not write.
+    #[error("{0}")]
+    LicenceInactive(String),
     /// A dependency (the database) is out of reach for a moment; nothing
     /// was kept and the caller may retry.
     #[error("temporarily unavailable; retry in {} s", retry_after.as_secs().max(1))]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fixtures;
 pub mod fleet;
 pub mod ingest;
+pub mod licensing;
 pub mod live;
 pub mod notify;
 pub mod pki;

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::domain::{
     activity::Cursor,
+    licensing::Feature,
     alerting::{
         alerts::{HistoryFilter, MAX_PAGE},
         channels::{ChannelInput, Destination},
@@ -545,6 +546,10 @@ pub struct AlertingMutation;
 impl AlertingMutation {
     async fn create_alert_rule(&self, ctx: &Context<'_>, input: AlertRuleInput) -> Result<AlertRule> {
         let principal = ctx.caller_with_role(Role::Admin)?;
+        ctx.services()
+            .licensing
+            .require(principal, Feature::IntelligentAlerts)
+            .await?;
         let input = input.into_domain()?;
         Ok(ctx
             .services()
@@ -557,6 +562,10 @@ impl AlertingMutation {
     /// Replaces every setting of the rule.
     async fn update_alert_rule(&self, ctx: &Context<'_>, id: ID, input: AlertRuleInput) -> Result<AlertRule> {
         let principal = ctx.caller_with_role(Role::Admin)?;
+        ctx.services()
+            .licensing
+            .require(principal, Feature::IntelligentAlerts)
+            .await?;
         let id = parse_id("id", &id)?;
         let input = input.into_domain()?;
         Ok(ctx

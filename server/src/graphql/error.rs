@@ -31,6 +31,7 @@ pub enum ErrorCode {
     Conflict,
     RateLimited,
     PremiumRequired,
+    LicenseInactive,
     Cooldown,
     PasswordChangeRequired,
     GraphqlParseFailed,
@@ -49,6 +50,7 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
             Self::PremiumRequired => "PREMIUM_REQUIRED",
+            Self::LicenseInactive => "LICENSE_INACTIVE",
             Self::Cooldown => "COOLDOWN",
             Self::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
@@ -69,6 +71,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after_secs: Option<u64>,
+    /// With PREMIUM_REQUIRED: the lowest plan that has the feature.
+    pub required_tier: Option<&'static str>,
 }
 
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
@@ -80,6 +84,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after_secs: None,
+            required_tier: None,
         }
     }
 
@@ -122,6 +127,11 @@ impl From<&DomainError> for ApiError {
                     )
                 }
             }
+            DomainError::PremiumRequired { tier, .. } => Self {
+                required_tier: Some(crate::domain::licensing::tier_code(*tier)),
+                ..Self::new(ErrorCode::PremiumRequired, e.to_string())
+            },
+            DomainError::LicenceInactive(m) => Self::new(ErrorCode::LicenseInactive, m.clone()),
             DomainError::Unavailable { retry_after, .. } => {
                 tracing::warn!(error = %e.report(), "resolver refused: storage unavailable");
                 Self::unavailable(*retry_after)
@@ -154,6 +164,7 @@ impl From<ApiError> for async_graphql::Error {
             message,
             field,
             retry_after_secs,
+            required_tier,
         } = e;
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code.as_str());
@@ -162,6 +173,9 @@ impl From<ApiError> for async_graphql::Error {
             }
             if let Some(secs) = retry_after_secs {
                 ext.set("retryAfter", secs);
+            }
+            if let Some(tier) = required_tier {
+                ext.set("requiredTier", tier);
             }
         })
     }

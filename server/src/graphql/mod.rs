@@ -14,6 +14,8 @@ pub mod document;
 pub mod error;
 mod extension;
 mod identity;
+mod licence_guard;
+mod licensing;
 mod live;
 mod loaders;
 mod machines;
@@ -50,6 +52,7 @@ pub struct QueryRoot(
     machines::MachineQuery,
     organise::OrganiseQuery,
     alerting::AlertingQuery,
+    licensing::LicensingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +68,7 @@ pub struct MutationRoot(
     machines::MachineMutation,
     organise::OrganiseMutation,
     alerting::AlertingMutation,
+    licensing::LicensingMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -85,6 +89,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     .limit_directives(8)
     .disable_suggestions()
     .extension(extension::ErrorPolicy)
+    .extension(licence_guard::LicenceGuard)
 }
 
 /// The executable schema, with the services resolvers call.

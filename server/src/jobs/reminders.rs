@@ -1,5 +1,6 @@
-//! Every 10 minutes, on one instance: password, licence and certificate
-//! reminders (see `domain::alerting::reminders`). Each is recorded when
+//! Every 10 minutes, on one instance: licences past their expiry are
+//! marked expired (the rules already read them so), then password, licence
+//! and certificate reminders (see `domain::alerting::reminders`). Each is recorded when
 //! queued, so running often only costs the queries; it also means a
 //! licence reminder leaves soon after 09:00 UTC rather than up to a day
 //! late.
@@ -29,6 +30,7 @@ pub async fn tick(services: &Services) -> Result<Option<Sent>, DomainError> {
     let mut sent = Sent::default();
     let out = &mut sent;
     let ran = run_once(&services.infra.db, keys::REMINDERS, move || async move {
+        services.licensing.expire_due().await?;
         *out = services.alerting.send_reminders().await?;
         Ok::<_, DomainError>(())
     })

@@ -441,10 +441,11 @@ async fn the_machine_limit_refuses_new_machines_only() {
     }
     assert_eq!(again, 3, "the three enrolled machines re-enrol");
 
+    // Clearing the override returns to the licence type's limit (Pro).
     let lifted = server
         .graphql_as(&root, limit, json!({ "c": client_id, "n": null }))
         .await;
-    assert!(lifted["data"]["setClientMachineLimit"]["maxMachines"].is_null());
+    assert_eq!(lifted["data"]["setClientMachineLimit"]["maxMachines"], 1000, "{lifted}");
     assert_eq!(
         TestAgent::bootstrap(&server, &enrolment_body(&token, "lim-new", "HW-LN"))
             .await

@@ -286,7 +286,8 @@ impl Agents {
         })
     }
 
-    /// Refuses a new machine once the tenant has its licence's maximum.
+    /// Refuses a new machine once the tenant has its licence's maximum, or
+    /// while its licence is not active.
     /// On PostgreSQL the tenant row is locked first so two enrolments with
     /// different tokens cannot both take the last place; SQLite already
     /// serialises writers (the token update above holds the write lock).
@@ -300,7 +301,11 @@ impl Agents {
             q = q.lock_exclusive();
         }
         let client = q.one(txn).await?.ok_or(DomainError::NotFound("client"))?;
-        let Some(max) = client.max_machines else {
+        let licence = crate::domain::licensing::of_row(txn, &client, self.clock.now()).await?;
+        // A read-only tenant keeps its machines reporting but takes no new
+        // ones (an install token made before the suspension included).
+        licence.ensure_writable()?;
+        let Some(max) = licence.max_machines else {
             return Ok(());
         };
         let count = machines::Entity::find()

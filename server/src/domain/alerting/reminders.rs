@@ -15,7 +15,7 @@ use crate::domain::{
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use entities::{
     clients,
-    enums::{Language, Role, Stored},
+    enums::{Language, Role},
     machines, reminders_sent, users,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -72,7 +72,7 @@ fn format_day(at: DateTime<Utc>, language: Language) -> String {
 }
 
 fn licence_label(client: &clients::Model) -> String {
-    let stored = client.license_type.stored();
+    let stored = client.license_type.clone();
     let mut chars = stored.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -118,6 +118,35 @@ impl Alerting {
         }
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// Queues the license-extended e-mail to the tenant's admins in the
+    /// caller's transaction, so the extension and its notice commit
+    /// together. Returns how many were queued.
+    pub async fn queue_licence_extended(
+        &self,
+        txn: &impl ConnectionTrait,
+        client: &clients::Model,
+        type_name: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, DomainError> {
+        let template = Template::LicenseExtended {
+            tenant: client.name.clone(),
+            licence_type: type_name.to_owned(),
+            new_expiry: format_day(until, client.language),
+        };
+        let admins = self.admins(txn, client.id).await?;
+        for admin in &admins {
+            let mail = self.mail("licence_extended", client, &admin.email, &template, now)?;
+            self.outbox.enqueue_in(txn, mail).await?;
+        }
+        Ok(admins.len())
+    }
+
+    /// Starts the outbox worker on what was just committed.
+    pub fn wake_outbox(&self) {
+        self.outbox.wake();
     }
 
     fn mail(

@@ -1,26 +1,20 @@
-//! Time-series retention by licence: Trial 7 days, Starter and Essentials
-//! 30, Pro and Business 90, Enterprise 365. One set-based DELETE per table
-//! and retention class (never a loop over machines); the rollups follow
-//! the raw data. TimescaleDB's 365-day policy is the safety net on top.
+//! Time-series retention by licence: each licence type's retention days
+//! (the built-in ones: Trial 7, Starter and Essentials 30, Pro and
+//! Business 90, Enterprise 365). One set-based DELETE per table and
+//! retention class (never a loop over machines); the rollups follow the
+//! raw data. TimescaleDB's 365-day policy is the safety net on top.
 
 use crate::infra::db::Database;
 use chrono::{Duration, Utc};
-use entities::{
-    clients,
-    enums::{LicenceType, Stored},
-};
+use entities::{clients, license_types};
 use sea_orm::{
-    sea_query::{Alias, Expr, Query},
-    ConnectionTrait, DbErr,
+    sea_query::{Alias, Expr, Query, SelectStatement},
+    ConnectionTrait, DbErr, EntityTrait, QuerySelect,
 };
 
-/// Days kept per licence class.
-pub const CLASSES: [(i64, &[LicenceType]); 4] = [
-    (7, &[LicenceType::Trial]),
-    (30, &[LicenceType::Starter, LicenceType::Essentials]),
-    (90, &[LicenceType::Pro, LicenceType::Business]),
-    (365, &[LicenceType::Enterprise]),
-];
+/// Days kept for a tenant whose licence type is unknown (deleted by hand,
+/// or written by a newer version): the shortest, rather than none.
+pub const UNKNOWN_TYPE_DAYS: i64 = 7;
 
 /// Raw tables and their time column.
 const RAW: [(&str, &str); 4] = [
@@ -45,38 +39,49 @@ pub struct Deleted {
     pub rows: u64,
 }
 
+/// The tenants kept `days`, by licence type; `None` selects those whose
+/// type is unknown.
+fn tenants_kept(days: Option<i32>) -> SelectStatement {
+    let mut types = Query::select();
+    types.column(license_types::Column::Code).from(license_types::Entity);
+    if let Some(days) = days {
+        types.and_where(Expr::col(license_types::Column::RetentionDays).eq(days));
+    }
+    let mut tenants = Query::select();
+    tenants.column(clients::Column::Id).from(clients::Entity);
+    if days.is_some() {
+        tenants.and_where(Expr::col(clients::Column::LicenseType).in_subquery(types));
+    } else {
+        tenants.and_where(Expr::col(clients::Column::LicenseType).not_in_subquery(types));
+    }
+    tenants
+}
+
 /// Deletes what each tenant's licence no longer keeps.
 pub async fn apply(db: &Database, timescaledb: bool) -> Result<Vec<Deleted>, DbErr> {
     let now = Utc::now();
-    let known: Vec<String> = CLASSES
-        .iter()
-        .flat_map(|(_, types)| types.iter().map(Stored::stored))
-        .collect();
+    let mut classes: Vec<i32> = license_types::Entity::find()
+        .select_only()
+        .column(license_types::Column::RetentionDays)
+        .distinct()
+        .into_tuple()
+        .all(&db.conn)
+        .await?;
+    classes.sort_unstable();
+    let classes = classes
+        .into_iter()
+        .map(|d| (i64::from(d), Some(d)))
+        .chain([(UNKNOWN_TYPE_DAYS, None)]);
     let tables = RAW
         .iter()
         .chain(if timescaledb { [].iter() } else { ROLLUPS.iter() });
     let mut report = Vec::new();
     for (table, time_col) in tables {
-        for (days, types) in CLASSES {
-            // A stored licence type this server does not know (written by
-            // hand, or by a newer version) gets the shortest retention
-            // rather than none.
-            let types: Vec<String> = types.iter().map(Stored::stored).collect();
-            let mut tenants = Query::select();
-            tenants.column(clients::Column::Id).from(clients::Entity);
-            if days == 7 {
-                tenants.and_where(
-                    Expr::col(clients::Column::LicenseType)
-                        .is_in(types)
-                        .or(Expr::col(clients::Column::LicenseType).is_not_in(known.clone())),
-                );
-            } else {
-                tenants.and_where(Expr::col(clients::Column::LicenseType).is_in(types));
-            }
+        for (days, class) in classes.clone() {
             let delete = Query::delete()
                 .from_table(Alias::new(*table))
                 .and_where(Expr::col(Alias::new(*time_col)).lt(now - Duration::days(days)))
-                .and_where(Expr::col(Alias::new("client_id")).in_subquery(tenants.to_owned()))
+                .and_where(Expr::col(Alias::new("client_id")).in_subquery(tenants_kept(class)))
                 .to_owned();
             let rows = db
                 .conn

@@ -1,5 +1,9 @@
 //! Tenants (clients) and the platform's first administrator.
 
+mod manage;
+
+pub use manage::ClientChanges;
+
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},
     auth::{password, Principal, Role},
@@ -10,8 +14,8 @@ use crate::infra::db::Database;
 use chrono::Utc;
 use entities::{
     clients,
-    enums::{Language, LicenceType, Stored},
-    users,
+    enums::{Language, LicenceStatus, Stored, Tier},
+    license_types, users,
 };
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -38,17 +42,25 @@ pub struct TenancyService {
     users: UserService,
     hasher: password::PasswordHasher,
     activity: ActivityLog,
+    /// Where the agent area caches machines and certificates.
+    cache: std::sync::Arc<dyn crate::infra::cache::Cache>,
 }
 
-fn new_client(name: &str, license_type: LicenceType, language: Language) -> clients::ActiveModel {
-    let now = Utc::now();
+fn new_client(
+    name: &str,
+    kind: &license_types::Model,
+    language: Language,
+    now: chrono::DateTime<Utc>,
+) -> clients::ActiveModel {
     clients::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.to_owned()),
         license_id: Set(Uuid::new_v4()),
-        license_type: Set(license_type),
-        license_status: Set("active".into()),
-        license_expires_at: Set(None),
+        license_type: Set(kind.code.clone()),
+        license_status: Set(LicenceStatus::Active),
+        license_expires_at: Set(kind
+            .default_duration_days
+            .map(|days| now + chrono::Duration::days(days.into()))),
         max_machines: Set(None),
         language: Set(language),
         created_at: Set(now),
@@ -62,13 +74,49 @@ impl TenancyService {
         users: UserService,
         hasher: password::PasswordHasher,
         activity: ActivityLog,
+        cache: std::sync::Arc<dyn crate::infra::cache::Cache>,
     ) -> Self {
         Self {
             db,
             users,
             hasher,
             activity,
+            cache,
         }
+    }
+
+    async fn licence_type(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        code: &str,
+    ) -> Result<Option<license_types::Model>, DomainError> {
+        Ok(license_types::Entity::find()
+            .filter(license_types::Column::Code.eq(code))
+            .one(conn)
+            .await?)
+    }
+
+    /// The type named `code`, or BAD_USER_INPUT listing the known ones.
+    async fn known_licence_type(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        code: &str,
+    ) -> Result<license_types::Model, DomainError> {
+        let code = code.trim().to_ascii_lowercase();
+        if let Some(kind) = self.licence_type(conn, &code).await? {
+            return Ok(kind);
+        }
+        let known: Vec<String> = license_types::Entity::find()
+            .order_by_asc(license_types::Column::Code)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|t| t.code)
+            .collect();
+        Err(DomainError::invalid(
+            "licenseType",
+            format!("unknown licence type; known: {}", known.join(", ")),
+        ))
     }
 
     /// On a database without users, creates the platform tenant and its
@@ -91,10 +139,13 @@ impl TenancyService {
         let hash = self.hasher.hash(&password).await?;
         let now = Utc::now();
         let txn = self.db.conn.begin().await?;
-        let client =
-            clients::Entity::insert(new_client(PLATFORM_CLIENT, LicenceType::Enterprise, Language::Fr))
-                .exec_with_returning(&txn)
-                .await?;
+        let enterprise = self
+            .licence_type(&txn, &Tier::Enterprise.stored())
+            .await?
+            .ok_or(DomainError::invariant("built-in licence types are seeded"))?;
+        let client = clients::Entity::insert(new_client(PLATFORM_CLIENT, &enterprise, Language::Fr, now))
+            .exec_with_returning(&txn)
+            .await?;
         let inserted = users::Entity::insert(users::ActiveModel {
             id: Set(Uuid::now_v7()),
             client_id: Set(client.id),
@@ -139,10 +190,9 @@ impl TenancyService {
             .await?)
     }
 
-    /// Creates a tenant and its first admin in one transaction; the admin
-    /// receives a welcome email with a temporary password.
-    /// Sets how many machines a tenant may enrol (None = unlimited). A
-    /// limit below the current count refuses new machines only.
+    /// Overrides the licence type's machine limit for one tenant; None
+    /// returns to the type's limit. A limit below the current count
+    /// refuses new machines only.
     pub async fn set_machine_limit(
         &self,
         actor: &Principal,
@@ -178,6 +228,14 @@ impl TenancyService {
             .ok_or(DomainError::NotFound("client"))
     }
 
+    pub async fn machine_count(&self, client_id: Uuid) -> Result<i64, DomainError> {
+        let n = entities::machines::Entity::find()
+            .filter(entities::machines::Column::ClientId.eq(client_id))
+            .count(&self.db.conn)
+            .await?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
     /// Machines per tenant, for the listed tenants.
     pub async fn machine_counts(&self) -> Result<std::collections::HashMap<Uuid, i64>, DomainError> {
         use sea_orm::{FromQueryResult, QuerySelect};
@@ -197,6 +255,8 @@ impl TenancyService {
         Ok(rows.into_iter().map(|r| (r.client_id, r.n)).collect())
     }
 
+    /// Creates a tenant and its first admin in one transaction; the admin
+    /// receives a welcome email with a temporary password.
     pub async fn create_client(
         &self,
         actor: &Principal,
@@ -213,14 +273,9 @@ impl TenancyService {
         if name.is_empty() || name.chars().count() > 255 {
             return Err(DomainError::invalid("name", "must be 1-255 characters"));
         }
-        let Some(license_type) = LicenceType::from_stored(license_type) else {
-            return Err(DomainError::invalid(
-                "licenseType",
-                format!("must be one of {}", LicenceType::all_stored().join(", ")),
-            ));
-        };
         let txn = self.db.conn.begin().await?;
-        let client = clients::Entity::insert(new_client(name, license_type, language))
+        let kind = self.known_licence_type(&txn, license_type).await?;
+        let client = clients::Entity::insert(new_client(name, &kind, language, Utc::now()))
             .exec_with_returning(&txn)
             .await?;
         let (user, temporary) = self
