@@ -12,7 +12,7 @@ use crate::{
         agents::Agents,
         auth::{password::PasswordHasher, sessions::Sessions, AuthService, AuthSettings},
         crypto::SecretBox,
-        fleet::{organise::Organise, risks::RiskOverrides, Fleet},
+        fleet::{organise::Organise, risks::RiskOverrides, sites::Sites, Fleet},
         ingest::Ingest,
         licensing::Licensing,
         live::LiveFeed,
@@ -50,6 +50,7 @@ pub struct Services {
     pub alerting: Alerting,
     /// What each tenant's licence allows; every gate asks it.
     pub licensing: Licensing,
+    pub sites: Sites,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -131,7 +132,14 @@ impl Services {
             activity.clone(),
             infra.clock.clone(),
         );
+        let sites = Sites::new(
+            infra.db.clone(),
+            licensing.clone(),
+            activity.clone(),
+            infra.clock.clone(),
+        );
         Self {
+            sites,
             licensing,
             alerting,
             agent_versions,

@@ -20,6 +20,7 @@ mod live;
 mod loaders;
 mod machines;
 mod organise;
+mod sites;
 mod system;
 mod tenancy;
 mod types;
@@ -53,6 +54,7 @@ pub struct QueryRoot(
     organise::OrganiseQuery,
     alerting::AlertingQuery,
     licensing::LicensingQuery,
+    sites::SiteQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -69,6 +71,7 @@ pub struct MutationRoot(
     organise::OrganiseMutation,
     alerting::AlertingMutation,
     licensing::LicensingMutation,
+    sites::SiteMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -8,6 +8,7 @@ pub mod organise;
 pub mod retention;
 pub mod risks;
 pub mod rollups;
+pub mod sites;
 
 use crate::{
     domain::{agents::OFFLINE_AFTER, DomainError},
@@ -170,7 +171,7 @@ fn like_pattern(term: &str) -> String {
 }
 
 /// `SUM(CASE WHEN cond THEN 1 ELSE 0 END)`.
-fn count_where(cond: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn count_where(cond: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
     Func::sum(Expr::case(cond, 1).finally(0)).into()
 }
 
