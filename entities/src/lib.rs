@@ -1,9 +1,9 @@
 //! sea-orm entities: one module per table, no logic.
 
 pub mod activity_logs;
-pub mod ai_usage;
 pub mod agent_requirements;
 pub mod agent_versions;
+pub mod ai_usage;
 pub mod alert_rule_channels;
 pub mod alert_rule_history;
 pub mod alert_rules;

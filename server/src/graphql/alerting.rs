@@ -8,13 +8,13 @@ use super::{
 };
 use crate::domain::{
     activity::Cursor,
-    licensing::Feature,
     alerting::{
         alerts::{HistoryFilter, MAX_PAGE},
         channels::{ChannelInput, Destination},
         rules::{Rule, RuleInput},
     },
     auth::Role,
+    licensing::Feature,
 };
 use async_graphql::{
     connection::{Connection, Edge, EmptyFields},

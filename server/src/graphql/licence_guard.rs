@@ -43,8 +43,8 @@ impl Extension for LicenceGuard {
             let principal = ctx.data_opt::<RequestAuth>().and_then(|a| a.principal.as_ref());
             if let (Some(principal), Some(services)) = (principal, ctx.data_opt::<Services>()) {
                 if let Err(e) = services.licensing.ensure_writable(principal).await {
-                    let mut err = async_graphql::Error::from(ApiError::from(e))
-                        .into_server_error(info.field.name.pos);
+                    let mut err =
+                        async_graphql::Error::from(ApiError::from(e)).into_server_error(info.field.name.pos);
                     err.path = vec![PathSegment::Field(info.alias.unwrap_or(info.name).to_owned())];
                     return Err(err);
                 }

@@ -11,7 +11,8 @@ use crate::domain::{
     licensing::{self, Extension, LicenceTypeInput, FEATURES},
 };
 use async_graphql::{
-    Context, InputObject, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value, ID,
+    Context, InputObject, InputValueError, InputValueResult, Object, Scalar, ScalarType, SimpleObject, Value,
+    ID,
 };
 use chrono::{DateTime, Utc};
 use entities::license_types;

@@ -1,11 +1,11 @@
 //! Tenants, for the platform's super_admins.
 
+use super::licensing::{LicenseStatus, LicenseTypeCode};
 use super::{
     error::Result,
     types::{id, parse_id, User},
     ContextExt,
 };
-use super::licensing::{LicenseStatus, LicenseTypeCode};
 use crate::domain::{auth::Role, licensing::Licence, tenancy::ClientChanges, users::NewUser};
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};

@@ -445,7 +445,10 @@ async fn the_machine_limit_refuses_new_machines_only() {
     let lifted = server
         .graphql_as(&root, limit, json!({ "c": client_id, "n": null }))
         .await;
-    assert_eq!(lifted["data"]["setClientMachineLimit"]["maxMachines"], 1000, "{lifted}");
+    assert_eq!(
+        lifted["data"]["setClientMachineLimit"]["maxMachines"], 1000,
+        "{lifted}"
+    );
     assert_eq!(
         TestAgent::bootstrap(&server, &enrolment_body(&token, "lim-new", "HW-LN"))
             .await

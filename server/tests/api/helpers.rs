@@ -609,12 +609,22 @@ pub fn temporary_password(body: &str) -> String {
 /// Creates a tenant with its admin through GraphQL; returns (client id,
 /// admin email, admin access token) after the forced password change.
 pub async fn tenant_with_admin(server: &TestServer, root: &str, name: &str) -> (String, String, String) {
+    tenant_on(server, root, name, "pro").await
+}
+
+/// [`tenant_with_admin`] on the licence type `licence`.
+pub async fn tenant_on(
+    server: &TestServer,
+    root: &str,
+    name: &str,
+    licence: &str,
+) -> (String, String, String) {
     let email = format!("admin@{}.test", name.to_lowercase());
     let body = server
         .graphql_as(
             root,
             "mutation($i: CreateClientInput!) { createClient(input: $i) { client { id } admin { id mustChangePassword } } }",
-            json!({ "i": { "name": name, "licenseType": "pro", "adminEmail": email } }),
+            json!({ "i": { "name": name, "licenseType": licence, "adminEmail": email } }),
         )
         .await;
     let client_id = body["data"]["createClient"]["client"]["id"]
@@ -799,7 +809,18 @@ impl TestAgent {
 /// A tenant admin token and `n` enrolled machines (`root`: a super_admin
 /// token).
 pub async fn fleet(server: &TestServer, root: &str, tenant: &str, n: usize) -> (String, Vec<TestAgent>) {
-    let (_, _, admin) = tenant_with_admin(server, root, tenant).await;
+    fleet_on(server, root, tenant, "pro", n).await
+}
+
+/// [`fleet`] on the licence type `licence`.
+pub async fn fleet_on(
+    server: &TestServer,
+    root: &str,
+    tenant: &str,
+    licence: &str,
+    n: usize,
+) -> (String, Vec<TestAgent>) {
+    let (_, _, admin) = tenant_on(server, root, tenant, licence).await;
     let token = install_token(server, &admin, json!({})).await;
     let mut agents = Vec::new();
     for i in 0..n {

@@ -43,7 +43,9 @@ pub struct Deleted {
 /// type is unknown.
 fn tenants_kept(days: Option<i32>) -> SelectStatement {
     let mut types = Query::select();
-    types.column(license_types::Column::Code).from(license_types::Entity);
+    types
+        .column(license_types::Column::Code)
+        .from(license_types::Entity);
     if let Some(days) = days {
         types.and_where(Expr::col(license_types::Column::RetentionDays).eq(days));
     }

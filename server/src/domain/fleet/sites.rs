@@ -76,11 +76,7 @@ fn validate(input: &SiteInput) -> Result<sites::Model, DomainError> {
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(DomainError::invalid("name", "must be 1-100 printable characters"));
     }
-    let location = input
-        .location
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty());
+    let location = input.location.as_deref().map(str::trim).filter(|l| !l.is_empty());
     if location.is_some_and(|l| l.chars().count() > 200) {
         return Err(DomainError::invalid("location", "must be at most 200 characters"));
     }
@@ -184,7 +180,8 @@ impl Sites {
         model.location = Set(v.location);
         model.timezone = Set(v.timezone);
         let site = model.update(&self.db.conn).await?;
-        let before = json!({ "name": current.name, "location": current.location, "timezone": current.timezone });
+        let before =
+            json!({ "name": current.name, "location": current.location, "timezone": current.timezone });
         self.log(actor, "Site modifié", &site, json!({ "before": before }), meta)
             .await;
         Ok(site)
@@ -207,8 +204,14 @@ impl Sites {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        self.log(actor, "Site supprimé", &site, json!({ "machines_unassigned": moved }), meta)
-            .await;
+        self.log(
+            actor,
+            "Site supprimé",
+            &site,
+            json!({ "machines_unassigned": moved }),
+            meta,
+        )
+        .await;
         Ok(())
     }
 
@@ -223,7 +226,10 @@ impl Sites {
     ) -> Result<u64, DomainError> {
         self.gate(actor).await?;
         if machine_ids.is_empty() || machine_ids.len() > MAX_BATCH {
-            return Err(DomainError::invalid("machineIds", format!("must name 1-{MAX_BATCH} machines")));
+            return Err(DomainError::invalid(
+                "machineIds",
+                format!("must name 1-{MAX_BATCH} machines"),
+            ));
         }
         let site = match site_id {
             Some(id) => Some(self.owned(actor, id).await?),
@@ -272,9 +278,9 @@ impl Sites {
         let sites = self.list(actor).await?;
         let mut figures = self.figures(actor.client_id, None).await?;
         let unassigned = figures.remove(&None).map_or(0, |f| f.machines);
-        let (sum, count) = figures
-            .values()
-            .fold((0.0, 0_i64), |(s, n), f| (s + f.health * f.machines as f64, n + f.machines));
+        let (sum, count) = figures.values().fold((0.0, 0_i64), |(s, n), f| {
+            (s + f.health * f.machines as f64, n + f.machines)
+        });
         let aggregated_health = if count == 0 {
             EMPTY_SCORE
         } else {
@@ -327,7 +333,10 @@ impl Sites {
         let mut alerts_q = alert_rule_history::Entity::find()
             .select_only()
             .column_as(Expr::col((machines::Entity, machines::Column::SiteId)), "site_id")
-            .column_as(Expr::col((alert_rule_history::Entity, alert_rule_history::Column::Id)).count(), "n")
+            .column_as(
+                Expr::col((alert_rule_history::Entity, alert_rule_history::Column::Id)).count(),
+                "n",
+            )
             .join(
                 JoinType::InnerJoin,
                 alert_rule_history::Entity::belongs_to(machines::Entity)
@@ -376,8 +385,10 @@ impl Sites {
     ) {
         let entry = Entry::new(Level::Info, Category::System, format!("{what} : {}", site.name))
             .client(actor.client_id)
-            .metadata(json!({ "site_id": site.id, "name": site.name, "location": site.location,
-                              "timezone": site.timezone, "details": extra }))
+            .metadata(
+                json!({ "site_id": site.id, "name": site.name, "location": site.location,
+                              "timezone": site.timezone, "details": extra }),
+            )
             .by(actor.user_id);
         self.activity.record(entry, meta).await;
     }
@@ -395,20 +406,42 @@ mod tests {
             timezone: None,
         })
         .unwrap();
-        assert_eq!((ok.name.as_str(), ok.location, ok.timezone.as_str()), ("Lyon", None, "Europe/Paris"));
+        assert_eq!(
+            (ok.name.as_str(), ok.location, ok.timezone.as_str()),
+            ("Lyon", None, "Europe/Paris")
+        );
         let field = |input: SiteInput| match validate(&input) {
             Err(DomainError::InvalidInput { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(SiteInput { name: "x".repeat(101), ..Default::default() }), "name");
         assert_eq!(
-            field(SiteInput { name: "a".into(), location: Some("y".repeat(201)), timezone: None }),
+            field(SiteInput {
+                name: "x".repeat(101),
+                ..Default::default()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field(SiteInput {
+                name: "a".into(),
+                location: Some("y".repeat(201)),
+                timezone: None
+            }),
             "location"
         );
         assert_eq!(
-            field(SiteInput { name: "a".into(), location: None, timezone: Some("Mars/Olympus".into()) }),
+            field(SiteInput {
+                name: "a".into(),
+                location: None,
+                timezone: Some("Mars/Olympus".into())
+            }),
             "timezone"
         );
-        assert!(validate(&SiteInput { name: "a".into(), location: None, timezone: Some("America/New_York".into()) }).is_ok());
+        assert!(validate(&SiteInput {
+            name: "a".into(),
+            location: None,
+            timezone: Some("America/New_York".into())
+        })
+        .is_ok());
     }
 }

@@ -27,7 +27,11 @@ pub enum Feature {
 pub const FEATURES: [(Feature, &str, Tier); 10] = [
     (Feature::IntelligentAlerts, "Intelligent alerts", Tier::Essentials),
     (Feature::ExecutiveReports, "Executive reports", Tier::Essentials),
-    (Feature::AiAutomation, "AI routines and triggers", Tier::Essentials),
+    (
+        Feature::AiAutomation,
+        "AI routines and triggers",
+        Tier::Essentials,
+    ),
     (Feature::AdvancedAnalyses, "Advanced AI analyses", Tier::Pro),
     (Feature::PdfReports, "PDF reports", Tier::Pro),
     (Feature::Apm, "Application monitoring", Tier::Pro),

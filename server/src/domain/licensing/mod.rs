@@ -315,7 +315,10 @@ impl Licensing {
         let ids: Vec<Uuid> = due.iter().map(|c| c.id).collect();
         let txn = self.db.conn.begin().await?;
         let changed = clients::Entity::update_many()
-            .col_expr(clients::Column::LicenseStatus, Expr::value(LicenceStatus::Expired.stored()))
+            .col_expr(
+                clients::Column::LicenseStatus,
+                Expr::value(LicenceStatus::Expired.stored()),
+            )
             .col_expr(clients::Column::UpdatedAt, Expr::value(now))
             .filter(clients::Column::Id.is_in(ids))
             .filter(clients::Column::LicenseStatus.eq(LicenceStatus::Active.stored()))
@@ -356,9 +359,15 @@ mod tests {
         let now = Utc::now();
         let s = |stored, at| effective_status(stored, at, now);
         assert_eq!(s(LicenceStatus::Active, None), LicenceStatus::Active);
-        assert_eq!(s(LicenceStatus::Active, Some(now + Duration::seconds(1))), LicenceStatus::Active);
+        assert_eq!(
+            s(LicenceStatus::Active, Some(now + Duration::seconds(1))),
+            LicenceStatus::Active
+        );
         assert_eq!(s(LicenceStatus::Active, Some(now)), LicenceStatus::Expired);
-        assert_eq!(s(LicenceStatus::Suspended, Some(now + Duration::days(9))), LicenceStatus::Suspended);
+        assert_eq!(
+            s(LicenceStatus::Suspended, Some(now + Duration::days(9))),
+            LicenceStatus::Suspended
+        );
         assert_eq!(s(LicenceStatus::Expired, None), LicenceStatus::Expired);
     }
 }

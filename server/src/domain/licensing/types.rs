@@ -36,7 +36,9 @@ pub fn normalise_code(code: &str) -> Result<String, DomainError> {
     let code = code.trim().to_ascii_lowercase();
     let valid = (1..=MAX_CODE).contains(&code.len())
         && code.starts_with(|c: char| c.is_ascii_lowercase())
-        && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if valid {
         Ok(code)
     } else {
@@ -53,7 +55,10 @@ fn validate(input: &LicenceTypeInput) -> Result<String, DomainError> {
         return Err(DomainError::invalid("name", "must be 1-100 characters"));
     }
     if input.max_machines.is_some_and(|m| !(0..=1_000_000).contains(&m)) {
-        return Err(DomainError::invalid("maxMachines", "must be 0-1000000, or null for unlimited"));
+        return Err(DomainError::invalid(
+            "maxMachines",
+            "must be 0-1000000, or null for unlimited",
+        ));
     }
     // The spec's shortest and longest retentions bound what the cleanup
     // job and the TimescaleDB safety net agree on.
@@ -63,8 +68,14 @@ fn validate(input: &LicenceTypeInput) -> Result<String, DomainError> {
     if !(0..=1_000_000).contains(&input.ai_quota_monthly) {
         return Err(DomainError::invalid("aiQuotaMonthly", "must be 0-1000000"));
     }
-    if input.default_duration_days.is_some_and(|d| !(1..=3650).contains(&d)) {
-        return Err(DomainError::invalid("defaultDurationDays", "must be 1-3650, or null"));
+    if input
+        .default_duration_days
+        .is_some_and(|d| !(1..=3650).contains(&d))
+    {
+        return Err(DomainError::invalid(
+            "defaultDurationDays",
+            "must be 1-3650, or null",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -134,7 +145,9 @@ impl LicenceTypes {
         let created = match inserted {
             Ok(m) => m,
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                return Err(DomainError::Conflict(format!("a licence type '{code}' exists already")))
+                return Err(DomainError::Conflict(format!(
+                    "a licence type '{code}' exists already"
+                )))
             }
             Err(e) => return Err(e.into()),
         };
@@ -182,7 +195,9 @@ impl LicenceTypes {
             .await?
             .ok_or(DomainError::NotFound("licence type"))?;
         if current.builtin {
-            return Err(DomainError::Conflict("built-in licence types cannot be deleted".into()));
+            return Err(DomainError::Conflict(
+                "built-in licence types cannot be deleted".into(),
+            ));
         }
         let holders = clients::Entity::find()
             .filter(clients::Column::LicenseType.eq(&current.code))

@@ -60,9 +60,7 @@ impl AiUsage {
                             Expr::col((ai_usage::Entity, ai_usage::Column::Requests)).add(1),
                         )
                         .value(ai_usage::Column::UpdatedAt, Expr::value(now))
-                        .action_and_where(
-                            Expr::col((ai_usage::Entity, ai_usage::Column::Requests)).lt(quota),
-                        )
+                        .action_and_where(Expr::col((ai_usage::Entity, ai_usage::Column::Requests)).lt(quota))
                         .to_owned(),
                 )
                 .returning_col(ai_usage::Column::Requests)
@@ -83,10 +81,12 @@ impl AiUsage {
 
     /// Requests used this month by one tenant.
     pub async fn used(&self, client_id: Uuid) -> Result<i32, DomainError> {
-        Ok(ai_usage::Entity::find_by_id((client_id, month_of(self.clock.now())))
-            .one(&self.db.conn)
-            .await?
-            .map_or(0, |u| u.requests))
+        Ok(
+            ai_usage::Entity::find_by_id((client_id, month_of(self.clock.now())))
+                .one(&self.db.conn)
+                .await?
+                .map_or(0, |u| u.requests),
+        )
     }
 
     /// Requests used this month across the platform.
@@ -111,7 +111,10 @@ mod tests {
     fn months_roll_over_at_the_year_end() {
         let dec = Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap();
         assert_eq!(month_of(dec), "2026-12");
-        assert_eq!(next_month(dec), Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            next_month(dec),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
     }
 
     #[tokio::test]
@@ -125,12 +128,17 @@ mod tests {
         assert_eq!(usage.consume(client_id, 2).await.unwrap(), 1);
         assert_eq!(usage.consume(client_id, 2).await.unwrap(), 2);
         let refused = usage.consume(client_id, 2).await.unwrap_err();
-        assert!(matches!(refused, DomainError::RateLimited { retry_after } if retry_after.as_secs() == 12 * 3600));
+        assert!(
+            matches!(refused, DomainError::RateLimited { retry_after } if retry_after.as_secs() == 12 * 3600)
+        );
         assert_eq!(usage.used(client_id).await.unwrap(), 2);
         assert_eq!(usage.month_total().await.unwrap(), 2);
         clock.advance(chrono::Duration::days(1));
         assert_eq!(usage.used(client_id).await.unwrap(), 0, "a new month");
         assert_eq!(usage.consume(client_id, 2).await.unwrap(), 1);
-        assert!(usage.consume(client_id, 0).await.is_err(), "no quota, no analyses");
+        assert!(
+            usage.consume(client_id, 0).await.is_err(),
+            "no quota, no analyses"
+        );
     }
 }

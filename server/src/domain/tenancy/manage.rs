@@ -17,7 +17,9 @@ use entities::{
 };
 use sea_orm::{
     sea_query::{Alias, Expr, Query},
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -112,7 +114,9 @@ impl TenancyService {
             // Suspending the platform would lock its super_admins out of
             // nothing (they are never held) but would read as an outage.
             if platform && status != LicenceStatus::Active {
-                return Err(DomainError::Conflict("the platform's own tenant stays active".into()));
+                return Err(DomainError::Conflict(
+                    "the platform's own tenant stays active".into(),
+                ));
             }
             model.license_status = Set(status);
         }
@@ -184,7 +188,9 @@ impl TenancyService {
     ) -> Result<(), DomainError> {
         super_admin_only(actor)?;
         if client_id == actor.client_id {
-            return Err(DomainError::Conflict("the platform's own tenant cannot be deleted".into()));
+            return Err(DomainError::Conflict(
+                "the platform's own tenant cannot be deleted".into(),
+            ));
         }
         let txn = self.db.begin_write().await?;
         let client = clients::Entity::find_by_id(client_id)
@@ -192,7 +198,9 @@ impl TenancyService {
             .await?
             .ok_or(DomainError::NotFound("client"))?;
         if self.is_platform(&txn, client_id).await? {
-            return Err(DomainError::Conflict("the platform's own tenant cannot be deleted".into()));
+            return Err(DomainError::Conflict(
+                "the platform's own tenant cannot be deleted".into(),
+            ));
         }
         let certificates: Vec<(String, DateTime<Utc>)> = client_certificates::Entity::find()
             .select_only()
