@@ -138,7 +138,7 @@ impl TenancyService {
         };
         let hash = self.hasher.hash(&password).await?;
         let now = Utc::now();
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let enterprise = self
             .licence_type(&txn, &Tier::Enterprise.stored())
             .await?
@@ -273,7 +273,7 @@ impl TenancyService {
         if name.is_empty() || name.chars().count() > 255 {
             return Err(DomainError::invalid("name", "must be 1-255 characters"));
         }
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.begin_write().await?;
         let kind = self.known_licence_type(&txn, license_type).await?;
         let client = clients::Entity::insert(new_client(name, &kind, language, Utc::now()))
             .exec_with_returning(&txn)
