@@ -16,7 +16,7 @@ use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use entities::{
     clients,
     enums::{Language, Role},
-    machines, reminders_sent, users,
+    license_types, machines, reminders_sent, users,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{BTreeMap, HashMap};
@@ -245,12 +245,13 @@ impl Alerting {
         }
         let widest = LICENCE_THRESHOLDS.iter().copied().max().unwrap_or(0);
         let tenants = clients::Entity::find()
+            .find_also_related(license_types::Entity)
             .filter(clients::Column::LicenseExpiresAt.gt(now))
             .filter(clients::Column::LicenseExpiresAt.lte(now + Duration::days(widest + 1)))
             .all(&self.db.conn)
             .await?;
         let mut sent = 0;
-        for client in tenants {
+        for (client, kind) in tenants {
             let Some(expires_at) = client.license_expires_at else {
                 continue;
             };
@@ -260,7 +261,7 @@ impl Alerting {
             };
             let template = Template::LicenseExpiration {
                 tenant: client.name.clone(),
-                licence_type: licence_label(&client),
+                licence_type: kind.map_or_else(|| licence_label(&client), |k| k.name),
                 days_left: left,
                 expires_on: format_day(expires_at, client.language),
             };

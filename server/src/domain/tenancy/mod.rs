@@ -19,7 +19,7 @@ use entities::{
 };
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    SqlErr, TransactionTrait,
+    SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
