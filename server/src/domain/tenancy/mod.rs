@@ -183,13 +183,6 @@ impl TenancyService {
         })
     }
 
-    pub async fn list(&self) -> Result<Vec<clients::Model>, DomainError> {
-        Ok(clients::Entity::find()
-            .order_by_asc(clients::Column::Name)
-            .all(&self.db.conn)
-            .await?)
-    }
-
     /// Overrides the licence type's machine limit for one tenant; None
     /// returns to the type's limit. A limit below the current count
     /// refuses new machines only.
