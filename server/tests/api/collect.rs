@@ -1,7 +1,7 @@
 //! Collector ingestion over mTLS: storage per collector, idempotent
 //! retries, refusals that keep nothing, group commit under concurrency.
 
-use crate::helpers::{fleet, heartbeat_body, TestServer};
+use crate::helpers::{fleet, fleet_on, heartbeat_body, TestServer};
 use chrono::{Duration, Utc};
 use entities::{disk_info, event_logs, machine_collector_data, machine_inventory, metrics, smart_data};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -401,6 +401,16 @@ async fn retention_follows_each_tenants_licence() {
     let root = server.admin_token().await;
     let (_, pro) = fleet(&server, &root, "Keeper", 1).await;
     let (_, trial) = fleet(&server, &root, "Trier", 1).await;
+    // A type the super_admin defines keeps its own number of days.
+    let long = server
+        .graphql_as(
+            &root,
+            "mutation { createLicenseType(code: KEEP_LONG, input: {name: \"Long\", tier: PRO, retentionDays: 120, aiQuotaMonthly: 0}) { code } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(long["data"]["createLicenseType"]["code"], "keep_long", "{long}");
+    let (_, kept_long) = fleet_on(&server, &root, "Hoarder", "keep_long", 1).await;
     let db = &server.state.services.infra.db;
     let trial_client = entities::machines::Entity::find_by_id(trial[0].machine_id)
         .one(&db.conn)
@@ -418,7 +428,7 @@ async fn retention_follows_each_tenants_licence() {
         .await
         .unwrap();
     let now = Utc::now();
-    for agent in [&pro[0], &trial[0]] {
+    for agent in [&pro[0], &trial[0], &kept_long[0]] {
         for days in [100, 10, 1] {
             let at = now - Duration::days(days);
             assert_eq!(agent.collect(metrics_sample(at, 5.0, 5.0)).await.0, 200);
@@ -447,6 +457,11 @@ async fn retention_follows_each_tenants_licence() {
     };
     assert_eq!(kept(pro[0].machine_id).await, [1, 10], "Pro keeps 90 days");
     assert_eq!(kept(trial[0].machine_id).await, [1], "Trial keeps 7 days");
+    assert_eq!(
+        kept(kept_long[0].machine_id).await,
+        [1, 10, 100],
+        "keep_long keeps 120 days"
+    );
     assert_eq!(
         count::<disk_info::Entity>(&server, trial[0].machine_id, disk_info::Column::MachineId).await,
         1
