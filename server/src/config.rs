@@ -207,6 +207,25 @@ pub struct Settings {
     )]
     pub allow_private_webhooks: String,
 
+    /// endoflife.date's Windows release list, read when a super_admin
+    /// refreshes the known Windows builds
+    #[arg(
+        long,
+        env = "WINDOWS_BUILDS_URL",
+        default_value = "https://endoflife.date/api/windows.json",
+        help_heading = "Super admin"
+    )]
+    pub windows_builds_url: String,
+    /// Unix socket of the Docker engine behind the super_admin's Docker
+    /// panel
+    #[arg(
+        long,
+        env = "DOCKER_SOCKET",
+        default_value = "/var/run/docker.sock",
+        help_heading = "Super admin"
+    )]
+    pub docker_socket: String,
+
     /// Agent gateway port (TLS, client certificates)
     #[arg(
         long,
@@ -366,6 +385,10 @@ pub struct Config {
     /// Webhooks may target loopback, private networks and plain http
     /// (tests and labs); off, such URLs are refused.
     pub allow_private_webhooks: bool,
+    /// Where the known Windows builds are refreshed from.
+    pub windows_builds_url: String,
+    /// The Docker engine's unix socket (the super_admin's Docker panel).
+    pub docker_socket: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -604,10 +627,28 @@ impl Config {
         )?;
 
         let allow_private_webhooks = parse_bool(&s.allow_private_webhooks, "ALLOW_PRIVATE_WEBHOOKS")?;
+        let windows_builds_url = Url::parse(s.windows_builds_url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| ConfigError::new("WINDOWS_BUILDS_URL", "must be an http(s) URL"))?
+            .to_string();
+        let docker_socket = s.docker_socket.trim();
+        let docker_socket = docker_socket
+            .strip_prefix("unix://")
+            .unwrap_or(docker_socket)
+            .to_owned();
+        if !docker_socket.starts_with('/') {
+            return Err(ConfigError::new(
+                "DOCKER_SOCKET",
+                "must be an absolute path to a unix socket",
+            ));
+        }
 
         Ok(Self {
             password_cost: PasswordCost::PRODUCTION,
             allow_private_webhooks,
+            windows_builds_url,
+            docker_socket,
             max_connections,
             agent_max_connections,
             agent_anonymous_connections_per_ip,

@@ -3,6 +3,7 @@
 //! infallible assembly: reading keys, connecting and migrating happen in
 //! `app`, so this module depends on the domain and infra only.
 
+use crate::domain::{docker::DockerPanel, windows_builds::WindowsBuilds};
 use crate::{
     config::Config,
     domain::alerting::Alerting,
@@ -47,6 +48,8 @@ pub struct Services {
     /// Live events for subscriptions.
     pub live: LiveFeed,
     pub alerting: Alerting,
+    pub windows_builds: WindowsBuilds,
+    pub docker: DockerPanel,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -117,6 +120,19 @@ impl Services {
             infra.clock.clone(),
         );
         Self {
+            windows_builds: WindowsBuilds::new(
+                infra.db.clone(),
+                activity.clone(),
+                Arc::new(crate::infra::endoflife::HttpReleaseSource::new(
+                    config.windows_builds_url.clone(),
+                )),
+            ),
+            docker: DockerPanel::new(
+                Arc::new(crate::infra::docker::DockerEngine::new(
+                    config.docker_socket.clone(),
+                )),
+                activity.clone(),
+            ),
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),

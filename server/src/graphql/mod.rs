@@ -10,6 +10,7 @@ pub mod auth;
 mod certificates;
 mod context;
 mod cost;
+mod docker;
 pub mod document;
 pub mod error;
 mod extension;
@@ -22,6 +23,7 @@ mod system;
 mod tenancy;
 mod types;
 mod users;
+mod windows_builds;
 
 use crate::services::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -50,6 +52,8 @@ pub struct QueryRoot(
     machines::MachineQuery,
     organise::OrganiseQuery,
     alerting::AlertingQuery,
+    windows_builds::WindowsBuildQuery,
+    docker::DockerQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +69,8 @@ pub struct MutationRoot(
     machines::MachineMutation,
     organise::OrganiseMutation,
     alerting::AlertingMutation,
+    windows_builds::WindowsBuildMutation,
+    docker::DockerMutation,
 );
 
 #[derive(MergedSubscription, Default)]
