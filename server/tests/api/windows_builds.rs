@@ -225,3 +225,53 @@ async fn a_bad_upstream_answer_is_unavailable_and_changes_nothing() {
     }
     assert_eq!(server.graphql_as(&root, BUILDS, json!({})).await, before);
 }
+
+async fn set_minimums(server: &TestServer, token: &str, input: Value) -> Value {
+    server
+        .graphql_as(
+            token,
+            "mutation($i: AgentRequirementsInput!) { updateAgentRequirements(input: $i) { windowsClientMinBuild windowsServerMinBuild } }",
+            json!({ "i": input }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_minimum_build_must_be_a_known_build_of_its_kind() {
+    let (server, _) = setup().await;
+    let root = server.admin_token().await;
+    for (input, field) in [
+        (json!({ "windowsClientMinBuild": 12345 }), "windowsClientMinBuild"),
+        (json!({ "windowsServerMinBuild": 19045 }), "windowsServerMinBuild"),
+        (json!({ "windowsClientMinBuild": 26200 }), "windowsClientMinBuild"),
+    ] {
+        let refused = set_minimums(&server, &root, input.clone()).await;
+        assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{input}: {refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], field);
+    }
+    let set = set_minimums(
+        &server,
+        &root,
+        json!({ "windowsClientMinBuild": 19044, "windowsServerMinBuild": 20348 }),
+    )
+    .await;
+    assert_eq!(
+        set["data"]["updateAgentRequirements"],
+        json!({ "windowsClientMinBuild": 19044, "windowsServerMinBuild": 20348 }),
+        "{set}"
+    );
+    // 25H2 becomes a valid minimum once a refresh has brought it in; 0
+    // still means no minimum.
+    server.graphql_as(&root, REFRESH, json!({})).await;
+    let set = set_minimums(
+        &server,
+        &root,
+        json!({ "windowsClientMinBuild": 26200, "windowsServerMinBuild": 0 }),
+    )
+    .await;
+    assert_eq!(
+        set["data"]["updateAgentRequirements"],
+        json!({ "windowsClientMinBuild": 26200, "windowsServerMinBuild": 0 }),
+        "{set}"
+    );
+}

@@ -27,16 +27,8 @@ pub fn compute(raw: &RawStats) -> ContainerStats {
     };
     // Counters only grow; a smaller value means the container restarted
     // between the samples, and there is no rate to give.
-    let cpu_delta = raw
-        .cpu
-        .total_usage
-        .checked_sub(raw.precpu.total_usage)
-        .unwrap_or(0);
-    let system_delta = raw
-        .cpu
-        .system_usage
-        .checked_sub(raw.precpu.system_usage)
-        .unwrap_or(0);
+    let cpu_delta = raw.cpu.total_usage.saturating_sub(raw.precpu.total_usage);
+    let system_delta = raw.cpu.system_usage.saturating_sub(raw.precpu.system_usage);
     // An empty previous sample (a one-shot read) would turn the lifetime
     // average into a "current" figure; better none.
     let has_previous = raw.precpu.system_usage > 0;
@@ -103,12 +95,14 @@ mod tests {
 
     #[test]
     fn no_rate_without_a_previous_sample_or_after_a_restart() {
-        let mut raw = RawStats::default();
-        raw.cpu = CpuSample {
-            total_usage: 5,
-            system_usage: 10,
-            online_cpus: 0,
-            per_cpu_count: 2,
+        let mut raw = RawStats {
+            cpu: CpuSample {
+                total_usage: 5,
+                system_usage: 10,
+                online_cpus: 0,
+                per_cpu_count: 2,
+            },
+            ..RawStats::default()
         };
         assert_eq!(compute(&raw).cpu_percent, 0.0, "no previous sample");
         raw.precpu = CpuSample {

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use endoflife::{FeedBuild, OsType};
 use entities::windows_builds;
 use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use serde_json::json;
 use std::{collections::HashSet, sync::Arc};
@@ -61,6 +61,18 @@ pub struct Refreshed {
     pub builds: Grouped,
 }
 
+/// Whether `build` is an active known build of `os_type`: a minimum build
+/// an admin picks must be one the dropdowns offer.
+pub async fn is_known(conn: &impl ConnectionTrait, os_type: OsType, build: i32) -> Result<bool, DomainError> {
+    Ok(windows_builds::Entity::find()
+        .filter(windows_builds::Column::OsType.eq(os_type.as_str()))
+        .filter(windows_builds::Column::BuildNumber.eq(build))
+        .filter(windows_builds::Column::IsActive.eq(true))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 #[derive(Clone)]
 pub struct WindowsBuilds {
     db: Database,
@@ -93,18 +105,6 @@ impl WindowsBuilds {
     /// The active builds: the build → name mapping clients display.
     pub async fn active(&self) -> Result<Vec<windows_builds::Model>, DomainError> {
         self.rows(true).await
-    }
-
-    /// Whether `build` is an active build of `os_type` (to check a
-    /// minimum build an admin picks).
-    pub async fn is_known(&self, os_type: OsType, build: i32) -> Result<bool, DomainError> {
-        Ok(windows_builds::Entity::find()
-            .filter(windows_builds::Column::OsType.eq(os_type.as_str()))
-            .filter(windows_builds::Column::BuildNumber.eq(build))
-            .filter(windows_builds::Column::IsActive.eq(true))
-            .one(&self.db.conn)
-            .await?
-            .is_some())
     }
 
     /// Reads the release list and upserts its builds. Nothing changes when
