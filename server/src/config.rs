@@ -838,8 +838,15 @@ mod tests {
         assert!(cfg.jwt_secret.is_none());
         assert_eq!(cfg.cors_origins, CorsOrigins::Any);
         assert!(!cfg.allow_private_webhooks);
-        let cfg = Config::from_vars(&vars(&[("ALLOW_PRIVATE_WEBHOOKS", "true")])).unwrap();
+        assert_eq!(cfg.windows_builds_url, "https://endoflife.date/api/windows.json");
+        assert_eq!(cfg.docker_socket, "/var/run/docker.sock");
+        let cfg = Config::from_vars(&vars(&[
+            ("ALLOW_PRIVATE_WEBHOOKS", "true"),
+            ("DOCKER_SOCKET", "unix:///run/user/1000/docker.sock"),
+        ]))
+        .unwrap();
         assert!(cfg.allow_private_webhooks);
+        assert_eq!(cfg.docker_socket, "/run/user/1000/docker.sock");
     }
 
     #[test]
@@ -889,6 +896,8 @@ mod tests {
             ("AGENT_MAX_CONNECTIONS", "many"),
             ("AGENT_ANONYMOUS_CONNECTIONS_PER_IP", "-1"),
             ("ALLOW_PRIVATE_WEBHOOKS", "sometimes"),
+            ("WINDOWS_BUILDS_URL", "file:///etc/windows.json"),
+            ("DOCKER_SOCKET", "docker.sock"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
