@@ -275,3 +275,25 @@ async fn a_minimum_build_must_be_a_known_build_of_its_kind() {
         "{set}"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_release_list_is_unavailable() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/api/windows.json");
+    let server = TestServer::spawn_env(TestEnv::new().await.set("WINDOWS_BUILDS_URL", &url)).await;
+    let root = server.admin_token().await;
+    let refused = server.graphql_as(&root, REFRESH, json!({})).await;
+    assert_eq!(error_code(&refused), "SERVICE_UNAVAILABLE", "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "Windows builds could not be refreshed: GET {url} failed"
+        )),
+        "{message}"
+    );
+}
