@@ -38,6 +38,7 @@ pub mod sites;
 pub mod smart_data;
 pub mod token_blacklist;
 pub mod users;
+pub mod windows_builds;
 
 pub mod prelude {
     pub use super::activity_logs::Entity as ActivityLogs;

@@ -17,6 +17,7 @@ mod m20261129_000010_session_security;
 mod m20261129_000011_reenrolment_release;
 mod m20261129_000012_alerting;
 mod m20261129_000013_licensing;
+mod m20261129_000014_windows_builds;
 pub mod timescale;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_reenrolment_release::Migration),
             Box::new(m20261129_000012_alerting::Migration),
             Box::new(m20261129_000013_licensing::Migration),
+            Box::new(m20261129_000014_windows_builds::Migration),
         ]
     }
 }

@@ -207,6 +207,25 @@ pub struct Settings {
     )]
     pub allow_private_webhooks: String,
 
+    /// endoflife.date's Windows release list, read when a super_admin
+    /// refreshes the known Windows builds
+    #[arg(
+        long,
+        env = "WINDOWS_BUILDS_URL",
+        default_value = "https://endoflife.date/api/windows.json",
+        help_heading = "Super admin"
+    )]
+    pub windows_builds_url: String,
+    /// Unix socket of the Docker engine behind the super_admin's Docker
+    /// panel
+    #[arg(
+        long,
+        env = "DOCKER_SOCKET",
+        default_value = "/var/run/docker.sock",
+        help_heading = "Super admin"
+    )]
+    pub docker_socket: String,
+
     /// Agent gateway port (TLS, client certificates)
     #[arg(
         long,
@@ -366,6 +385,10 @@ pub struct Config {
     /// Webhooks may target loopback, private networks and plain http
     /// (tests and labs); off, such URLs are refused.
     pub allow_private_webhooks: bool,
+    /// Where the known Windows builds are refreshed from.
+    pub windows_builds_url: String,
+    /// The Docker engine's unix socket (the super_admin's Docker panel).
+    pub docker_socket: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -604,10 +627,28 @@ impl Config {
         )?;
 
         let allow_private_webhooks = parse_bool(&s.allow_private_webhooks, "ALLOW_PRIVATE_WEBHOOKS")?;
+        let windows_builds_url = Url::parse(s.windows_builds_url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| ConfigError::new("WINDOWS_BUILDS_URL", "must be an http(s) URL"))?
+            .to_string();
+        let docker_socket = s.docker_socket.trim();
+        let docker_socket = docker_socket
+            .strip_prefix("unix://")
+            .unwrap_or(docker_socket)
+            .to_owned();
+        if !docker_socket.starts_with('/') {
+            return Err(ConfigError::new(
+                "DOCKER_SOCKET",
+                "must be an absolute path to a unix socket",
+            ));
+        }
 
         Ok(Self {
             password_cost: PasswordCost::PRODUCTION,
             allow_private_webhooks,
+            windows_builds_url,
+            docker_socket,
             max_connections,
             agent_max_connections,
             agent_anonymous_connections_per_ip,
@@ -797,8 +838,15 @@ mod tests {
         assert!(cfg.jwt_secret.is_none());
         assert_eq!(cfg.cors_origins, CorsOrigins::Any);
         assert!(!cfg.allow_private_webhooks);
-        let cfg = Config::from_vars(&vars(&[("ALLOW_PRIVATE_WEBHOOKS", "true")])).unwrap();
+        assert_eq!(cfg.windows_builds_url, "https://endoflife.date/api/windows.json");
+        assert_eq!(cfg.docker_socket, "/var/run/docker.sock");
+        let cfg = Config::from_vars(&vars(&[
+            ("ALLOW_PRIVATE_WEBHOOKS", "true"),
+            ("DOCKER_SOCKET", "unix:///run/user/1000/docker.sock"),
+        ]))
+        .unwrap();
         assert!(cfg.allow_private_webhooks);
+        assert_eq!(cfg.docker_socket, "/run/user/1000/docker.sock");
     }
 
     #[test]
@@ -848,6 +896,8 @@ mod tests {
             ("AGENT_MAX_CONNECTIONS", "many"),
             ("AGENT_ANONYMOUS_CONNECTIONS_PER_IP", "-1"),
             ("ALLOW_PRIVATE_WEBHOOKS", "sometimes"),
+            ("WINDOWS_BUILDS_URL", "file:///etc/windows.json"),
+            ("DOCKER_SOCKET", "docker.sock"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

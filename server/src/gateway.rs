@@ -74,6 +74,10 @@ fn to_gateway(e: DomainError) -> GatewayError {
             )
             .retry_after(retry_after.as_secs().max(1))
         }
+        DomainError::Upstream { ref message, .. } => {
+            tracing::warn!(error = %e.report(), "agent request refused: upstream service failed");
+            GatewayError::new(GatewayErrorCode::Unavailable, message.clone())
+        }
         DomainError::Internal { .. } => {
             tracing::error!(error = %e.report(), "gateway internal error");
             GatewayError::new(GatewayErrorCode::Internal, "Internal server error")

@@ -3,6 +3,7 @@
 //! infallible assembly: reading keys, connecting and migrating happen in
 //! `app`, so this module depends on the domain and infra only.
 
+use crate::domain::{docker::DockerPanel, windows_builds::WindowsBuilds};
 use crate::{
     config::Config,
     domain::alerting::Alerting,
@@ -51,6 +52,8 @@ pub struct Services {
     /// What each tenant's licence allows; every gate asks it.
     pub licensing: Licensing,
     pub sites: Sites,
+    pub windows_builds: WindowsBuilds,
+    pub docker: DockerPanel,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -141,6 +144,19 @@ impl Services {
         Self {
             sites,
             licensing,
+            windows_builds: WindowsBuilds::new(
+                infra.db.clone(),
+                activity.clone(),
+                Arc::new(crate::infra::endoflife::HttpReleaseSource::new(
+                    config.windows_builds_url.clone(),
+                )),
+            ),
+            docker: DockerPanel::new(
+                Arc::new(crate::infra::docker::DockerEngine::new(
+                    config.docker_socket.clone(),
+                )),
+                activity.clone(),
+            ),
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),

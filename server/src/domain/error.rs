@@ -39,6 +39,16 @@ pub enum DomainError {
         #[source]
         source: Option<BoxError>,
     },
+    /// An outside service we depend on for this one operation (the Docker
+    /// engine, endoflife.date) failed or could not be reached. Unlike
+    /// `Unavailable`, `message` names the service and is shown to the
+    /// caller: it tells an operator what to fix.
+    #[error("{message}")]
+    Upstream {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A fault on our side. `context` says where; `source` is the cause.
     #[error("internal error: {context}")]
     Internal {
@@ -77,6 +87,14 @@ impl DomainError {
         Self::Unavailable {
             retry_after: db_failure::RETRY_AFTER,
             source: Some(source.into()),
+        }
+    }
+
+    /// An outside service failed; `message` is shown to the caller.
+    pub fn upstream(message: impl Into<String>, source: Option<BoxError>) -> Self {
+        Self::Upstream {
+            message: message.into(),
+            source,
         }
     }
 

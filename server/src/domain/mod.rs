@@ -8,6 +8,7 @@ pub mod alerting;
 pub mod auth;
 pub mod collectors;
 pub mod crypto;
+pub mod docker;
 pub mod error;
 #[cfg(test)]
 pub mod fixtures;
@@ -20,5 +21,6 @@ pub mod pki;
 pub mod status;
 pub mod tenancy;
 pub mod users;
+pub mod windows_builds;
 
 pub use error::DomainError;

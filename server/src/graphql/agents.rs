@@ -185,7 +185,8 @@ impl AgentMutation {
         Ok(true)
     }
 
-    /// super_admin: changes the global OS prerequisites.
+    /// super_admin: changes the global OS prerequisites. A minimum build
+    /// is 0 (none) or an active build of its kind in `windowsBuilds`.
     async fn update_agent_requirements(
         &self,
         ctx: &Context<'_>,

@@ -136,6 +136,10 @@ impl From<&DomainError> for ApiError {
                 tracing::warn!(error = %e.report(), "resolver refused: storage unavailable");
                 Self::unavailable(*retry_after)
             }
+            DomainError::Upstream { message, .. } => {
+                tracing::warn!(error = %e.report(), "resolver refused: upstream service failed");
+                Self::new(ErrorCode::ServiceUnavailable, message.clone())
+            }
             DomainError::Internal { .. } => {
                 tracing::error!(error = %e.report(), "internal error in resolver");
                 Self::new(ErrorCode::InternalServerError, INTERNAL_MESSAGE)

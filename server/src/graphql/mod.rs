@@ -10,6 +10,7 @@ pub mod auth;
 mod certificates;
 mod context;
 mod cost;
+mod docker;
 pub mod document;
 pub mod error;
 mod extension;
@@ -25,6 +26,7 @@ mod system;
 mod tenancy;
 mod types;
 mod users;
+mod windows_builds;
 
 use crate::services::Services;
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -55,6 +57,8 @@ pub struct QueryRoot(
     alerting::AlertingQuery,
     licensing::LicensingQuery,
     sites::SiteQuery,
+    windows_builds::WindowsBuildQuery,
+    docker::DockerQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -72,6 +76,8 @@ pub struct MutationRoot(
     alerting::AlertingMutation,
     licensing::LicensingMutation,
     sites::SiteMutation,
+    windows_builds::WindowsBuildMutation,
+    docker::DockerMutation,
 );
 
 #[derive(MergedSubscription, Default)]

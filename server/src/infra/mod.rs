@@ -6,6 +6,8 @@ pub mod cache;
 pub mod clock;
 pub mod db;
 pub mod db_failure;
+pub mod docker;
+pub mod endoflife;
 pub mod fanout;
 pub mod group_commit;
 pub mod mailer;

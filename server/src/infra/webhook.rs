@@ -246,7 +246,8 @@ fn transport_error(host: &str, e: &reqwest::Error) -> DeliveryError {
     }
 }
 
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+/// The innermost cause of an error, for a one-line message.
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;

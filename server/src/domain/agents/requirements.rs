@@ -5,7 +5,10 @@
 
 use super::keys;
 use crate::{
-    domain::DomainError,
+    domain::{
+        windows_builds::{self, endoflife::OsType},
+        DomainError,
+    },
     infra::{cache::Cache, db::Database},
 };
 use chrono::{DateTime, Utc};
@@ -130,6 +133,30 @@ impl RequirementsService {
         ] {
             if value.is_some_and(|v| !(0..=1_000_000).contains(&v)) {
                 return Err(DomainError::invalid(field, "must be between 0 and 1000000"));
+            }
+        }
+        for (field, os, value) in [
+            (
+                "windowsClientMinBuild",
+                OsType::Client,
+                changes.windows_client_min_build,
+            ),
+            (
+                "windowsServerMinBuild",
+                OsType::Server,
+                changes.windows_server_min_build,
+            ),
+        ] {
+            if let Some(build) = value.filter(|v| *v > 0) {
+                if !windows_builds::is_known(&self.db.conn, os, build).await? {
+                    return Err(DomainError::invalid(
+                        field,
+                        format!(
+                            "{build} is not a known Windows {} build (see windowsBuilds)",
+                            os.as_str()
+                        ),
+                    ));
+                }
             }
         }
         if let Some(Some(m)) = &changes.unsupported_os_message {
