@@ -2,6 +2,8 @@
 //! policy set here in one place.
 
 mod activity;
+mod admin;
+mod admin_fleet;
 mod agent_config;
 mod agents;
 mod alerting;
@@ -50,6 +52,8 @@ pub struct QueryRoot(
     machines::MachineQuery,
     organise::OrganiseQuery,
     alerting::AlertingQuery,
+    admin::AdminQuery,
+    admin_fleet::AdminFleetQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +69,7 @@ pub struct MutationRoot(
     machines::MachineMutation,
     organise::OrganiseMutation,
     alerting::AlertingMutation,
+    admin_fleet::AdminFleetMutation,
 );
 
 #[derive(MergedSubscription, Default)]
