@@ -10,6 +10,8 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// A span ending now, in whole days (UTC) with today included.
+// The variants name the GraphQL values (LAST_7_DAYS, ...).
+#[allow(clippy::enum_variant_names)]
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum StatsRange {
     Last7Days,
