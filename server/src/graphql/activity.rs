@@ -157,7 +157,7 @@ impl ActivityQuery {
         client_id: Option<ID>,
     ) -> Result<ActivityStats> {
         ctx.user_session_with_role(Role::SuperAdmin)?;
-        let period = super::admin::period(range, from, to)?;
+        let period = super::admin::period(ctx, range, from, to)?;
         let client_id = client_id.as_ref().map(|c| parse_id("clientId", c)).transpose()?;
         let stats = ctx
             .services()

@@ -35,25 +35,15 @@ impl StatsRange {
 /// The span of a figure: `range`, or `from` (and optionally `to`), at
 /// most 366 days; LAST_30_DAYS when neither is given.
 pub(super) fn period(
+    ctx: &Context<'_>,
     range: Option<StatsRange>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
 ) -> Result<Period> {
-    let now = Utc::now();
-    Ok(match (range, from) {
-        (Some(_), Some(_)) => {
-            return Err(super::ApiError::bad_input(
-                "range",
-                "give range or from/to, not both",
-            ))
-        }
-        (Some(r), None) => Period::last_days(r.days(), now),
-        (None, Some(from)) => Period::between(from, to, now)?,
-        (None, None) if to.is_some() => {
-            return Err(super::ApiError::bad_input("from", "is required with to"))
-        }
-        (None, None) => Period::last_days(StatsRange::Last30Days.days(), now),
-    })
+    Ok(ctx
+        .services()
+        .platform_stats
+        .period(range.map(StatsRange::days), from, to)?)
 }
 
 #[derive(SimpleObject)]
@@ -187,7 +177,7 @@ impl AdminQuery {
         to: Option<DateTime<Utc>>,
     ) -> Result<AdminTimeline> {
         ctx.user_session_with_role(Role::SuperAdmin)?;
-        let period = period(range, from, to)?;
+        let period = period(ctx, range, from, to)?;
         let t = ctx.services().platform_stats.timeline(&period).await?;
         Ok(timeline(period, t))
     }
