@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod identity;
 mod infra;
+mod installers;
 mod listening;
 mod live_resources;
 mod machines;
