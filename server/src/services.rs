@@ -54,6 +54,8 @@ pub struct Services {
     pub sites: Sites,
     pub windows_builds: WindowsBuilds,
     pub docker: DockerPanel,
+    pub platform_stats: crate::domain::admin::PlatformStats,
+    pub installers: crate::domain::agent_config::installers::Installers,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -141,6 +143,14 @@ impl Services {
             activity.clone(),
             infra.clock.clone(),
         );
+        let fleet = Fleet::new(infra.db.clone(), infra.clock.clone());
+        let platform_stats =
+            crate::domain::admin::PlatformStats::new(infra.db.clone(), fleet.clone(), infra.clock.clone());
+        let installers = crate::domain::agent_config::installers::Installers::new(
+            install_tokens.clone(),
+            agent_versions.clone(),
+            infra.cache.clone(),
+        );
         Self {
             sites,
             licensing,
@@ -157,11 +167,13 @@ impl Services {
                 )),
                 activity.clone(),
             ),
+            platform_stats,
+            installers,
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone()),
             ingest: Ingest::new(infra.db.clone(), infra.bus.clone(), infra.cache.clone()),
-            fleet: Fleet::new(infra.db.clone(), infra.clock.clone()),
+            fleet,
             risk_overrides: RiskOverrides::new(infra.db.clone()),
             organise: Organise::new(infra.db.clone()),
             live: LiveFeed::new(infra.fanout.clone()),

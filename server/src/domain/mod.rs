@@ -2,6 +2,7 @@
 //! GraphQL; callers map [`DomainError`] to their transport.
 
 pub mod activity;
+pub mod admin;
 pub mod agent_config;
 pub mod agents;
 pub mod alerting;

@@ -9,6 +9,7 @@ use crate::domain::{
     activity::{Category, Cursor, Filter, Level},
     auth::Role,
 };
+use async_graphql::resolver_utils::EnumType;
 use async_graphql::{
     connection::{Connection, Edge, EmptyFields},
     Context, Enum, InputObject, Json, Object, SimpleObject, ID,
@@ -18,14 +19,14 @@ use chrono::{DateTime, Utc};
 use entities::activity_logs;
 use uuid::Uuid;
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ActivityLevel {
     Info,
     Warn,
     Error,
 }
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ActivityCategory {
     Auth,
     Email,
@@ -93,6 +94,29 @@ impl From<activity_logs::Model> for ActivityLog {
     }
 }
 
+#[derive(SimpleObject)]
+pub struct CategoryCount {
+    category: ActivityCategory,
+    count: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct LevelCount {
+    level: ActivityLevel,
+    count: i64,
+}
+
+/// Activity-log entries over a span, every category and level listed
+/// (zero included).
+#[derive(SimpleObject)]
+pub struct ActivityStats {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    total: i64,
+    by_category: Vec<CategoryCount>,
+    by_level: Vec<LevelCount>,
+}
+
 #[derive(InputObject, Default)]
 pub struct ActivityLogFilter {
     category: Option<ActivityCategory>,
@@ -122,6 +146,47 @@ pub struct ActivityQuery;
 
 #[Object]
 impl ActivityQuery {
+    /// Entries by category and by level over `range` or `from`/`to`
+    /// (LAST_30_DAYS by default), across tenants or for one (super_admin).
+    async fn activity_stats(
+        &self,
+        ctx: &Context<'_>,
+        range: Option<super::admin::StatsRange>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        client_id: Option<ID>,
+    ) -> Result<ActivityStats> {
+        ctx.user_session_with_role(Role::SuperAdmin)?;
+        let period = super::admin::period(ctx, range, from, to)?;
+        let client_id = client_id.as_ref().map(|c| parse_id("clientId", c)).transpose()?;
+        let stats = ctx
+            .services()
+            .activity
+            .stats(client_id, period.from, period.to)
+            .await?;
+        let count =
+            |map: &std::collections::BTreeMap<String, i64>, name: &str| map.get(name).copied().unwrap_or(0);
+        Ok(ActivityStats {
+            from: period.from,
+            to: period.to,
+            total: stats.total,
+            by_category: ActivityCategory::items()
+                .iter()
+                .map(|item| CategoryCount {
+                    category: item.value,
+                    count: count(&stats.by_category, Category::from(item.value).as_str()),
+                })
+                .collect(),
+            by_level: ActivityLevel::items()
+                .iter()
+                .map(|item| LevelCount {
+                    level: item.value,
+                    count: count(&stats.by_level, Level::from(item.value).as_str()),
+                })
+                .collect(),
+        })
+    }
+
     /// Newest first, `first` up to 200 per page.
     #[graphql(
         complexity = "super::cost::page(Some(first), 50, crate::domain::activity::MAX_PAGE, child_complexity)"

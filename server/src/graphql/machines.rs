@@ -3,7 +3,7 @@
 //! caller's tenant; nested data goes through dataloaders.
 
 use super::{
-    agent_config::CollectorKind,
+    agent_config::{CollectorKind, UpdateChannel},
     error::{ApiError, Result},
     loaders::{GroupLoader, LabelsLoader, LatestMetricsLoader, RiskOverridesLoader, SnapshotLoader},
     types::{id, parse_id},
@@ -45,10 +45,13 @@ pub struct MachineFilter {
     os: Option<String>,
     /// Substring of the host name, any case.
     search: Option<String>,
+    update_channel: Option<UpdateChannel>,
+    /// The agent version reported, exactly ("2.1.0").
+    agent_version: Option<String>,
 }
 
 impl MachineFilter {
-    fn into_domain(self) -> std::result::Result<Filter, ApiError> {
+    pub(super) fn into_domain(self) -> std::result::Result<Filter, ApiError> {
         Ok(Filter {
             status: match self.status {
                 None => None,
@@ -73,6 +76,8 @@ impl MachineFilter {
                 .transpose()?,
             os: self.os,
             search: self.search,
+            update_channel: self.update_channel.map(Into::into),
+            agent_version: self.agent_version,
         })
     }
 }
@@ -152,7 +157,7 @@ pub struct SmartDisk {
     predicted_failure: bool,
 }
 
-pub struct Machine(machines::Model);
+pub struct Machine(pub(super) machines::Model);
 
 impl Machine {
     async fn snapshot(&self, ctx: &Context<'_>, collector: Collector) -> Result<Option<CollectorSnapshot>> {
@@ -497,8 +502,8 @@ pub struct RiskOverrideInput {
 
 /// Extra fields of the machines connection.
 pub struct MachinePageInfo {
-    client_id: Uuid,
-    filter: Filter,
+    pub(super) reach: fleet::Reach,
+    pub(super) filter: Filter,
 }
 
 #[Object]
@@ -506,7 +511,7 @@ impl MachinePageInfo {
     /// Machines matching the filter, all pages together (one more
     /// statement; ask only when shown).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
-        Ok(ctx.services().fleet.count(self.client_id, &self.filter).await?)
+        Ok(ctx.services().fleet.count(self.reach, &self.filter).await?)
     }
 }
 
@@ -664,13 +669,13 @@ impl MachineQuery {
         let page = ctx
             .services()
             .fleet
-            .list(principal.client_id, &filter, first, after.as_deref())
+            .list(principal.client_id.into(), &filter, first, after.as_deref())
             .await?;
         let mut connection = Connection::with_additional_fields(
             after.is_some(),
             page.has_next,
             MachinePageInfo {
-                client_id: principal.client_id,
+                reach: principal.client_id.into(),
                 filter,
             },
         );

@@ -2,6 +2,8 @@
 //! policy set here in one place.
 
 mod activity;
+mod admin;
+mod admin_fleet;
 mod agent_config;
 mod agents;
 mod alerting;
@@ -59,6 +61,8 @@ pub struct QueryRoot(
     sites::SiteQuery,
     windows_builds::WindowsBuildQuery,
     docker::DockerQuery,
+    admin::AdminQuery,
+    admin_fleet::AdminFleetQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -78,6 +82,7 @@ pub struct MutationRoot(
     sites::SiteMutation,
     windows_builds::WindowsBuildMutation,
     docker::DockerMutation,
+    admin_fleet::AdminFleetMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -135,7 +135,11 @@ fn client_ip<'a>(
     Some(client)
 }
 
-fn request_meta(state: &AppState, headers: &HeaderMap, remote: Option<&RemoteAddr>) -> RequestMeta {
+pub(super) fn request_meta(
+    state: &AppState,
+    headers: &HeaderMap,
+    remote: Option<&RemoteAddr>,
+) -> RequestMeta {
     let forwarded_for = headers
         .get_all("x-forwarded-for")
         .iter()

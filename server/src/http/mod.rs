@@ -5,6 +5,7 @@ mod errors;
 mod export;
 mod graphql;
 mod health;
+mod installer;
 
 use crate::{app::AppState, config::CorsOrigins};
 use axum::{
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(health::health))
         .route("/api/export/machines", get(export::machines))
+        .route("/api/installer/windows", get(installer::windows))
+        .route("/api/installer/{platform}/{arch}", get(installer::by_target))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
         .with_state(state.clone())

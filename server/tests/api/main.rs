@@ -2,6 +2,7 @@
 //! Run on SQLite by default; set OPTRALIS_TEST_DATABASE_URL and
 //! OPTRALIS_TEST_REDIS_URL to run the same tests on PostgreSQL and Redis.
 
+mod admin;
 mod agent_config;
 mod agent_contract;
 mod agents;
@@ -17,6 +18,7 @@ mod health;
 mod helpers;
 mod identity;
 mod infra;
+mod installers;
 mod licensing;
 mod listening;
 mod live_resources;

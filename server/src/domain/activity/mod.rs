@@ -1,6 +1,10 @@
 //! The audit trail: who did what, from where. Recording never fails the
 //! action being recorded; a write error is logged instead.
 
+mod stats;
+
+pub use stats::Stats;
+
 use crate::{domain::DomainError, infra::db::Database};
 use chrono::{DateTime, Utc};
 use entities::activity_logs;

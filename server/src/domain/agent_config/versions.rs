@@ -185,6 +185,21 @@ impl AgentVersions {
         Ok(list)
     }
 
+    /// The active build of every channel, platform and architecture that
+    /// has one, in that order.
+    pub async fn active_builds(&self) -> Result<Vec<AgentVersion>, DomainError> {
+        Ok(agent_versions::Entity::find()
+            .filter(agent_versions::Column::IsActive.eq(true))
+            .order_by_asc(agent_versions::Column::Channel)
+            .order_by_asc(agent_versions::Column::Platform)
+            .order_by_asc(agent_versions::Column::Architecture)
+            .all(&self.db.conn)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     pub async fn get(&self, id: Uuid) -> Result<AgentVersion, DomainError> {
         Ok(self.row(id).await?.into())
     }

@@ -14,9 +14,12 @@ use entities::{
     enums::{Stored, UpdateChannel},
     machines,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
+
+/// Machines one bulk channel change may name.
+pub const MAX_BULK_MACHINES: usize = 1000;
 
 /// A command a heartbeat answer carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,5 +126,46 @@ impl Agents {
         )
         .metadata(json!({ "machine_id": machine_id, "channel": channel }));
         self.change_machine(actor, machine_id, set, entry, meta).await
+    }
+
+    /// Moves machines of any tenant to `channel` in one statement
+    /// (super_admin); ids that match no machine are skipped. Returns how
+    /// many machines were updated.
+    pub async fn set_update_channel_across(
+        &self,
+        actor: &Principal,
+        machine_ids: &[Uuid],
+        channel: UpdateChannel,
+        meta: &RequestMeta,
+    ) -> Result<u64, DomainError> {
+        if !actor.is_super_admin() {
+            return Err(DomainError::Forbidden("super_admin only".into()));
+        }
+        if machine_ids.is_empty() || machine_ids.len() > MAX_BULK_MACHINES {
+            return Err(DomainError::invalid(
+                "machineIds",
+                format!("must list 1-{MAX_BULK_MACHINES} machines"),
+            ));
+        }
+        let channel = channel.stored();
+        let updated = machines::Entity::update_many()
+            .col_expr(machines::Column::UpdateChannel, Expr::value(channel.clone()))
+            .col_expr(machines::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(machines::Column::Id.is_in(machine_ids.iter().copied()))
+            .exec(&self.db.conn)
+            .await?
+            .rows_affected;
+        // The heartbeat's cached view holds the channel.
+        futures::future::join_all(machine_ids.iter().map(|id| self.invalidate(*id))).await;
+        let entry = Entry::new(
+            Level::Info,
+            Category::Machine,
+            format!("Canal de mise à jour : {channel} ({updated} machines)"),
+        )
+        .client(actor.client_id)
+        .metadata(json!({ "channel": channel, "updated": updated, "requested": machine_ids.len() }))
+        .by(actor.user_id);
+        self.activity.record(entry, meta).await;
+        Ok(updated)
     }
 }

@@ -12,6 +12,7 @@ pub enum LimitedAction {
     MfaVerify,
     PasswordResetRequest,
     PasswordReset,
+    InstallerDownload,
 }
 
 impl LimitedAction {
@@ -22,6 +23,7 @@ impl LimitedAction {
             Self::MfaVerify => "mfa",
             Self::PasswordResetRequest => "reset-request",
             Self::PasswordReset => "reset",
+            Self::InstallerDownload => "installer",
         }
     }
 }

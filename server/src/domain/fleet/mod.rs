@@ -2,6 +2,7 @@
 //! one machine by id or host name, the batch lookups dataloaders use, and
 //! the fleet overview. Every read is scoped to one tenant.
 
+mod filter;
 pub mod history;
 pub mod offline;
 pub mod organise;
@@ -18,7 +19,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Utc};
 use entities::{groups, labels, machine_collector_data, machine_labels, machines};
 use sea_orm::{
-    sea_query::{Expr, Func, LikeExpr},
+    sea_query::{Expr, Func},
     ColumnTrait, Condition, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
@@ -26,25 +27,11 @@ use serde::{Deserialize, Serialize};
 use std::{collections::HashMap, sync::Arc};
 use uuid::Uuid;
 
+use filter::{filtered, lower};
+pub use filter::{MachineFilter, Reach, Status};
+
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 100;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Online,
-    Offline,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct MachineFilter {
-    pub status: Option<Status>,
-    pub group_id: Option<Uuid>,
-    pub label_id: Option<Uuid>,
-    /// Substring of the OS name, any case ("windows", "ubuntu").
-    pub os: Option<String>,
-    /// Substring of the host name, any case.
-    pub search: Option<String>,
-}
 
 /// Position after which a page starts: host names in case-insensitive
 /// order, ties broken by id.
@@ -160,23 +147,9 @@ pub fn is_online(m: &machines::Model, now: DateTime<Utc>) -> bool {
     m.last_seen.is_some_and(|seen| now - seen <= OFFLINE_AFTER)
 }
 
-fn like_pattern(term: &str) -> String {
-    let escaped = term
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 /// `SUM(CASE WHEN cond THEN 1 ELSE 0 END)`.
 pub(crate) fn count_where(cond: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
     Func::sum(Expr::case(cond, 1).finally(0)).into()
-}
-
-fn lower(col: machines::Column) -> Expr {
-    Expr::expr(Func::lower(Expr::col(col)))
 }
 
 #[derive(Clone)]
@@ -201,44 +174,6 @@ impl Fleet {
         is_online(m, self.clock.now())
     }
 
-    fn filtered(client_id: Uuid, f: &MachineFilter, now: DateTime<Utc>) -> Condition {
-        let mut cond = Condition::all().add(machines::Column::ClientId.eq(client_id));
-        let since = now - OFFLINE_AFTER;
-        match f.status {
-            Some(Status::Online) => cond = cond.add(machines::Column::LastSeen.gte(since)),
-            Some(Status::Offline) => {
-                cond = cond.add(
-                    Condition::any()
-                        .add(machines::Column::LastSeen.is_null())
-                        .add(machines::Column::LastSeen.lt(since)),
-                )
-            }
-            None => {}
-        }
-        if let Some(g) = f.group_id {
-            cond = cond.add(machines::Column::GroupId.eq(g));
-        }
-        if let Some(l) = f.label_id {
-            cond = cond.add(
-                machines::Column::Id.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(machine_labels::Column::MachineId)
-                        .from(machine_labels::Entity)
-                        .and_where(machine_labels::Column::LabelId.eq(l))
-                        .to_owned(),
-                ),
-            );
-        }
-        if let Some(os) = f.os.as_deref().filter(|s| !s.trim().is_empty()) {
-            cond = cond.add(lower(machines::Column::Os).like(LikeExpr::new(like_pattern(os)).escape('\\')));
-        }
-        if let Some(term) = f.search.as_deref().filter(|s| !s.trim().is_empty()) {
-            cond = cond
-                .add(lower(machines::Column::Hostname).like(LikeExpr::new(like_pattern(term)).escape('\\')));
-        }
-        cond
-    }
-
     /// Chart data of one of the tenant's machines (see [`history::history`]).
     pub async fn history(
         &self,
@@ -250,10 +185,10 @@ impl Fleet {
         history::history(&self.db, client_id, machine_id, series, range).await
     }
 
-    /// One page of the tenant's machines in host-name order.
+    /// One page of the machines in reach, in host-name order.
     pub async fn list(
         &self,
-        client_id: Uuid,
+        reach: Reach,
         filter: &MachineFilter,
         first: Option<i32>,
         after: Option<&str>,
@@ -263,7 +198,7 @@ impl Fleet {
             Some(n) if (1..=MAX_PAGE as i32).contains(&n) => n as u64,
             Some(_) => return Err(DomainError::invalid("first", format!("must be 1-{MAX_PAGE}"))),
         };
-        let mut cond = Self::filtered(client_id, filter, self.clock.now());
+        let mut cond = filtered(reach, filter, self.clock.now());
         if let Some(after) = after {
             let c = Cursor::decode(after)?;
             cond = cond.add(
@@ -288,9 +223,9 @@ impl Fleet {
         Ok(Page { items, has_next })
     }
 
-    pub async fn count(&self, client_id: Uuid, filter: &MachineFilter) -> Result<u64, DomainError> {
+    pub async fn count(&self, reach: Reach, filter: &MachineFilter) -> Result<u64, DomainError> {
         Ok(machines::Entity::find()
-            .filter(Self::filtered(client_id, filter, self.clock.now()))
+            .filter(filtered(reach, filter, self.clock.now()))
             .count(&self.db.conn)
             .await?)
     }
@@ -418,7 +353,7 @@ impl Fleet {
     }
 
     /// Fleet counts and mean health in one statement.
-    pub async fn overview(&self, client_id: Uuid) -> Result<Overview, DomainError> {
+    pub async fn overview(&self, reach: impl Into<Reach>) -> Result<Overview, DomainError> {
         #[derive(FromQueryResult)]
         struct Row {
             total: i64,
@@ -444,7 +379,7 @@ impl Fleet {
                 Expr::cust("CAST(AVG(health_score) AS DOUBLE PRECISION)"),
                 "health",
             )
-            .filter(machines::Column::ClientId.eq(client_id))
+            .filter(reach.into().condition())
             .into_model::<Row>()
             .one(&self.db.conn)
             .await?
@@ -473,10 +408,5 @@ mod tests {
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("not-a-cursor").is_err());
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern(" SRV_1% "), "%srv\\_1\\%%");
     }
 }

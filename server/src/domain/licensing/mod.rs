@@ -8,7 +8,7 @@ mod usage;
 
 pub use features::{tier_name, Feature, FEATURES};
 pub use types::{LicenceTypeInput, LicenceTypes};
-pub use usage::AiUsage;
+pub use usage::{month_of, AiUsage};
 
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},

@@ -187,7 +187,23 @@ impl InstallTokens {
         .await
     }
 
-    /// Counts one use of `secret` if it is valid; returns the token.
+    /// The token `secret` names if it is still usable (not revoked, not
+    /// expired, uses left), without counting a use: downloading an
+    /// installer does not enrol anything.
+    pub async fn check(&self, secret: &str) -> Result<install_tokens::Model, DomainError> {
+        let now = self.clock.now();
+        install_tokens::Entity::find()
+            .filter(install_tokens::Column::TokenHash.eq(crypto::sha256_hex(secret.trim())))
+            .filter(install_tokens::Column::RevokedAt.is_null())
+            .filter(install_tokens::Column::ExpiresAt.gt(now))
+            .filter(Condition::any().add(install_tokens::Column::MaxUsage.eq(0)).add(
+                Expr::col(install_tokens::Column::UsageCount).lt(Expr::col(install_tokens::Column::MaxUsage)),
+            ))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::Unauthenticated)
+    }
+
     /// Counts one use of the token if it is still usable, inside the
     /// caller's transaction (so a refused enrolment gives the use back).
     pub async fn consume(

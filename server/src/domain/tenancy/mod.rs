@@ -229,6 +229,17 @@ impl TenancyService {
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 
+    /// The names of the given tenants, by id.
+    pub async fn names(&self, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>, DomainError> {
+        Ok(clients::Entity::find()
+            .filter(clients::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.db.conn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect())
+    }
+
     /// Machines per tenant, for the listed tenants.
     pub async fn machine_counts(&self) -> Result<std::collections::HashMap<Uuid, i64>, DomainError> {
         use sea_orm::{FromQueryResult, QuerySelect};
