@@ -41,6 +41,9 @@ pub struct MachineFilter {
     status: Option<MachineStatus>,
     group_id: Option<ID>,
     label_id: Option<ID>,
+    /// With `labelId`: only machines carrying the label with this value.
+    label_value: Option<String>,
+    site_id: Option<ID>,
     /// Substring of the OS name, any case.
     os: Option<String>,
     /// Substring of the host name, any case.
@@ -70,6 +73,20 @@ impl MachineFilter {
                 .label_id
                 .as_ref()
                 .map(|l| parse_id("filter.labelId", l))
+                .transpose()?,
+            label_value: match (&self.label_id, self.label_value) {
+                (None, Some(_)) => {
+                    return Err(ApiError::bad_input(
+                        "filter.labelValue",
+                        "give labelId with labelValue",
+                    ))
+                }
+                (_, value) => value,
+            },
+            site_id: self
+                .site_id
+                .as_ref()
+                .map(|s| parse_id("filter.siteId", s))
                 .transpose()?,
             os: self.os,
             search: self.search,
@@ -152,7 +169,7 @@ pub struct SmartDisk {
     predicted_failure: bool,
 }
 
-pub struct Machine(machines::Model);
+pub struct Machine(pub(super) machines::Model);
 
 impl Machine {
     async fn snapshot(&self, ctx: &Context<'_>, collector: Collector) -> Result<Option<CollectorSnapshot>> {
@@ -787,6 +804,7 @@ impl MachineMutation {
                     reason: input.reason,
                     expires_at: input.expires_at,
                 },
+                ctx.meta(),
             )
             .await?;
         Ok(o.into())
@@ -797,7 +815,7 @@ impl MachineMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .risk_overrides
-            .delete(principal.client_id, id)
+            .delete(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }

@@ -16,6 +16,7 @@ mod extension;
 mod identity;
 mod live;
 mod loaders;
+mod machine_ops;
 mod machines;
 mod organise;
 mod system;
@@ -65,6 +66,7 @@ pub struct MutationRoot(
     machines::MachineMutation,
     organise::OrganiseMutation,
     alerting::AlertingMutation,
+    machine_ops::MachineOpsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

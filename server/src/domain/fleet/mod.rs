@@ -39,6 +39,9 @@ pub struct MachineFilter {
     pub status: Option<Status>,
     pub group_id: Option<Uuid>,
     pub label_id: Option<Uuid>,
+    /// With `label_id`: only machines carrying the label with this value.
+    pub label_value: Option<String>,
+    pub site_id: Option<Uuid>,
     /// Substring of the OS name, any case ("windows", "ubuntu").
     pub os: Option<String>,
     /// Substring of the host name, any case.
@@ -136,7 +139,7 @@ pub enum State {
 
 impl State {
     pub fn of(m: &machines::Model, now: DateTime<Utc>) -> Self {
-        if m.maintenance_mode {
+        if in_maintenance(m, now) {
             Self::Maintenance
         } else if is_online(m, now) {
             Self::Online
@@ -152,6 +155,12 @@ impl State {
             Self::Maintenance => "maintenance",
         }
     }
+}
+
+/// In maintenance now: the mode is on and its end, if any, is still ahead
+/// (the expiry job clears the columns later; readers must not wait for it).
+pub fn in_maintenance(m: &machines::Model, now: DateTime<Utc>) -> bool {
+    m.maintenance_mode && m.maintenance_until.is_none_or(|until| until > now)
 }
 
 /// Online: heard from within the offline threshold.
@@ -170,7 +179,7 @@ fn like_pattern(term: &str) -> String {
 }
 
 /// `SUM(CASE WHEN cond THEN 1 ELSE 0 END)`.
-fn count_where(cond: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
+fn count_where(cond: impl sea_orm::sea_query::IntoCondition) -> sea_orm::sea_query::SimpleExpr {
     Func::sum(Expr::case(cond, 1).finally(0)).into()
 }
 
@@ -217,16 +226,19 @@ impl Fleet {
         if let Some(g) = f.group_id {
             cond = cond.add(machines::Column::GroupId.eq(g));
         }
+        if let Some(s) = f.site_id {
+            cond = cond.add(machines::Column::SiteId.eq(s));
+        }
         if let Some(l) = f.label_id {
-            cond = cond.add(
-                machines::Column::Id.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(machine_labels::Column::MachineId)
-                        .from(machine_labels::Entity)
-                        .and_where(machine_labels::Column::LabelId.eq(l))
-                        .to_owned(),
-                ),
-            );
+            let mut carriers = sea_orm::sea_query::Query::select()
+                .column(machine_labels::Column::MachineId)
+                .from(machine_labels::Entity)
+                .and_where(machine_labels::Column::LabelId.eq(l))
+                .to_owned();
+            if let Some(v) = &f.label_value {
+                carriers.and_where(machine_labels::Column::Value.eq(v.trim()));
+            }
+            cond = cond.add(machines::Column::Id.in_subquery(carriers));
         }
         if let Some(os) = f.os.as_deref().filter(|s| !s.trim().is_empty()) {
             cond = cond.add(lower(machines::Column::Os).like(LikeExpr::new(like_pattern(os)).escape('\\')));
@@ -432,7 +444,15 @@ impl Fleet {
             .column_as(Expr::col(machines::Column::Id).count(), "total")
             .column_as(count_where(machines::Column::LastSeen.gte(since)), "online")
             .column_as(
-                count_where(machines::Column::MaintenanceMode.eq(true)),
+                count_where(
+                    Condition::all()
+                        .add(machines::Column::MaintenanceMode.eq(true))
+                        .add(
+                            Condition::any()
+                                .add(machines::Column::MaintenanceUntil.is_null())
+                                .add(machines::Column::MaintenanceUntil.gt(self.clock.now())),
+                        ),
+                ),
                 "maintenance",
             )
             .column_as(
