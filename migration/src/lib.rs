@@ -16,6 +16,7 @@ mod m20261122_000009_risk_overrides;
 mod m20261129_000010_session_security;
 mod m20261129_000011_reenrolment_release;
 mod m20261129_000012_alerting;
+mod m20261129_000015_client_settings;
 pub mod timescale;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_session_security::Migration),
             Box::new(m20261129_000011_reenrolment_release::Migration),
             Box::new(m20261129_000012_alerting::Migration),
+            Box::new(m20261129_000015_client_settings::Migration),
         ]
     }
 }

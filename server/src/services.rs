@@ -18,7 +18,7 @@ use crate::{
         notify::outbox::Outbox,
         pki::{ca::CertificateAuthority, certificates::Certificates, install_tokens::InstallTokens},
         status::StatusService,
-        tenancy::TenancyService,
+        tenancy::{settings::TenantSettings, TenancyService},
         users::UserService,
     },
     infra::Infra,
@@ -47,6 +47,7 @@ pub struct Services {
     /// Live events for subscriptions.
     pub live: LiveFeed,
     pub alerting: Alerting,
+    pub settings: TenantSettings,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -117,6 +118,7 @@ impl Services {
             infra.clock.clone(),
         );
         Self {
+            settings: TenantSettings::new(infra.db.clone(), activity.clone()),
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone(), activity.clone()),

@@ -19,6 +19,7 @@ mod loaders;
 mod machine_ops;
 mod machines;
 mod organise;
+mod settings;
 mod system;
 mod tenancy;
 mod types;
@@ -51,6 +52,7 @@ pub struct QueryRoot(
     machines::MachineQuery,
     organise::OrganiseQuery,
     alerting::AlertingQuery,
+    settings::SettingsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -67,6 +69,7 @@ pub struct MutationRoot(
     organise::OrganiseMutation,
     alerting::AlertingMutation,
     machine_ops::MachineOpsMutation,
+    settings::SettingsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

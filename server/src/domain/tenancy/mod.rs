@@ -1,5 +1,7 @@
 //! Tenants (clients) and the platform's first administrator.
 
+pub mod settings;
+
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},
     auth::{password, Principal, Role},
