@@ -241,11 +241,20 @@ impl Machine {
     async fn update_channel(&self) -> String {
         entities::enums::Stored::stored(&self.0.update_channel)
     }
-    async fn maintenance_mode(&self) -> bool {
-        self.0.maintenance_mode
+    /// In maintenance now (false once `maintenanceUntil` has passed).
+    async fn maintenance_mode(&self, ctx: &Context<'_>) -> bool {
+        ctx.services().fleet.state_of(&self.0) == fleet::State::Maintenance
     }
-    async fn maintenance_until(&self) -> Option<DateTime<Utc>> {
-        self.0.maintenance_until
+    async fn maintenance_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        self.0
+            .maintenance_until
+            .filter(|_| ctx.services().fleet.state_of(&self.0) == fleet::State::Maintenance)
+    }
+    async fn maintenance_reason(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0
+            .maintenance_reason
+            .as_deref()
+            .filter(|_| ctx.services().fleet.state_of(&self.0) == fleet::State::Maintenance)
     }
     async fn cert_serial(&self) -> Option<&str> {
         self.0.cert_serial.as_deref()

@@ -10,6 +10,7 @@ mod cli;
 mod collect;
 mod db_outage;
 mod email;
+mod fleet_ops;
 mod graphql_http;
 mod health;
 mod helpers;
