@@ -19,6 +19,7 @@ mod infra;
 mod listening;
 mod live_resources;
 mod machines;
+mod organise;
 mod process;
 mod query_cost;
 mod reminders;
