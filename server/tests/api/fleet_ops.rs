@@ -290,3 +290,51 @@ async fn a_deleted_machine_loses_its_data_and_its_agent_is_refused() {
         "{messages:?}"
     );
 }
+
+#[tokio::test]
+async fn the_health_score_drops_with_bad_samples_and_rises_back() {
+    use crate::collect::sample;
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (admin, agents) = fleet(&server, &root, "Health", 1).await;
+    let (other, _) = fleet(&server, &root, "Healthy", 0).await;
+    let agent = &agents[0];
+    agent.heartbeat(&heartbeat_body(&agent.hostname)).await;
+    let read = || async {
+        let body = server
+            .graphql_as(
+                &admin,
+                "query($id: ID!) { machine(id: $id) { healthScore } overview { averageHealth } }",
+                json!({ "id": agent.machine_id.to_string() }),
+            )
+            .await;
+        let score = body["data"]["machine"]["healthScore"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(body["data"]["overview"]["averageHealth"], score as f64, "{body}");
+        score
+    };
+    let disk = |used: f64| sample("storage", Utc::now(), json!({ "disks": [{ "mount_point": "/", "device": "sda1", "fs_type": "ext4", "total_gb": 100.0, "used_gb": used }] }));
+    let smart = |status: &str| sample("storage_health", Utc::now(), json!({ "disks": [{ "device": "sda", "smart_status": status }] }));
+    assert_eq!(read().await, 100, "at enrolment");
+
+    // The weights of `domain::fleet::health`: CPU ≥ 95 % costs 15, a
+    // volume ≥ 95 % full 25, a failing disk 30.
+    let steps = [
+        (metrics_sample(Utc::now(), 97.0, 40.0), 85),
+        (disk(97.0), 60),
+        (smart("critical"), 30),
+        (metrics_sample(Utc::now(), 10.0, 40.0), 45),
+        (disk(50.0), 70),
+        (smart("healthy"), 100),
+    ];
+    for (s, expected) in steps {
+        let collector = s["collector"].clone();
+        assert_eq!(agent.collect(s).await.0, 200);
+        assert_eq!(read().await, expected, "after {collector}");
+    }
+    let theirs = server
+        .graphql_as(&other, "{ overview { averageHealth totalMachines } }", json!({}))
+        .await;
+    assert_eq!(theirs["data"]["overview"], json!({ "averageHealth": 100.0, "totalMachines": 0 }));
+}

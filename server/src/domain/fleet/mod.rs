@@ -2,6 +2,7 @@
 //! one machine by id or host name, the batch lookups dataloaders use, and
 //! the fleet overview. Every read is scoped to one tenant.
 
+pub mod health;
 pub mod history;
 pub mod offline;
 pub mod organise;
