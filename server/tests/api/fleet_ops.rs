@@ -6,8 +6,8 @@ use crate::{
     helpers::{error_code, fleet, heartbeat_body, TestEnv, TestServer, WsClient, WITHOUT_WORKERS},
 };
 use chrono::{Duration, Utc};
-use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use optralis::domain::live::LiveEvent;
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::broadcast::Receiver;
@@ -15,7 +15,14 @@ use uuid::Uuid;
 
 const SET_MAINTENANCE: &str = "mutation($m: ID!, $e: Boolean!, $u: DateTime, $r: String) { setMaintenanceMode(machineId: $m, enabled: $e, until: $u, reason: $r) { id status maintenanceMode maintenanceUntil } }";
 
-async fn maintenance(server: &TestServer, token: &str, machine: Uuid, enabled: bool, until: Value, reason: Value) -> Value {
+async fn maintenance(
+    server: &TestServer,
+    token: &str,
+    machine: Uuid,
+    enabled: bool,
+    until: Value,
+    reason: Value,
+) -> Value {
     server
         .graphql_as(
             token,
@@ -61,7 +68,11 @@ async fn evaluate(server: &TestServer, events: &mut Receiver<Arc<LiveEvent>>) {
 
 async fn fired_values(server: &TestServer, admin: &str) -> Value {
     let history = server
-        .graphql_as(admin, "{ alertHistory(first: 10) { edges { node { triggeredValue } } } }", json!({}))
+        .graphql_as(
+            admin,
+            "{ alertHistory(first: 10) { edges { node { triggeredValue } } } }",
+            json!({}),
+        )
         .await;
     history["data"]["alertHistory"]["edges"].clone()
 }
@@ -86,20 +97,48 @@ async fn maintenance_mutes_a_rule_that_fires_once_it_is_switched_off() {
 
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;
-    ws.subscribe("s", "subscription { machineStatusChanged { machineId status } }", json!({}))
-        .await;
+    ws.subscribe(
+        "s",
+        "subscription { machineStatusChanged { machineId status } }",
+        json!({}),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     // Refusals first: they change nothing.
-    let past = maintenance(&server, &admin, agent.machine_id, true, json!((Utc::now() - Duration::minutes(1)).to_rfc3339()), Value::Null).await;
+    let past = maintenance(
+        &server,
+        &admin,
+        agent.machine_id,
+        true,
+        json!((Utc::now() - Duration::minutes(1)).to_rfc3339()),
+        Value::Null,
+    )
+    .await;
     assert_eq!(error_code(&past), "BAD_USER_INPUT", "{past}");
     assert_eq!(past["errors"][0]["extensions"]["field"], "until", "{past}");
-    let long = maintenance(&server, &admin, agent.machine_id, true, Value::Null, json!("x".repeat(501))).await;
+    let long = maintenance(
+        &server,
+        &admin,
+        agent.machine_id,
+        true,
+        Value::Null,
+        json!("x".repeat(501)),
+    )
+    .await;
     assert_eq!(long["errors"][0]["extensions"]["field"], "reason", "{long}");
     let theirs = maintenance(&server, &other, agent.machine_id, true, Value::Null, Value::Null).await;
     assert_eq!(error_code(&theirs), "NOT_FOUND", "{theirs}");
 
-    let on = maintenance(&server, &admin, agent.machine_id, true, Value::Null, json!("disk swap")).await;
+    let on = maintenance(
+        &server,
+        &admin,
+        agent.machine_id,
+        true,
+        Value::Null,
+        json!("disk swap"),
+    )
+    .await;
     assert_eq!(on["data"]["setMaintenanceMode"]["status"], "MAINTENANCE", "{on}");
     assert_eq!(on["data"]["setMaintenanceMode"]["maintenanceMode"], true);
     assert_eq!(next_status(&mut ws).await, "MAINTENANCE");
@@ -118,11 +157,20 @@ async fn maintenance_mutes_a_rule_that_fires_once_it_is_switched_off() {
     assert_eq!(next_status(&mut ws).await, "ONLINE");
     assert_eq!(agent.collect(metrics_sample(Utc::now(), 96.0, 40.0)).await.0, 200);
     evaluate(&server, &mut events).await;
-    assert_eq!(fired_values(&server, &admin).await, json!([{ "node": { "triggeredValue": 96.0 } }]));
+    assert_eq!(
+        fired_values(&server, &admin).await,
+        json!([{ "node": { "triggeredValue": 96.0 } }])
+    );
 
     let messages = activity_messages(&server, &admin).await;
-    assert!(messages.iter().any(|m| m == "Mode maintenance activé"), "{messages:?}");
-    assert!(messages.iter().any(|m| m == "Mode maintenance désactivé"), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m == "Mode maintenance activé"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m == "Mode maintenance désactivé"),
+        "{messages:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,13 +183,25 @@ async fn maintenance_ends_at_its_until_before_and_when_the_job_runs() {
     }
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;
-    ws.subscribe("s", "subscription { machineStatusChanged { machineId status } }", json!({}))
-        .await;
+    ws.subscribe(
+        "s",
+        "subscription { machineStatusChanged { machineId status } }",
+        json!({}),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let until = Utc::now() + Duration::hours(1);
     for a in &agents {
-        let on = maintenance(&server, &admin, a.machine_id, true, json!(until.to_rfc3339()), json!("patch night")).await;
+        let on = maintenance(
+            &server,
+            &admin,
+            a.machine_id,
+            true,
+            json!(until.to_rfc3339()),
+            json!("patch night"),
+        )
+        .await;
         assert_eq!(on["data"]["setMaintenanceMode"]["status"], "MAINTENANCE", "{on}");
         assert_eq!(next_status(&mut ws).await, "MAINTENANCE");
     }
@@ -153,7 +213,10 @@ async fn maintenance_ends_at_its_until_before_and_when_the_job_runs() {
     // The hour passes for the first machine; the second stays silent.
     let db = &server.state.services.infra.db.conn;
     entities::machines::Entity::update_many()
-        .col_expr(entities::machines::Column::MaintenanceUntil, Expr::value(Some(Utc::now() - Duration::seconds(1))))
+        .col_expr(
+            entities::machines::Column::MaintenanceUntil,
+            Expr::value(Some(Utc::now() - Duration::seconds(1))),
+        )
         .filter(entities::machines::Column::Id.eq(agents[0].machine_id))
         .exec(db)
         .await
@@ -166,25 +229,43 @@ async fn maintenance_ends_at_its_until_before_and_when_the_job_runs() {
             json!({ "id": agents[0].machine_id.to_string() }),
         )
         .await;
-    assert_eq!(read["data"]["machine"], json!({ "status": "ONLINE", "maintenanceMode": false }), "{read}");
+    assert_eq!(
+        read["data"]["machine"],
+        json!({ "status": "ONLINE", "maintenanceMode": false }),
+        "{read}"
+    );
     assert_eq!(read["data"]["overview"]["inMaintenance"], 1, "{read}");
 
     // The job closes it and says so, once.
-    optralis::jobs::offline::tick(&server.state.services).await.unwrap();
-    optralis::jobs::offline::tick(&server.state.services).await.unwrap();
+    optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .unwrap();
+    optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .unwrap();
     let frame = ws.recv().await;
     assert_eq!(
         frame["payload"]["data"]["machineStatusChanged"],
         json!({ "machineId": agents[0].machine_id.to_string(), "status": "ONLINE" }),
         "{frame}"
     );
-    assert!(ws.try_recv(std::time::Duration::from_millis(300)).await.is_none(), "announced once");
+    assert!(
+        ws.try_recv(std::time::Duration::from_millis(300)).await.is_none(),
+        "announced once"
+    );
     let row = entities::machines::Entity::find_by_id(agents[0].machine_id)
         .one(db)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((row.maintenance_mode, row.maintenance_until, row.maintenance_reason), (false, None, None));
+    assert_eq!(
+        (
+            row.maintenance_mode,
+            row.maintenance_until,
+            row.maintenance_reason
+        ),
+        (false, None, None)
+    );
     let still = entities::machines::Entity::find_by_id(agents[1].machine_id)
         .one(db)
         .await
@@ -236,15 +317,27 @@ async fn a_deleted_machine_loses_its_data_and_its_agent_is_refused() {
         .await;
     assert_eq!(tagged["data"]["assignLabel"], true, "{tagged}");
     let id = doomed.machine_id;
-    assert!(rows_of::<entities::metrics::Entity>(&server, entities::metrics::Column::MachineId, id).await > 0);
-    assert!(rows_of::<entities::event_logs::Entity>(&server, entities::event_logs::Column::MachineId, id).await > 0);
+    assert!(
+        rows_of::<entities::metrics::Entity>(&server, entities::metrics::Column::MachineId, id).await > 0
+    );
+    assert!(
+        rows_of::<entities::event_logs::Entity>(&server, entities::event_logs::Column::MachineId, id).await
+            > 0
+    );
 
     let delete = "mutation($id: ID!) { deleteMachine(id: $id) }";
     let theirs = server
         .graphql_as(&other, delete, json!({ "id": id.to_string() }))
         .await;
     assert_eq!(error_code(&theirs), "NOT_FOUND", "{theirs}");
-    assert_eq!(doomed.post_heartbeat(&heartbeat_body(&doomed.hostname)).await.status(), 200, "untouched by the refusal");
+    assert_eq!(
+        doomed
+            .post_heartbeat(&heartbeat_body(&doomed.hostname))
+            .await
+            .status(),
+        200,
+        "untouched by the refusal"
+    );
 
     let done = server
         .graphql_as(&admin, delete, json!({ "id": id.to_string() }))
@@ -252,22 +345,54 @@ async fn a_deleted_machine_loses_its_data_and_its_agent_is_refused() {
     assert_eq!(done["data"]["deleteMachine"], true, "{done}");
 
     // The gateway refuses its certificate from the next request on.
-    let beat = doomed.post_heartbeat(&heartbeat_body(&doomed.hostname)).await.status();
+    let beat = doomed
+        .post_heartbeat(&heartbeat_body(&doomed.hostname))
+        .await
+        .status();
     assert!(beat == 401 || beat == 403, "heartbeat after deletion: {beat}");
     let (status, _) = doomed.collect(metrics_sample(Utc::now(), 1.0, 1.0)).await;
     assert!(status == 401 || status == 403, "collect after deletion: {status}");
 
     use entities::*;
-    assert_eq!(rows_of::<metrics::Entity>(&server, metrics::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<event_logs::Entity>(&server, event_logs::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<disk_info::Entity>(&server, disk_info::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<smart_data::Entity>(&server, smart_data::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<machine_collector_data::Entity>(&server, machine_collector_data::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<machine_inventory::Entity>(&server, machine_inventory::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<machine_labels::Entity>(&server, machine_labels::Column::MachineId, id).await, 0);
-    assert_eq!(rows_of::<client_certificates::Entity>(&server, client_certificates::Column::MachineId, id).await, 0);
+    assert_eq!(
+        rows_of::<metrics::Entity>(&server, metrics::Column::MachineId, id).await,
+        0
+    );
+    assert_eq!(
+        rows_of::<event_logs::Entity>(&server, event_logs::Column::MachineId, id).await,
+        0
+    );
+    assert_eq!(
+        rows_of::<disk_info::Entity>(&server, disk_info::Column::MachineId, id).await,
+        0
+    );
+    assert_eq!(
+        rows_of::<smart_data::Entity>(&server, smart_data::Column::MachineId, id).await,
+        0
+    );
+    assert_eq!(
+        rows_of::<machine_collector_data::Entity>(&server, machine_collector_data::Column::MachineId, id)
+            .await,
+        0
+    );
+    assert_eq!(
+        rows_of::<machine_inventory::Entity>(&server, machine_inventory::Column::MachineId, id).await,
+        0
+    );
+    assert_eq!(
+        rows_of::<machine_labels::Entity>(&server, machine_labels::Column::MachineId, id).await,
+        0
+    );
+    assert_eq!(
+        rows_of::<client_certificates::Entity>(&server, client_certificates::Column::MachineId, id).await,
+        0
+    );
     let gone = server
-        .graphql_as(&admin, "query($id: ID!) { machine(id: $id) { id } }", json!({ "id": id.to_string() }))
+        .graphql_as(
+            &admin,
+            "query($id: ID!) { machine(id: $id) { id } }",
+            json!({ "id": id.to_string() }),
+        )
         .await;
     assert_eq!(error_code(&gone), "NOT_FOUND", "{gone}");
     let left = server
@@ -279,14 +404,21 @@ async fn a_deleted_machine_loses_its_data_and_its_agent_is_refused() {
         "{left}"
     );
     assert!(rows_of::<metrics::Entity>(&server, metrics::Column::MachineId, kept.machine_id).await > 0);
-    assert_eq!(kept.post_heartbeat(&heartbeat_body(&kept.hostname)).await.status(), 200);
+    assert_eq!(
+        kept.post_heartbeat(&heartbeat_body(&kept.hostname))
+            .await
+            .status(),
+        200
+    );
     let again = server
         .graphql_as(&admin, delete, json!({ "id": id.to_string() }))
         .await;
     assert_eq!(error_code(&again), "NOT_FOUND", "{again}");
     let messages = activity_messages(&server, &admin).await;
     assert!(
-        messages.iter().any(|m| m == &format!("Machine supprimée : {}", doomed.hostname)),
+        messages
+            .iter()
+            .any(|m| m == &format!("Machine supprimée : {}", doomed.hostname)),
         "{messages:?}"
     );
 }
@@ -314,8 +446,20 @@ async fn the_health_score_drops_with_bad_samples_and_rises_back() {
         assert_eq!(body["data"]["overview"]["averageHealth"], score as f64, "{body}");
         score
     };
-    let disk = |used: f64| sample("storage", Utc::now(), json!({ "disks": [{ "mount_point": "/", "device": "sda1", "fs_type": "ext4", "total_gb": 100.0, "used_gb": used }] }));
-    let smart = |status: &str| sample("storage_health", Utc::now(), json!({ "disks": [{ "device": "sda", "smart_status": status }] }));
+    let disk = |used: f64| {
+        sample(
+            "storage",
+            Utc::now(),
+            json!({ "disks": [{ "mount_point": "/", "device": "sda1", "fs_type": "ext4", "total_gb": 100.0, "used_gb": used }] }),
+        )
+    };
+    let smart = |status: &str| {
+        sample(
+            "storage_health",
+            Utc::now(),
+            json!({ "disks": [{ "device": "sda", "smart_status": status }] }),
+        )
+    };
     assert_eq!(read().await, 100, "at enrolment");
 
     // The weights of `domain::fleet::health`: CPU ≥ 95 % costs 15, a
@@ -336,5 +480,8 @@ async fn the_health_score_drops_with_bad_samples_and_rises_back() {
     let theirs = server
         .graphql_as(&other, "{ overview { averageHealth totalMachines } }", json!({}))
         .await;
-    assert_eq!(theirs["data"]["overview"], json!({ "averageHealth": 100.0, "totalMachines": 0 }));
+    assert_eq!(
+        theirs["data"]["overview"],
+        json!({ "averageHealth": 100.0, "totalMachines": 0 })
+    );
 }

@@ -26,22 +26,35 @@ async fn labels_are_edited_and_filter_machines_by_value_and_site() {
     let (admin, agents) = fleet(&server, &root, "Tags", 3).await;
     let (other, _) = fleet(&server, &root, "Peek", 0).await;
     let label = server
-        .graphql_as(&admin, "mutation { createLabel(key: \"env\", color: \"#112233\") { id } }", json!({}))
+        .graphql_as(
+            &admin,
+            "mutation { createLabel(key: \"env\", color: \"#112233\") { id } }",
+            json!({}),
+        )
         .await["data"]["createLabel"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let assign = "mutation($l: ID!, $m: [ID!]!, $v: String) { assignLabel(labelId: $l, machineIds: $m, value: $v) }";
+    let assign =
+        "mutation($l: ID!, $m: [ID!]!, $v: String) { assignLabel(labelId: $l, machineIds: $m, value: $v) }";
     for (i, value) in [(0, "prod"), (1, "staging")] {
         let done = server
-            .graphql_as(&admin, assign, json!({ "l": label, "m": [agents[i].machine_id.to_string()], "v": value }))
+            .graphql_as(
+                &admin,
+                assign,
+                json!({ "l": label, "m": [agents[i].machine_id.to_string()], "v": value }),
+            )
             .await;
         assert_eq!(done["data"]["assignLabel"], true, "{done}");
     }
 
     let update = "mutation($id: ID!, $i: LabelInput!) { updateLabel(id: $id, input: $i) { id key color } }";
     let renamed = server
-        .graphql_as(&admin, update, json!({ "id": label, "i": { "key": "stage", "color": "#AABBCC" } }))
+        .graphql_as(
+            &admin,
+            update,
+            json!({ "id": label, "i": { "key": "stage", "color": "#AABBCC" } }),
+        )
         .await;
     assert_eq!(
         renamed["data"]["updateLabel"],
@@ -53,12 +66,18 @@ async fn labels_are_edited_and_filter_machines_by_value_and_site() {
         (json!({ "key": "" }), "key"),
         (json!({ "key": "k".repeat(51) }), "key"),
     ] {
-        let bad = server.graphql_as(&admin, update, json!({ "id": label, "i": input })).await;
+        let bad = server
+            .graphql_as(&admin, update, json!({ "id": label, "i": input }))
+            .await;
         assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{bad}");
         assert_eq!(bad["errors"][0]["extensions"]["field"], field, "{bad}");
     }
     let taken = server
-        .graphql_as(&admin, "mutation { createLabel(key: \"owner\") { id } }", json!({}))
+        .graphql_as(
+            &admin,
+            "mutation { createLabel(key: \"owner\") { id } }",
+            json!({}),
+        )
         .await;
     assert!(taken["data"]["createLabel"]["id"].is_string(), "{taken}");
     let clash = server
@@ -69,7 +88,9 @@ async fn labels_are_edited_and_filter_machines_by_value_and_site() {
         .graphql_as(&other, update, json!({ "id": label, "i": { "key": "mine" } }))
         .await;
     assert_eq!(error_code(&theirs), "NOT_FOUND", "{theirs}");
-    let listed = server.graphql_as(&admin, "{ labels { key color } }", json!({})).await;
+    let listed = server
+        .graphql_as(&admin, "{ labels { key color } }", json!({}))
+        .await;
     assert_eq!(
         listed["data"]["labels"],
         json!([{ "key": "owner", "color": "#3b82f6" }, { "key": "stage", "color": "#aabbcc" }]),
@@ -77,19 +98,37 @@ async fn labels_are_edited_and_filter_machines_by_value_and_site() {
     );
 
     let name = |i: usize| agents[i].hostname.clone();
-    assert_eq!(hostnames(&server, &admin, json!({ "labelId": label })).await, [name(0), name(1)]);
     assert_eq!(
-        hostnames(&server, &admin, json!({ "labelId": label, "labelValue": "staging" })).await,
+        hostnames(&server, &admin, json!({ "labelId": label })).await,
+        [name(0), name(1)]
+    );
+    assert_eq!(
+        hostnames(
+            &server,
+            &admin,
+            json!({ "labelId": label, "labelValue": "staging" })
+        )
+        .await,
         [name(1)]
     );
-    assert!(hostnames(&server, &admin, json!({ "labelId": label, "labelValue": "qa" }))
-        .await
-        .is_empty());
-    assert!(hostnames(&server, &other, json!({ "labelId": label })).await.is_empty(), "another tenant sees none");
+    assert!(
+        hostnames(&server, &admin, json!({ "labelId": label, "labelValue": "qa" }))
+            .await
+            .is_empty()
+    );
+    assert!(
+        hostnames(&server, &other, json!({ "labelId": label }))
+            .await
+            .is_empty(),
+        "another tenant sees none"
+    );
     let alone = server
         .graphql_as(&admin, MACHINES, json!({ "f": { "labelValue": "prod" } }))
         .await;
-    assert_eq!(alone["errors"][0]["extensions"]["field"], "filter.labelValue", "{alone}");
+    assert_eq!(
+        alone["errors"][0]["extensions"]["field"], "filter.labelValue",
+        "{alone}"
+    );
 
     // A site, as the sites API will make them: the filter reads the column.
     let db = &server.state.services.infra.db.conn;
@@ -116,8 +155,13 @@ async fn labels_are_edited_and_filter_machines_by_value_and_site() {
         .exec(db)
         .await
         .unwrap();
-    assert_eq!(hostnames(&server, &admin, json!({ "siteId": site.to_string() })).await, [name(2)]);
-    assert!(hostnames(&server, &other, json!({ "siteId": site.to_string() })).await.is_empty());
+    assert_eq!(
+        hostnames(&server, &admin, json!({ "siteId": site.to_string() })).await,
+        [name(2)]
+    );
+    assert!(hostnames(&server, &other, json!({ "siteId": site.to_string() }))
+        .await
+        .is_empty());
 }
 
 #[tokio::test]
@@ -155,11 +199,19 @@ async fn group_label_setting_and_risk_override_changes_are_in_the_activity_log()
         assert!(body["errors"].is_null(), "{q}: {body}");
     }
     let overrides = server
-        .graphql_as(&admin, "query($m: ID!) { riskOverrides(machineId: $m) { id } }", json!({ "m": machine }))
+        .graphql_as(
+            &admin,
+            "query($m: ID!) { riskOverrides(machineId: $m) { id } }",
+            json!({ "m": machine }),
+        )
         .await;
     let override_id = overrides["data"]["riskOverrides"][0]["id"].clone();
     let cleared = server
-        .graphql_as(&admin, "mutation($id: ID!) { deleteRiskOverride(id: $id) }", json!({ "id": override_id }))
+        .graphql_as(
+            &admin,
+            "mutation($id: ID!) { deleteRiskOverride(id: $id) }",
+            json!({ "id": override_id }),
+        )
         .await;
     assert_eq!(cleared["data"]["deleteRiskOverride"], true, "{cleared}");
 
@@ -189,10 +241,17 @@ async fn group_label_setting_and_risk_override_changes_are_in_the_activity_log()
         "Paramètre de collecte créé : Slow",
         "Groupe supprimé : Servers",
     ] {
-        assert!(messages.iter().any(|m| m == expected), "{expected:?} missing from {messages:?}");
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "{expected:?} missing from {messages:?}"
+        );
     }
     let theirs = server
-        .graphql_as(&other, "{ activityLogs(first: 100) { edges { node { message } } } }", json!({}))
+        .graphql_as(
+            &other,
+            "{ activityLogs(first: 100) { edges { node { message } } } }",
+            json!({}),
+        )
         .await;
     assert!(
         !theirs.to_string().contains("Servers"),
@@ -235,7 +294,10 @@ async fn settings_start_with_defaults_are_checked_and_stay_in_their_tenant() {
         (json!({ "timezone": "Mars/Olympus" }), "timezone"),
         (json!({ "dailySummaryHour": 24 }), "dailySummaryHour"),
         (json!({ "defaultCooldownMinutes": 4 }), "defaultCooldownMinutes"),
-        (json!({ "dailySummaryRecipients": ["not-an-address"] }), "dailySummaryRecipients"),
+        (
+            json!({ "dailySummaryRecipients": ["not-an-address"] }),
+            "dailySummaryRecipients",
+        ),
         (
             json!({ "dailySummaryRecipients": (0..21).map(|i| format!("u{i}@prefs.test")).collect::<Vec<_>>() }),
             "dailySummaryRecipients",
@@ -243,16 +305,25 @@ async fn settings_start_with_defaults_are_checked_and_stay_in_their_tenant() {
     ] {
         let mut input = input;
         input["language"] = json!("EN");
-        let bad = server.graphql_as(&admin, UPDATE_SETTINGS, json!({ "i": input })).await;
+        let bad = server
+            .graphql_as(&admin, UPDATE_SETTINGS, json!({ "i": input }))
+            .await;
         assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{bad}");
         assert_eq!(bad["errors"][0]["extensions"]["field"], field, "{bad}");
     }
     let foreign = server
-        .graphql_as(&admin, UPDATE_SETTINGS, json!({ "i": { "defaultChannelIds": [theirs] } }))
+        .graphql_as(
+            &admin,
+            UPDATE_SETTINGS,
+            json!({ "i": { "defaultChannelIds": [theirs] } }),
+        )
         .await;
     assert_eq!(error_code(&foreign), "NOT_FOUND", "{foreign}");
     let unchanged = server.graphql_as(&admin, SETTINGS, json!({})).await;
-    assert_eq!(unchanged["data"]["settings"], defaults, "refusals changed nothing: {unchanged}");
+    assert_eq!(
+        unchanged["data"]["settings"], defaults,
+        "refusals changed nothing: {unchanged}"
+    );
 
     let updated = server
         .graphql_as(
@@ -263,9 +334,13 @@ async fn settings_start_with_defaults_are_checked_and_stay_in_their_tenant() {
         .await;
     let expected = json!({ "language": "EN", "timezone": "America/New_York", "dailySummaryEnabled": true, "dailySummaryHour": 7, "dailySummaryRecipients": ["boss@prefs.test", "ops@prefs.test"], "defaultChannelIds": [channel], "defaultCooldownMinutes": 15 });
     assert_eq!(updated["data"]["updateSettings"], expected, "{updated}");
-    assert_eq!(server.graphql_as(&admin, SETTINGS, json!({})).await["data"]["settings"], expected);
+    assert_eq!(
+        server.graphql_as(&admin, SETTINGS, json!({})).await["data"]["settings"],
+        expected
+    );
     // The language is the tenant's, which notifications read.
-    let client_id = server.graphql_as(&admin, "{ me { clientId } }", json!({})).await["data"]["me"]["clientId"]
+    let client_id = server.graphql_as(&admin, "{ me { clientId } }", json!({})).await["data"]["me"]
+        ["clientId"]
         .as_str()
         .map(|c| c.parse::<Uuid>().unwrap());
     let tenant = entities::clients::Entity::find_by_id(client_id.expect("me.clientId"))
@@ -276,15 +351,29 @@ async fn settings_start_with_defaults_are_checked_and_stay_in_their_tenant() {
     assert_eq!(tenant.language, entities::enums::Language::En);
     // A partial update keeps the rest.
     let partial = server
-        .graphql_as(&admin, UPDATE_SETTINGS, json!({ "i": { "dailySummaryEnabled": false } }))
+        .graphql_as(
+            &admin,
+            UPDATE_SETTINGS,
+            json!({ "i": { "dailySummaryEnabled": false } }),
+        )
         .await;
-    assert_eq!(partial["data"]["updateSettings"]["timezone"], "America/New_York", "{partial}");
+    assert_eq!(
+        partial["data"]["updateSettings"]["timezone"], "America/New_York",
+        "{partial}"
+    );
     assert_eq!(partial["data"]["updateSettings"]["dailySummaryEnabled"], false);
 
     let others = server.graphql_as(&other, SETTINGS, json!({})).await;
-    assert_eq!(others["data"]["settings"], defaults, "another tenant keeps its own: {others}");
+    assert_eq!(
+        others["data"]["settings"], defaults,
+        "another tenant keeps its own: {others}"
+    );
     let logs = server
-        .graphql_as(&admin, "{ activityLogs(first: 50, filter: { category: SYSTEM }) { edges { node { message } } } }", json!({}))
+        .graphql_as(
+            &admin,
+            "{ activityLogs(first: 50, filter: { category: SYSTEM }) { edges { node { message } } } }",
+            json!({}),
+        )
         .await;
     let changes = logs["data"]["activityLogs"]["edges"]
         .as_array()

@@ -28,7 +28,6 @@ pub struct MaintenanceInput {
     pub reason: Option<String>,
 }
 
-
 impl Agents {
     /// Switches maintenance on or off for one of the actor's machines and
     /// announces the new status; returns the machine as it now is.
@@ -69,8 +68,9 @@ impl Agents {
         } else {
             "Mode maintenance désactivé"
         };
-        let entry = Entry::new(Level::Info, Category::Machine, message)
-            .metadata(json!({ "machine_id": machine_id, "enabled": input.enabled, "until": until, "reason": reason }));
+        let entry = Entry::new(Level::Info, Category::Machine, message).metadata(
+            json!({ "machine_id": machine_id, "enabled": input.enabled, "until": until, "reason": reason }),
+        );
         self.change_machine(actor, machine_id, set, entry, meta).await?;
         let machine = self.machine(actor.client_id, machine_id).await?;
         if fleet::in_maintenance(&machine, now) {
@@ -89,7 +89,10 @@ impl Agents {
         let now = self.clock.now();
         let ended = machines::Entity::update_many()
             .col_expr(machines::Column::MaintenanceMode, Expr::value(false))
-            .col_expr(machines::Column::MaintenanceUntil, Expr::value(None::<DateTime<Utc>>))
+            .col_expr(
+                machines::Column::MaintenanceUntil,
+                Expr::value(None::<DateTime<Utc>>),
+            )
             .col_expr(machines::Column::MaintenanceReason, Expr::value(None::<String>))
             .filter(machines::Column::MaintenanceMode.eq(true))
             .filter(machines::Column::MaintenanceUntil.lte(now))
@@ -98,9 +101,13 @@ impl Agents {
         for m in &ended {
             self.invalidate(m.id).await;
             self.announce_end(m, now).await?;
-            let entry = Entry::new(Level::Info, Category::Machine, "Fin du mode maintenance (échéance atteinte)")
-                .client(m.client_id)
-                .metadata(json!({ "machine_id": m.id }));
+            let entry = Entry::new(
+                Level::Info,
+                Category::Machine,
+                "Fin du mode maintenance (échéance atteinte)",
+            )
+            .client(m.client_id)
+            .metadata(json!({ "machine_id": m.id }));
             self.activity.record(entry, &RequestMeta::default()).await;
         }
         Ok(ended.len())
@@ -131,7 +138,13 @@ impl Agents {
         Ok(())
     }
 
-    async fn announce(&self, m: &machines::Model, status: live::Status, after_offline: bool, at: DateTime<Utc>) {
+    async fn announce(
+        &self,
+        m: &machines::Model,
+        status: live::Status,
+        after_offline: bool,
+        at: DateTime<Utc>,
+    ) {
         self.bus
             .publish(live::status(
                 m.client_id,

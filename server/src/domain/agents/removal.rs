@@ -14,8 +14,8 @@ use crate::domain::{
 };
 use entities::{
     alert_rule_history, alert_rules, client_certificates, collection_settings, disk_hourly, disk_info,
-    event_logs, machine_collector_data, machine_inventory, machine_labels, machines, metrics,
-    metrics_hourly, network_hourly, notification_history, reminders_sent, risk_overrides, smart_data,
+    event_logs, machine_collector_data, machine_inventory, machine_labels, machines, metrics, metrics_hourly,
+    network_hourly, notification_history, reminders_sent, risk_overrides, smart_data,
 };
 use sea_orm::{
     sea_query::Expr, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
@@ -24,7 +24,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Deletes the rows of `E` whose `column` names the machine.
-async fn purge<E: EntityTrait>(txn: &DatabaseTransaction, column: E::Column, machine_id: Uuid) -> Result<u64, DbErr> {
+async fn purge<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    column: E::Column,
+    machine_id: Uuid,
+) -> Result<u64, DbErr> {
     Ok(E::delete_many()
         .filter(column.eq(machine_id))
         .exec(txn)
@@ -50,21 +54,26 @@ impl Agents {
         let txn = self.db.conn.begin().await?;
         let mut samples = 0;
         samples += purge::<metrics::Entity>(&txn, metrics::Column::MachineId, machine_id).await?;
-        samples += purge::<metrics_hourly::Entity>(&txn, metrics_hourly::Column::MachineId, machine_id).await?;
-        samples += purge::<network_hourly::Entity>(&txn, network_hourly::Column::MachineId, machine_id).await?;
+        samples +=
+            purge::<metrics_hourly::Entity>(&txn, metrics_hourly::Column::MachineId, machine_id).await?;
+        samples +=
+            purge::<network_hourly::Entity>(&txn, network_hourly::Column::MachineId, machine_id).await?;
         samples += purge::<disk_info::Entity>(&txn, disk_info::Column::MachineId, machine_id).await?;
         samples += purge::<disk_hourly::Entity>(&txn, disk_hourly::Column::MachineId, machine_id).await?;
         samples += purge::<smart_data::Entity>(&txn, smart_data::Column::MachineId, machine_id).await?;
         samples += purge::<event_logs::Entity>(&txn, event_logs::Column::MachineId, machine_id).await?;
-        purge::<machine_collector_data::Entity>(&txn, machine_collector_data::Column::MachineId, machine_id).await?;
+        purge::<machine_collector_data::Entity>(&txn, machine_collector_data::Column::MachineId, machine_id)
+            .await?;
         purge::<machine_inventory::Entity>(&txn, machine_inventory::Column::MachineId, machine_id).await?;
         purge::<machine_labels::Entity>(&txn, machine_labels::Column::MachineId, machine_id).await?;
         purge::<risk_overrides::Entity>(&txn, risk_overrides::Column::MachineId, machine_id).await?;
         purge::<alert_rule_history::Entity>(&txn, alert_rule_history::Column::MachineId, machine_id).await?;
         // A rule or a setting about this machine alone means nothing now.
         purge::<alert_rules::Entity>(&txn, alert_rules::Column::MachineId, machine_id).await?;
-        purge::<collection_settings::Entity>(&txn, collection_settings::Column::MachineId, machine_id).await?;
-        purge::<client_certificates::Entity>(&txn, client_certificates::Column::MachineId, machine_id).await?;
+        purge::<collection_settings::Entity>(&txn, collection_settings::Column::MachineId, machine_id)
+            .await?;
+        purge::<client_certificates::Entity>(&txn, client_certificates::Column::MachineId, machine_id)
+            .await?;
         // What was sent stays in the tenant's history, without the link.
         notification_history::Entity::update_many()
             .col_expr(notification_history::Column::MachineId, Expr::value(None::<Uuid>))

@@ -192,7 +192,12 @@ impl Organise {
     }
 
     /// Deletes a group; its machines stay, without a group.
-    pub async fn delete_group(&self, actor: &Principal, id: Uuid, meta: &RequestMeta) -> Result<(), DomainError> {
+    pub async fn delete_group(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
         let group = groups::Entity::find_by_id(id)
             .filter(groups::Column::ClientId.eq(actor.client_id))
             .one(&self.db.conn)
@@ -207,8 +212,13 @@ impl Organise {
             return Err(DomainError::NotFound("group"));
         }
         let message = format!("Groupe supprimé : {}", group.name);
-        self.log(actor, meta, message, json!({ "group_id": id, "name": group.name }))
-            .await;
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "group_id": id, "name": group.name }),
+        )
+        .await;
         Ok(())
     }
 
@@ -241,8 +251,13 @@ impl Organise {
             Some(_) => format!("{moved} machine(s) placée(s) dans un groupe"),
             None => format!("{moved} machine(s) retirée(s) de leur groupe"),
         };
-        self.log(actor, meta, message, json!({ "group_id": group_id, "machine_ids": machine_ids }))
-            .await;
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "group_id": group_id, "machine_ids": machine_ids }),
+        )
+        .await;
         Ok(moved)
     }
 
@@ -273,8 +288,13 @@ impl Organise {
             .await
             .map_err(|e| conflict(e, "a label with this key"))?;
         let message = format!("Label créé : {}", l.key);
-        self.log(actor, meta, message, json!({ "label_id": l.id, "key": l.key, "color": l.color }))
-            .await;
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": l.id, "key": l.key, "color": l.color }),
+        )
+        .await;
         Ok(l)
     }
 
@@ -287,8 +307,16 @@ impl Organise {
         change: LabelChange,
         meta: &RequestMeta,
     ) -> Result<labels::Model, DomainError> {
-        let key = change.key.as_deref().map(|k| check_name("key", k, 50)).transpose()?;
-        let color = change.color.as_deref().map(|c| check_color(Some(c))).transpose()?;
+        let key = change
+            .key
+            .as_deref()
+            .map(|k| check_name("key", k, 50))
+            .transpose()?;
+        let color = change
+            .color
+            .as_deref()
+            .map(|c| check_color(Some(c)))
+            .transpose()?;
         let mut update = labels::Entity::update_many()
             .filter(labels::Column::Id.eq(id))
             .filter(labels::Column::ClientId.eq(actor.client_id));
@@ -306,12 +334,22 @@ impl Organise {
         }
         let l = self.label(actor.client_id, id).await?;
         let message = format!("Label modifié : {}", l.key);
-        self.log(actor, meta, message, json!({ "label_id": l.id, "key": l.key, "color": l.color }))
-            .await;
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": l.id, "key": l.key, "color": l.color }),
+        )
+        .await;
         Ok(l)
     }
 
-    pub async fn delete_label(&self, actor: &Principal, id: Uuid, meta: &RequestMeta) -> Result<(), DomainError> {
+    pub async fn delete_label(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
         let label = self.label(actor.client_id, id).await?;
         let done = labels::Entity::delete_many()
             .filter(labels::Column::Id.eq(id))
@@ -381,9 +419,18 @@ impl Organise {
             .exec_without_returning(&txn)
             .await?;
         txn.commit().await?;
-        let message = format!("Label {} = {value} posé sur {} machine(s)", label.key, machine_ids.len());
-        self.log(actor, meta, message, json!({ "label_id": label_id, "value": value, "machine_ids": machine_ids }))
-            .await;
+        let message = format!(
+            "Label {} = {value} posé sur {} machine(s)",
+            label.key,
+            machine_ids.len()
+        );
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": label_id, "value": value, "machine_ids": machine_ids }),
+        )
+        .await;
         Ok(())
     }
 
@@ -403,8 +450,13 @@ impl Organise {
             .await?
             .rows_affected;
         let message = format!("Label {} retiré de {removed} machine(s)", label.key);
-        self.log(actor, meta, message, json!({ "label_id": label_id, "machine_ids": machine_ids }))
-            .await;
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": label_id, "machine_ids": machine_ids }),
+        )
+        .await;
         Ok(removed)
     }
 }

@@ -293,8 +293,13 @@ impl RiskOverrides {
             .one(&self.db.conn)
             .await?
             .ok_or_else(|| DomainError::invariant("override vanished after upsert"))?;
-        self.log(actor, meta, format!("Dérogation de risque posée : {}", o.risk_key), &o)
-            .await;
+        self.log(
+            actor,
+            meta,
+            format!("Dérogation de risque posée : {}", o.risk_key),
+            &o,
+        )
+        .await;
         Ok(o)
     }
 
@@ -312,8 +317,13 @@ impl RiskOverrides {
         if done.rows_affected == 0 {
             return Err(DomainError::NotFound("risk override"));
         }
-        self.log(actor, meta, format!("Dérogation de risque levée : {}", o.risk_key), &o)
-            .await;
+        self.log(
+            actor,
+            meta,
+            format!("Dérogation de risque levée : {}", o.risk_key),
+            &o,
+        )
+        .await;
         Ok(())
     }
 }

@@ -84,7 +84,11 @@ impl Tracked {
                     .unwrap_or_default();
             }
             Payload::Security(s) => {
-                for e in s.event_logs.iter().filter(|e| e.level.eq_ignore_ascii_case("critical")) {
+                for e in s
+                    .event_logs
+                    .iter()
+                    .filter(|e| e.level.eq_ignore_ascii_case("critical"))
+                {
                     if !self.critical_events.contains(&e.recorded_at) {
                         self.critical_events.push(e.recorded_at);
                     }
@@ -153,7 +157,12 @@ impl HealthScores {
 
     /// Recomputes the machine's score with `payload`, a sample already
     /// committed; writes it when it changed.
-    pub async fn on_sample(&self, client_id: Uuid, machine_id: Uuid, payload: &Payload) -> Result<(), DomainError> {
+    pub async fn on_sample(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+        payload: &Payload,
+    ) -> Result<(), DomainError> {
         if !self.enabled.load(Ordering::Relaxed) || !counts(payload.collector()) {
             return Ok(());
         }

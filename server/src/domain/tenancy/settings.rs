@@ -140,12 +140,20 @@ impl TenantSettings {
 
     /// The row, created with the defaults when the tenant has none yet
     /// (two first readers at once both end with the one row).
-    async fn row(&self, db: &impl sea_orm::ConnectionTrait, client_id: Uuid) -> Result<client_settings::Model, DomainError> {
+    async fn row(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        client_id: Uuid,
+    ) -> Result<client_settings::Model, DomainError> {
         if let Some(row) = client_settings::Entity::find_by_id(client_id).one(db).await? {
             return Ok(row);
         }
         client_settings::Entity::insert(defaults(client_id))
-            .on_conflict(OnConflict::column(client_settings::Column::ClientId).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::column(client_settings::Column::ClientId)
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(db)
             .await?;
         client_settings::Entity::find_by_id(client_id)
@@ -154,7 +162,11 @@ impl TenantSettings {
             .ok_or_else(|| DomainError::invariant("client settings vanished after insert"))
     }
 
-    async fn client(&self, db: &impl sea_orm::ConnectionTrait, client_id: Uuid) -> Result<clients::Model, DomainError> {
+    async fn client(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        client_id: Uuid,
+    ) -> Result<clients::Model, DomainError> {
         clients::Entity::find_by_id(client_id)
             .one(db)
             .await?
@@ -177,7 +189,11 @@ impl TenantSettings {
         let client_id = actor.client_id;
         let timezone = change.timezone.as_deref().map(check_timezone).transpose()?;
         let hour = change.daily_summary_hour.map(check_hour).transpose()?;
-        let recipients = change.daily_summary_recipients.as_deref().map(check_recipients).transpose()?;
+        let recipients = change
+            .daily_summary_recipients
+            .as_deref()
+            .map(check_recipients)
+            .transpose()?;
         let cooldown = change.default_cooldown_minutes.map(check_cooldown).transpose()?;
         if let Some(ids) = &change.default_channel_ids {
             let mut distinct = ids.clone();
@@ -207,10 +223,16 @@ impl TenantSettings {
             update = update.col_expr(client_settings::Column::DailySummaryHour, Expr::value(h));
         }
         if let Some(r) = &recipients {
-            update = update.col_expr(client_settings::Column::DailySummaryRecipients, Expr::value(json!(r)));
+            update = update.col_expr(
+                client_settings::Column::DailySummaryRecipients,
+                Expr::value(json!(r)),
+            );
         }
         if let Some(ids) = &change.default_channel_ids {
-            update = update.col_expr(client_settings::Column::DefaultChannelIds, Expr::value(json!(ids)));
+            update = update.col_expr(
+                client_settings::Column::DefaultChannelIds,
+                Expr::value(json!(ids)),
+            );
         }
         if let Some(c) = cooldown {
             update = update.col_expr(client_settings::Column::DefaultCooldownMinutes, Expr::value(c));
