@@ -9,6 +9,9 @@ pub mod organise;
 pub mod retention;
 pub mod risks;
 pub mod rollups;
+mod state;
+
+pub use state::{in_maintenance, is_online, State};
 
 use crate::{
     domain::{agents::OFFLINE_AFTER, DomainError},
@@ -127,46 +130,6 @@ pub fn by_machine<T>(rows: Vec<T>, machine_of: impl Fn(&T) -> Uuid) -> HashMap<U
         out.entry(machine_of(&r)).or_default().push(r);
     }
     out
-}
-
-/// What a machine is doing now, as lists and exports show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Online,
-    Offline,
-    /// In maintenance mode (alerts muted), whatever its heartbeats.
-    Maintenance,
-}
-
-impl State {
-    pub fn of(m: &machines::Model, now: DateTime<Utc>) -> Self {
-        if in_maintenance(m, now) {
-            Self::Maintenance
-        } else if is_online(m, now) {
-            Self::Online
-        } else {
-            Self::Offline
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Offline => "offline",
-            Self::Maintenance => "maintenance",
-        }
-    }
-}
-
-/// In maintenance now: the mode is on and its end, if any, is still ahead
-/// (the expiry job clears the columns later; readers must not wait for it).
-pub fn in_maintenance(m: &machines::Model, now: DateTime<Utc>) -> bool {
-    m.maintenance_mode && m.maintenance_until.is_none_or(|until| until > now)
-}
-
-/// Online: heard from within the offline threshold.
-pub fn is_online(m: &machines::Model, now: DateTime<Utc>) -> bool {
-    m.last_seen.is_some_and(|seen| now - seen <= OFFLINE_AFTER)
 }
 
 fn like_pattern(term: &str) -> String {
