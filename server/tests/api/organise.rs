@@ -349,6 +349,20 @@ async fn settings_start_with_defaults_are_checked_and_stay_in_their_tenant() {
         .unwrap()
         .unwrap();
     assert_eq!(tenant.language, entities::enums::Language::En);
+    // New rules start from the defaults; given values win.
+    let rule = "mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { cooldownMinutes channelIds } }";
+    let plain = server
+        .graphql_as(&admin, rule, json!({ "i": { "name": "CPU", "metric": "CPU", "operator": "GT", "threshold": 90, "severity": "WARNING" } }))
+        .await;
+    assert_eq!(
+        plain["data"]["createAlertRule"],
+        json!({ "cooldownMinutes": 15, "channelIds": [channel] }),
+        "{plain}"
+    );
+    let own = server
+        .graphql_as(&admin, rule, json!({ "i": { "name": "RAM", "metric": "RAM", "operator": "GT", "threshold": 90, "severity": "WARNING", "cooldownMinutes": 30 } }))
+        .await;
+    assert_eq!(own["data"]["createAlertRule"]["cooldownMinutes"], 30, "{own}");
     // A partial update keeps the rest.
     let partial = server
         .graphql_as(
