@@ -9,6 +9,7 @@ pub mod alert_rule_history;
 pub mod alert_rules;
 pub mod api_tokens;
 pub mod client_certificates;
+pub mod client_settings;
 pub mod clients;
 pub mod collection_settings;
 pub mod disk_hourly;

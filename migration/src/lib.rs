@@ -18,6 +18,7 @@ mod m20261129_000011_reenrolment_release;
 mod m20261129_000012_alerting;
 mod m20261129_000013_licensing;
 mod m20261129_000014_windows_builds;
+mod m20261129_000015_client_settings;
 pub mod timescale;
 
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000012_alerting::Migration),
             Box::new(m20261129_000013_licensing::Migration),
             Box::new(m20261129_000014_windows_builds::Migration),
+            Box::new(m20261129_000015_client_settings::Migration),
         ]
     }
 }

@@ -4,6 +4,9 @@
 //!   series and snapshot) in rows/s vs a raw multi-row INSERT of the same
 //!   rows into the same table through the same driver, and vs a naive
 //!   one-row-per-statement path; on SQLite and, when reachable, PostgreSQL;
+//! - the health-score updater on ingest: rows/s with it off, on, and on
+//!   with every sample moving the score (`BENCH_ONLY=health` runs this
+//!   comparison alone);
 //! - a 30-day CPU/RAM history from the hourly rollups vs the same answer
 //!   computed from raw rows;
 //! - a page of 100 machines with labels and latest metrics over GraphQL:
@@ -120,8 +123,10 @@ async fn start(database_url: Option<&str>) -> (Fleet, tempfile::TempDir) {
     (fleet, dir)
 }
 
-/// Metrics samples through the real ingest path for `secs`; rows/s.
-async fn ingest(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
+/// Metrics samples through the real ingest path for `secs`; rows/s. With
+/// `flip`, each machine's CPU alternates across a health-score step, so
+/// every sample changes the score (the updater's worst case).
+async fn ingest(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>, flip: bool) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Instant::now() + Duration::from_secs_f64(secs);
     let started = Instant::now();
@@ -139,7 +144,7 @@ async fn ingest(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
                     let req = CollectRequest {
                         collector: "metrics".into(),
                         collected_at: Some(at),
-                        data: serde_json::value::to_raw_value(&json!({ "cpu_percent": (n % 100) as f64, "ram_percent": 50.0, "uptime_seconds": 1000 + i, "cpu_temp": 40.0 })).unwrap(),
+                        data: serde_json::value::to_raw_value(&json!({ "cpu_percent": cpu(n, i, flip), "ram_percent": 50.0, "uptime_seconds": 1000 + i, "cpu_temp": 40.0 })).unwrap(),
                     };
                     ingest.collect(client, machine, req).await.unwrap();
                     done.fetch_add(1, Ordering::Relaxed);
@@ -151,6 +156,15 @@ async fn ingest(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
         t.await.unwrap();
     }
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The CPU machine `n` reports in its `i`-th sample.
+fn cpu(n: usize, i: i64, flip: bool) -> f64 {
+    match (flip, i % 2) {
+        (true, 0) => 97.0,
+        (true, _) => 10.0,
+        (false, _) => (n % 100) as f64,
+    }
 }
 
 fn row(client: Uuid, machine: Uuid, at: chrono::DateTime<Utc>) -> metrics::ActiveModel {
@@ -220,7 +234,7 @@ async fn naive(fleet: &Fleet, secs: f64, base: chrono::DateTime<Utc>) -> f64 {
 
 async fn ingestion(label: &str, fleet: &Fleet, secs: f64) {
     let now = Utc::now();
-    let ours = ingest(fleet, secs, now - ChronoDuration::days(3)).await;
+    let ours = ingest(fleet, secs, now - ChronoDuration::days(3), false).await;
     let raw = raw_batched(fleet, secs, now - ChronoDuration::days(4)).await;
     let slow = naive(fleet, secs, now - ChronoDuration::days(5)).await;
     println!(
@@ -228,6 +242,29 @@ async fn ingestion(label: &str, fleet: &Fleet, secs: f64) {
         100.0 * ours / raw,
         ours / slow
     );
+}
+
+/// What recomputing the health score costs per sample: the same ingestion
+/// with the updater off, on (steady load: the score rarely moves), and on
+/// with every sample moving the score (one UPDATE each), in one run.
+async fn health_cost(label: &str, fleet: &Fleet, secs: f64) {
+    let now = Utc::now();
+    let health = fleet.state.services.ingest.health_scores();
+    health.set_enabled(false);
+    let off = ingest(fleet, secs, now - ChronoDuration::days(6), false).await;
+    health.set_enabled(true);
+    let on = ingest(fleet, secs, now - ChronoDuration::days(7), false).await;
+    let flipping = ingest(fleet, secs, now - ChronoDuration::days(8), true).await;
+    health.set_enabled(false);
+    let off_again = ingest(fleet, secs, now - ChronoDuration::days(9), false).await;
+    let base = (off + off_again) / 2.0;
+    println!(
+        "[{label}] health score on ingest: off {off:.0} / {off_again:.0} rows/s, on {on:.0} rows/s = {:.1}% of off ({:+.1} us/sample); every sample moving the score {flipping:.0} rows/s = {:.1}% of off",
+        100.0 * on / base,
+        1e6 / on - 1e6 / base,
+        100.0 * flipping / base,
+    );
+    health.set_enabled(true);
 }
 
 /// 30 days of 10-second samples for one machine, then the D30 history
@@ -432,13 +469,24 @@ fn main() {
             return;
         }
         let (sqlite, _dir) = start(None).await;
+        // BENCH_ONLY=health: the health-score comparison alone.
+        if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "health") {
+            health_cost("sqlite", &sqlite, secs).await;
+            if let Some(url) = postgres_url().await {
+                let (pg, _dir) = start(Some(&url)).await;
+                health_cost("postgres", &pg, secs).await;
+            }
+            return;
+        }
         ingestion("sqlite", &sqlite, secs).await;
+        health_cost("sqlite", &sqlite, secs).await;
         history_read("sqlite", &sqlite, secs).await;
         machine_page("sqlite", &sqlite, secs).await;
         match postgres_url().await {
             Some(url) => {
                 let (pg, _dir) = start(Some(&url)).await;
                 ingestion("postgres", &pg, secs).await;
+                health_cost("postgres", &pg, secs).await;
                 history_read("postgres", &pg, secs).await;
                 machine_page("postgres", &pg, secs).await;
             }

@@ -18,6 +18,7 @@ use crate::{
             RENEWAL_WINDOW_DAYS,
         },
         collectors::Collector,
+        fleet::State as MachineState,
         ingest::CollectRequest as IngestRequest,
         DomainError,
     },
@@ -232,6 +233,7 @@ impl AgentBackend for Backend {
             .effective(agent.client_id, agent.machine_id)
             .await
             .map_err(to_gateway)?;
+        let in_maintenance = services.fleet.state_of(&machine) == MachineState::Maintenance;
         Ok(AgentConfig {
             certificate_expires_at: machine.cert_expires_at,
             client_id: machine.client_id,
@@ -239,8 +241,8 @@ impl AgentBackend for Backend {
             heartbeat_interval_seconds: HEARTBEAT_INTERVAL_SECONDS,
             hostname: machine.hostname,
             machine_id: machine.id,
-            maintenance_mode: machine.maintenance_mode,
-            maintenance_until: machine.maintenance_until,
+            maintenance_mode: in_maintenance,
+            maintenance_until: machine.maintenance_until.filter(|_| in_maintenance),
             renewal_window_days: RENEWAL_WINDOW_DAYS,
             server_time: chrono::Utc::now(),
             update_channel: entities::enums::Stored::stored(&machine.update_channel),

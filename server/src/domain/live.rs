@@ -35,6 +35,8 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
     /// Online after having been announced offline (not a first
     /// heartbeat): only this deserves a "back online" notification.
+    /// Offline again after having been announced offline (a machine
+    /// leaving maintenance still silent): shown, not notified twice.
     #[serde(default)]
     pub after_offline: bool,
 }

@@ -506,7 +506,7 @@ impl AgentConfigMutation {
         let s = ctx
             .services()
             .collection_settings
-            .create(principal.client_id, input.into_domain()?)
+            .create(principal, input.into_domain()?, ctx.meta())
             .await?;
         Ok(s.into())
     }
@@ -523,7 +523,7 @@ impl AgentConfigMutation {
         let s = ctx
             .services()
             .collection_settings
-            .update(principal.client_id, id, input.into_domain()?)
+            .update(principal, id, input.into_domain()?, ctx.meta())
             .await?;
         Ok(s.into())
     }
@@ -533,7 +533,7 @@ impl AgentConfigMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .collection_settings
-            .delete(principal.client_id, id)
+            .delete(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }

@@ -41,6 +41,9 @@ pub struct MachineFilter {
     status: Option<MachineStatus>,
     group_id: Option<ID>,
     label_id: Option<ID>,
+    /// With `labelId`: only machines carrying the label with this value.
+    label_value: Option<String>,
+    site_id: Option<ID>,
     /// Substring of the OS name, any case.
     os: Option<String>,
     /// Substring of the host name, any case.
@@ -73,6 +76,20 @@ impl MachineFilter {
                 .label_id
                 .as_ref()
                 .map(|l| parse_id("filter.labelId", l))
+                .transpose()?,
+            label_value: match (&self.label_id, self.label_value) {
+                (None, Some(_)) => {
+                    return Err(ApiError::bad_input(
+                        "filter.labelValue",
+                        "give labelId with labelValue",
+                    ))
+                }
+                (_, value) => value,
+            },
+            site_id: self
+                .site_id
+                .as_ref()
+                .map(|s| parse_id("filter.siteId", s))
                 .transpose()?,
             os: self.os,
             search: self.search,
@@ -229,11 +246,20 @@ impl Machine {
     async fn update_channel(&self) -> String {
         entities::enums::Stored::stored(&self.0.update_channel)
     }
-    async fn maintenance_mode(&self) -> bool {
-        self.0.maintenance_mode
+    /// In maintenance now (false once `maintenanceUntil` has passed).
+    async fn maintenance_mode(&self, ctx: &Context<'_>) -> bool {
+        ctx.services().fleet.state_of(&self.0) == fleet::State::Maintenance
     }
-    async fn maintenance_until(&self) -> Option<DateTime<Utc>> {
-        self.0.maintenance_until
+    async fn maintenance_until(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        self.0
+            .maintenance_until
+            .filter(|_| ctx.services().fleet.state_of(&self.0) == fleet::State::Maintenance)
+    }
+    async fn maintenance_reason(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.0
+            .maintenance_reason
+            .as_deref()
+            .filter(|_| ctx.services().fleet.state_of(&self.0) == fleet::State::Maintenance)
     }
     async fn cert_serial(&self) -> Option<&str> {
         self.0.cert_serial.as_deref()
@@ -792,6 +818,7 @@ impl MachineMutation {
                     reason: input.reason,
                     expires_at: input.expires_at,
                 },
+                ctx.meta(),
             )
             .await?;
         Ok(o.into())
@@ -802,7 +829,7 @@ impl MachineMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .risk_overrides
-            .delete(principal.client_id, id)
+            .delete(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }

@@ -21,8 +21,10 @@ mod licence_guard;
 mod licensing;
 mod live;
 mod loaders;
+mod machine_ops;
 mod machines;
 mod organise;
+mod settings;
 mod sites;
 mod system;
 mod tenancy;
@@ -63,6 +65,7 @@ pub struct QueryRoot(
     docker::DockerQuery,
     admin::AdminQuery,
     admin_fleet::AdminFleetQuery,
+    settings::SettingsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -83,6 +86,8 @@ pub struct MutationRoot(
     windows_builds::WindowsBuildMutation,
     docker::DockerMutation,
     admin_fleet::AdminFleetMutation,
+    machine_ops::MachineOpsMutation,
+    settings::SettingsMutation,
 );
 
 #[derive(MergedSubscription, Default)]

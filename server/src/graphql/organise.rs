@@ -6,8 +6,8 @@ use super::{
     types::{id, parse_id},
     ContextExt,
 };
-use crate::domain::auth::Role;
-use async_graphql::{Context, Object, SimpleObject, ID};
+use crate::domain::{auth::Role, fleet::organise::LabelChange};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -33,6 +33,13 @@ impl From<entities::labels::Model> for Label {
             created_at: l.created_at,
         }
     }
+}
+
+/// Fields of a label to change; absent ones stay.
+#[derive(InputObject)]
+pub struct LabelInput {
+    key: Option<String>,
+    color: Option<String>,
 }
 
 #[derive(Default)]
@@ -70,7 +77,7 @@ impl OrganiseMutation {
         let g = ctx
             .services()
             .organise
-            .create_group(principal.client_id, &name, description)
+            .create_group(principal, &name, description, ctx.meta())
             .await?;
         Ok(g.into())
     }
@@ -88,7 +95,7 @@ impl OrganiseMutation {
         let g = ctx
             .services()
             .organise
-            .update_group(principal.client_id, id, name.as_deref(), description)
+            .update_group(principal, id, name.as_deref(), description, ctx.meta())
             .await?;
         Ok(g.into())
     }
@@ -99,7 +106,7 @@ impl OrganiseMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .organise
-            .delete_group(principal.client_id, id)
+            .delete_group(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }
@@ -118,7 +125,7 @@ impl OrganiseMutation {
         Ok(ctx
             .services()
             .organise
-            .set_group(principal.client_id, &machine_ids, group_id)
+            .set_group(principal, &machine_ids, group_id, ctx.meta())
             .await?)
     }
 
@@ -128,7 +135,24 @@ impl OrganiseMutation {
         let l = ctx
             .services()
             .organise
-            .create_label(principal.client_id, &key, color.as_deref())
+            .create_label(principal, &key, color.as_deref(), ctx.meta())
+            .await?;
+        Ok(l.into())
+    }
+
+    /// Changes a label's key or colour (same bounds as `createLabel`);
+    /// absent fields stay.
+    async fn update_label(&self, ctx: &Context<'_>, id: ID, input: LabelInput) -> Result<Label> {
+        let principal = ctx.caller_with_role(Role::Admin)?;
+        let id = parse_id("id", &id)?;
+        let change = LabelChange {
+            key: input.key,
+            color: input.color,
+        };
+        let l = ctx
+            .services()
+            .organise
+            .update_label(principal, id, change, ctx.meta())
             .await?;
         Ok(l.into())
     }
@@ -138,7 +162,7 @@ impl OrganiseMutation {
         let id = parse_id("id", &id)?;
         ctx.services()
             .organise
-            .delete_label(principal.client_id, id)
+            .delete_label(principal, id, ctx.meta())
             .await?;
         Ok(true)
     }
@@ -157,7 +181,7 @@ impl OrganiseMutation {
         let machine_ids = ids("machineIds", &machine_ids)?;
         ctx.services()
             .organise
-            .assign_label(principal.client_id, label_id, value.as_deref(), &machine_ids)
+            .assign_label(principal, label_id, value.as_deref(), &machine_ids, ctx.meta())
             .await?;
         Ok(true)
     }
@@ -169,7 +193,7 @@ impl OrganiseMutation {
         Ok(ctx
             .services()
             .organise
-            .unassign_label(principal.client_id, label_id, &machine_ids)
+            .unassign_label(principal, label_id, &machine_ids, ctx.meta())
             .await?)
     }
 }

@@ -147,7 +147,7 @@ pub async fn machines(
                     .unwrap_or_default(),
                 cell(r.group.as_deref().unwrap_or_default()),
                 cell(&labels.join(";")),
-                m.maintenance_mode.to_string(),
+                fleet::in_maintenance(m, now).to_string(),
                 time(m.cert_expires_at),
                 m.id.to_string(),
                 m.created_at.to_rfc3339(),

@@ -1,5 +1,6 @@
-//! Every 30 seconds, on one instance: machines silent past the threshold
-//! go offline (see `domain::fleet::offline`).
+//! Every 30 seconds, on one instance: maintenance windows past their end
+//! close, then machines silent past the threshold go offline (see
+//! `domain::agents::maintenance` and `domain::fleet::offline`).
 
 use super::exclusive::{keys, run_once};
 use crate::{
@@ -29,6 +30,9 @@ pub async fn tick(services: &Services) -> Result<Option<usize>, DomainError> {
     let mut marked = 0;
     let counted = &mut marked;
     let ran = run_once(db, keys::OFFLINE, move || async move {
+        // First: a machine whose maintenance just ended is watched again
+        // in this same pass.
+        services.agents.expire_maintenance().await?;
         *counted = offline::detect(db, bus, cache, now).await?;
         services.alerting.evaluate_offline().await?;
         Ok::<_, DomainError>(())

@@ -3,7 +3,12 @@
 //! collector resolved on its own, higher `priority` first within a scope,
 //! and the result clamped to the collector's bounds.
 
-use crate::domain::{collectors::Collector, DomainError};
+use crate::domain::{
+    activity::{ActivityLog, Category, Entry, Level, RequestMeta},
+    auth::Principal,
+    collectors::Collector,
+    DomainError,
+};
 use crate::infra::db::Database;
 use chrono::{DateTime, Utc};
 use entities::{collection_settings, groups, labels, machine_labels, machines};
@@ -200,11 +205,20 @@ fn to_json(input: &SettingInput) -> (Value, Value) {
 #[derive(Clone)]
 pub struct CollectionSettings {
     db: Database,
+    activity: ActivityLog,
 }
 
 impl CollectionSettings {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, activity: ActivityLog) -> Self {
+        Self { db, activity }
+    }
+
+    async fn log(&self, actor: &Principal, meta: &RequestMeta, message: &str, id: Uuid, name: &str) {
+        let entry = Entry::new(Level::Info, Category::Machine, format!("{message} : {name}"))
+            .client(actor.client_id)
+            .metadata(json!({ "setting_id": id, "name": name }))
+            .by(actor.user_id);
+        self.activity.record(entry, meta).await;
     }
 
     pub async fn list(&self, client_id: Uuid) -> Result<Vec<Setting>, DomainError> {
@@ -298,7 +312,13 @@ impl CollectionSettings {
         Ok(scope)
     }
 
-    pub async fn create(&self, client_id: Uuid, input: SettingInput) -> Result<Setting, DomainError> {
+    pub async fn create(
+        &self,
+        actor: &Principal,
+        input: SettingInput,
+        meta: &RequestMeta,
+    ) -> Result<Setting, DomainError> {
+        let client_id = actor.client_id;
         let scope = self.validate(client_id, &input).await?;
         let count = collection_settings::Entity::find()
             .filter(collection_settings::Column::ClientId.eq(client_id))
@@ -328,16 +348,21 @@ impl CollectionSettings {
         })
         .exec(&self.db.conn)
         .await?;
-        self.get(client_id, id).await
+        let created = self.get(client_id, id).await?;
+        self.log(actor, meta, "Paramètre de collecte créé", id, input.name.trim())
+            .await;
+        Ok(created)
     }
 
     /// Replaces a setting's content (the dashboard edits the whole form).
     pub async fn update(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         id: Uuid,
         input: SettingInput,
+        meta: &RequestMeta,
     ) -> Result<Setting, DomainError> {
+        let client_id = actor.client_id;
         let row = self.row(client_id, id).await?;
         let scope = self.validate(client_id, &input).await?;
         let (intervals, disabled) = to_json(&input);
@@ -351,18 +376,24 @@ impl CollectionSettings {
         active.intervals = Set(intervals);
         active.disabled = Set(disabled);
         active.updated_at = Set(Utc::now());
-        Ok(active.update(&self.db.conn).await?.into())
+        let updated = active.update(&self.db.conn).await?;
+        self.log(actor, meta, "Paramètre de collecte modifié", id, &updated.name)
+            .await;
+        Ok(updated.into())
     }
 
-    pub async fn delete(&self, client_id: Uuid, id: Uuid) -> Result<(), DomainError> {
+    pub async fn delete(&self, actor: &Principal, id: Uuid, meta: &RequestMeta) -> Result<(), DomainError> {
+        let row = self.row(actor.client_id, id).await?;
         let done = collection_settings::Entity::delete_many()
             .filter(collection_settings::Column::Id.eq(id))
-            .filter(collection_settings::Column::ClientId.eq(client_id))
+            .filter(collection_settings::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
             .await?;
         if done.rows_affected == 0 {
             return Err(DomainError::NotFound("collection setting"));
         }
+        self.log(actor, meta, "Paramètre de collecte supprimé", id, &row.name)
+            .await;
         Ok(())
     }
 

@@ -13,6 +13,8 @@ pub mod enrolment;
 pub mod heartbeat;
 pub mod heartbeat_writer;
 pub mod keys;
+pub mod maintenance;
+pub mod removal;
 pub mod renewal;
 pub mod requirements;
 pub mod revocation;

@@ -6,6 +6,7 @@
 
 use super::{conditions, dispatch::machine_facts, rules::Scope, Alerting};
 use crate::domain::{
+    fleet,
     live::{Collected, Figures, LiveEvent, Status, StatusChange},
     notify::Notice,
     DomainError,
@@ -25,7 +26,7 @@ impl Alerting {
         match event {
             LiveEvent::MachineCollect { client_id, sample } => self.on_sample(*client_id, sample).await,
             LiveEvent::MachineStatus { client_id, change } => match change.status {
-                Status::Offline => {
+                Status::Offline if !change.after_offline => {
                     self.on_status(*client_id, change, AlertType::MachineOffline)
                         .await
                 }
@@ -106,8 +107,6 @@ impl Alerting {
                 }
                 if self.fire(rule, machine_id, value).await?.is_some() {
                     changed = true;
-                } else {
-                    self.held_back.insert(key, ()).await;
                 }
             } else if !holds && is_open && self.resolve(rule, machine_id, value).await? {
                 changed = true;
@@ -135,7 +134,7 @@ impl Alerting {
         else {
             return Ok(());
         };
-        if machine.maintenance_mode {
+        if fleet::in_maintenance(&machine, self.clock.now()) {
             return Ok(());
         }
         let client = self.tenant(&self.db.conn, client_id).await?;
@@ -183,7 +182,7 @@ impl Alerting {
         let Some(machine) = machines::Entity::find_by_id(machine_id).one(&txn).await? else {
             return Ok(());
         };
-        if machine.maintenance_mode {
+        if fleet::in_maintenance(&machine, self.clock.now()) {
             txn.commit().await?;
             return Ok(());
         }
@@ -224,9 +223,13 @@ impl Alerting {
         let offline = machines::Entity::find()
             .filter(machines::Column::ClientId.is_in(tenants.iter().copied()))
             .filter(machines::Column::OfflineNotifiedAt.is_not_null())
-            .filter(machines::Column::MaintenanceMode.eq(false))
             .all(&self.db.conn)
             .await?;
+        let now = self.clock.now();
+        let offline: Vec<_> = offline
+            .into_iter()
+            .filter(|m| !fleet::in_maintenance(m, now))
+            .collect();
         if offline.is_empty() {
             return Ok(0);
         }
@@ -238,7 +241,6 @@ impl Alerting {
             .into_iter()
             .filter_map(|a| Some((a.rule_id?, a.machine_id)))
             .collect();
-        let now = self.clock.now();
         let mut fired = 0;
         for rule in self.with_channels(rules).await? {
             let model = &rule.model;

@@ -41,7 +41,8 @@ pub struct Alerting {
     /// fires and resolutions; another instance's show within the TTL.
     open_cache: moka::future::Cache<Uuid, Arc<Vec<Uuid>>>,
     /// (rule, machine) pairs a fire was just refused for (cooldown, noise
-    /// window, maintenance): not retried on every sample.
+    /// window, offline machine): not retried on every sample. A fire muted
+    /// by maintenance is not held back, so the end of it applies at once.
     held_back: moka::future::Cache<(Uuid, Uuid), ()>,
     /// Each machine's group, for group-scoped rules.
     group_cache: moka::future::Cache<Uuid, Option<Uuid>>,

@@ -6,6 +6,7 @@
 use super::Alerting;
 use crate::domain::{
     auth::password,
+    fleet,
     notify::{
         email::{self, ExpiringCertificate, Template},
         outbox::{Outgoing, Transport},
@@ -288,7 +289,8 @@ impl Alerting {
             .all(&self.db.conn)
             .await?;
         let mut per_tenant: BTreeMap<Uuid, Vec<machines::Model>> = BTreeMap::new();
-        for machine in due {
+        // A machine in maintenance is muted: no reminder either.
+        for machine in due.into_iter().filter(|m| !fleet::in_maintenance(m, now)) {
             per_tenant.entry(machine.client_id).or_default().push(machine);
         }
         let mut sent = 0;

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 use chrono::Utc;
 use entities::{
-    alert_rule_channels, alert_rules,
+    alert_rule_channels, alert_rules, client_settings,
     enums::{AlertMetric, AlertOperator, Severity},
     groups, machines, notification_channels,
 };
@@ -208,12 +208,45 @@ impl Alerting {
         self.rule_cache.invalidate(&client_id).await;
     }
 
+    /// A new rule without a cooldown or channels takes the tenant's
+    /// defaults (`updateSettings`); a default channel deleted since is left
+    /// out.
+    async fn with_tenant_defaults(
+        &self,
+        client_id: Uuid,
+        mut input: RuleInput,
+    ) -> Result<RuleInput, DomainError> {
+        if input.cooldown_minutes.is_some() && !input.channel_ids.is_empty() {
+            return Ok(input);
+        }
+        let Some(settings) = client_settings::Entity::find_by_id(client_id)
+            .one(&self.db.conn)
+            .await?
+        else {
+            return Ok(input);
+        };
+        input.cooldown_minutes = input.cooldown_minutes.or(Some(settings.default_cooldown_minutes));
+        let defaults: Vec<Uuid> = serde_json::from_value(settings.default_channel_ids).unwrap_or_default();
+        if input.channel_ids.is_empty() && !defaults.is_empty() {
+            input.channel_ids = notification_channels::Entity::find()
+                .filter(notification_channels::Column::ClientId.eq(client_id))
+                .filter(notification_channels::Column::Id.is_in(defaults))
+                .all(&self.db.conn)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+        }
+        Ok(input)
+    }
+
     pub async fn create_rule(
         &self,
         actor: &Principal,
         input: RuleInput,
         meta: &RequestMeta,
     ) -> Result<Rule, DomainError> {
+        let input = self.with_tenant_defaults(actor.client_id, input).await?;
         let (name, cooldown, channels) = self.checked(actor.client_id, &input).await?;
         let count = alert_rules::Entity::find()
             .filter(alert_rules::Column::ClientId.eq(actor.client_id))

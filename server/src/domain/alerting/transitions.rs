@@ -5,7 +5,7 @@ use super::{conditions, dispatch::machine_facts, rules::Rule, Alerting};
 use crate::{
     domain::{
         activity::{Category, Entry, Level, RequestMeta},
-        live,
+        fleet, live,
         notify::{Notice, RuleFacts},
         DomainError,
     },
@@ -82,11 +82,14 @@ impl Alerting {
         else {
             return Ok(None);
         };
-        if machine.maintenance_mode {
+        // Muted, not held back: the rule fires on the first sample after
+        // the maintenance ends.
+        if fleet::in_maintenance(&machine, now) {
             return Ok(None);
         }
         // An offline machine's metric alerts would only repeat its cause.
         if r.metric != AlertMetric::OfflineMinutes && machine.offline_notified_at.is_some() {
+            self.held_back.insert((r.id, machine_id), ()).await;
             return Ok(None);
         }
         let blocking = alert_rule_history::Entity::find()
@@ -119,6 +122,7 @@ impl Alerting {
             .one(&txn)
             .await?;
         if blocking.is_some() {
+            self.held_back.insert((r.id, machine_id), ()).await;
             return Ok(None);
         }
         let alert_type = conditions::alert_type(r.metric);

@@ -45,6 +45,9 @@ pub struct MachineFilter {
     pub status: Option<Status>,
     pub group_id: Option<Uuid>,
     pub label_id: Option<Uuid>,
+    /// With `label_id`: only machines carrying the label with this value.
+    pub label_value: Option<String>,
+    pub site_id: Option<Uuid>,
     /// Substring of the OS name, any case ("windows", "ubuntu").
     pub os: Option<String>,
     /// Substring of the host name, any case.
@@ -85,16 +88,19 @@ pub(super) fn filtered(reach: Reach, f: &MachineFilter, now: DateTime<Utc>) -> C
     if let Some(g) = f.group_id {
         cond = cond.add(machines::Column::GroupId.eq(g));
     }
+    if let Some(s) = f.site_id {
+        cond = cond.add(machines::Column::SiteId.eq(s));
+    }
     if let Some(l) = f.label_id {
-        cond = cond.add(
-            machines::Column::Id.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(machine_labels::Column::MachineId)
-                    .from(machine_labels::Entity)
-                    .and_where(machine_labels::Column::LabelId.eq(l))
-                    .to_owned(),
-            ),
-        );
+        let mut carriers = sea_orm::sea_query::Query::select()
+            .column(machine_labels::Column::MachineId)
+            .from(machine_labels::Entity)
+            .and_where(machine_labels::Column::LabelId.eq(l))
+            .to_owned();
+        if let Some(v) = &f.label_value {
+            carriers.and_where(machine_labels::Column::Value.eq(v.trim()));
+        }
+        cond = cond.add(machines::Column::Id.in_subquery(carriers));
     }
     if let Some(os) = f.os.as_deref().filter(|s| !s.trim().is_empty()) {
         cond = cond.add(lower(machines::Column::Os).like(LikeExpr::new(like_pattern(os)).escape('\\')));

@@ -3,6 +3,7 @@
 //! the fleet overview. Every read is scoped to one tenant.
 
 mod filter;
+pub mod health;
 pub mod history;
 pub mod offline;
 pub mod organise;
@@ -10,6 +11,9 @@ pub mod retention;
 pub mod risks;
 pub mod rollups;
 pub mod sites;
+mod state;
+
+pub use state::{in_maintenance, is_online, State};
 
 use crate::{
     domain::{agents::OFFLINE_AFTER, DomainError},
@@ -113,42 +117,8 @@ pub fn by_machine<T>(rows: Vec<T>, machine_of: impl Fn(&T) -> Uuid) -> HashMap<U
     out
 }
 
-/// What a machine is doing now, as lists and exports show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    Online,
-    Offline,
-    /// In maintenance mode (alerts muted), whatever its heartbeats.
-    Maintenance,
-}
-
-impl State {
-    pub fn of(m: &machines::Model, now: DateTime<Utc>) -> Self {
-        if m.maintenance_mode {
-            Self::Maintenance
-        } else if is_online(m, now) {
-            Self::Online
-        } else {
-            Self::Offline
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Offline => "offline",
-            Self::Maintenance => "maintenance",
-        }
-    }
-}
-
-/// Online: heard from within the offline threshold.
-pub fn is_online(m: &machines::Model, now: DateTime<Utc>) -> bool {
-    m.last_seen.is_some_and(|seen| now - seen <= OFFLINE_AFTER)
-}
-
 /// `SUM(CASE WHEN cond THEN 1 ELSE 0 END)`.
-pub(crate) fn count_where(cond: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn count_where(cond: impl sea_orm::sea_query::IntoCondition) -> sea_orm::sea_query::SimpleExpr {
     Func::sum(Expr::case(cond, 1).finally(0)).into()
 }
 
@@ -368,7 +338,15 @@ impl Fleet {
             .column_as(Expr::col(machines::Column::Id).count(), "total")
             .column_as(count_where(machines::Column::LastSeen.gte(since)), "online")
             .column_as(
-                count_where(machines::Column::MaintenanceMode.eq(true)),
+                count_where(
+                    Condition::all()
+                        .add(machines::Column::MaintenanceMode.eq(true))
+                        .add(
+                            Condition::any()
+                                .add(machines::Column::MaintenanceUntil.is_null())
+                                .add(machines::Column::MaintenanceUntil.gt(self.clock.now())),
+                        ),
+                ),
                 "maintenance",
             )
             .column_as(

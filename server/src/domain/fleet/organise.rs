@@ -2,7 +2,14 @@
 //! machine) that organise a tenant's fleet; dashboards filter on both and
 //! collection settings target them.
 
-use crate::{domain::DomainError, infra::db::Database};
+use crate::{
+    domain::{
+        activity::{ActivityLog, Category, Entry, Level, RequestMeta},
+        auth::Principal,
+        DomainError,
+    },
+    infra::db::Database,
+};
 use chrono::Utc;
 use entities::{groups, labels, machine_labels, machines};
 use sea_orm::{
@@ -10,6 +17,7 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
 };
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// Labels one machine may carry.
@@ -64,14 +72,30 @@ fn check_color(color: Option<&str>) -> Result<String, DomainError> {
     Ok(c.to_ascii_lowercase())
 }
 
+/// What `update_label` changes; absent fields stay.
+#[derive(Clone, Debug, Default)]
+pub struct LabelChange {
+    pub key: Option<String>,
+    pub color: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Organise {
     db: Database,
+    activity: ActivityLog,
 }
 
 impl Organise {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, activity: ActivityLog) -> Self {
+        Self { db, activity }
+    }
+
+    async fn log(&self, actor: &Principal, meta: &RequestMeta, message: String, metadata: Value) {
+        let entry = Entry::new(Level::Info, Category::Machine, message)
+            .client(actor.client_id)
+            .metadata(metadata)
+            .by(actor.user_id);
+        self.activity.record(entry, meta).await;
     }
 
     /// Checks that every machine belongs to the tenant (NOT_FOUND otherwise).
@@ -104,32 +128,39 @@ impl Organise {
 
     pub async fn create_group(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         name: &str,
         description: Option<String>,
+        meta: &RequestMeta,
     ) -> Result<groups::Model, DomainError> {
         let now = Utc::now();
         let model = groups::ActiveModel {
             id: Set(Uuid::now_v7()),
-            client_id: Set(client_id),
+            client_id: Set(actor.client_id),
             name: Set(check_name("name", name, 50)?),
             description: Set(description.as_deref().map(check_description).transpose()?),
             created_at: Set(now),
             updated_at: Set(now),
         };
-        groups::Entity::insert(model)
+        let g = groups::Entity::insert(model)
             .exec_with_returning(&self.db.conn)
             .await
-            .map_err(|e| conflict(e, "a group with this name"))
+            .map_err(|e| conflict(e, "a group with this name"))?;
+        let message = format!("Groupe créé : {}", g.name);
+        self.log(actor, meta, message, json!({ "group_id": g.id, "name": g.name }))
+            .await;
+        Ok(g)
     }
 
     pub async fn update_group(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         id: Uuid,
         name: Option<&str>,
         description: Option<String>,
+        meta: &RequestMeta,
     ) -> Result<groups::Model, DomainError> {
+        let client_id = actor.client_id;
         let mut update = groups::Entity::update_many()
             .col_expr(groups::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(groups::Column::Id.eq(id))
@@ -150,32 +181,56 @@ impl Organise {
         if done.rows_affected == 0 {
             return Err(DomainError::NotFound("group"));
         }
-        groups::Entity::find_by_id(id)
+        let g = groups::Entity::find_by_id(id)
             .one(&self.db.conn)
             .await?
-            .ok_or(DomainError::NotFound("group"))
+            .ok_or(DomainError::NotFound("group"))?;
+        let message = format!("Groupe modifié : {}", g.name);
+        self.log(actor, meta, message, json!({ "group_id": g.id, "name": g.name }))
+            .await;
+        Ok(g)
     }
 
     /// Deletes a group; its machines stay, without a group.
-    pub async fn delete_group(&self, client_id: Uuid, id: Uuid) -> Result<(), DomainError> {
+    pub async fn delete_group(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        let group = groups::Entity::find_by_id(id)
+            .filter(groups::Column::ClientId.eq(actor.client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("group"))?;
         let done = groups::Entity::delete_many()
             .filter(groups::Column::Id.eq(id))
-            .filter(groups::Column::ClientId.eq(client_id))
+            .filter(groups::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
             .await?;
         if done.rows_affected == 0 {
             return Err(DomainError::NotFound("group"));
         }
+        let message = format!("Groupe supprimé : {}", group.name);
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "group_id": id, "name": group.name }),
+        )
+        .await;
         Ok(())
     }
 
     /// Puts machines in a group, or out of any with `None`.
     pub async fn set_group(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         machine_ids: &[Uuid],
         group_id: Option<Uuid>,
+        meta: &RequestMeta,
     ) -> Result<u64, DomainError> {
+        let client_id = actor.client_id;
         self.owned_machines(client_id, machine_ids).await?;
         if let Some(g) = group_id {
             groups::Entity::find_by_id(g)
@@ -184,14 +239,26 @@ impl Organise {
                 .await?
                 .ok_or(DomainError::NotFound("group"))?;
         }
-        Ok(machines::Entity::update_many()
+        let moved = machines::Entity::update_many()
             .col_expr(machines::Column::GroupId, Expr::value(group_id))
             .col_expr(machines::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(machines::Column::ClientId.eq(client_id))
             .filter(machines::Column::Id.is_in(machine_ids.iter().copied()))
             .exec(&self.db.conn)
             .await?
-            .rows_affected)
+            .rows_affected;
+        let message = match group_id {
+            Some(_) => format!("{moved} machine(s) placée(s) dans un groupe"),
+            None => format!("{moved} machine(s) retirée(s) de leur groupe"),
+        };
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "group_id": group_id, "machine_ids": machine_ids }),
+        )
+        .await;
+        Ok(moved)
     }
 
     pub async fn labels(&self, client_id: Uuid) -> Result<Vec<labels::Model>, DomainError> {
@@ -204,32 +271,97 @@ impl Organise {
 
     pub async fn create_label(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         key: &str,
         color: Option<&str>,
+        meta: &RequestMeta,
     ) -> Result<labels::Model, DomainError> {
         let model = labels::ActiveModel {
             id: Set(Uuid::now_v7()),
-            client_id: Set(client_id),
+            client_id: Set(actor.client_id),
             key: Set(check_name("key", key, 50)?),
             color: Set(check_color(color)?),
             created_at: Set(Utc::now()),
         };
-        labels::Entity::insert(model)
+        let l = labels::Entity::insert(model)
             .exec_with_returning(&self.db.conn)
             .await
-            .map_err(|e| conflict(e, "a label with this key"))
+            .map_err(|e| conflict(e, "a label with this key"))?;
+        let message = format!("Label créé : {}", l.key);
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": l.id, "key": l.key, "color": l.color }),
+        )
+        .await;
+        Ok(l)
     }
 
-    pub async fn delete_label(&self, client_id: Uuid, id: Uuid) -> Result<(), DomainError> {
+    /// Renames or recolours a label, with `create_label`'s checks; an
+    /// invalid field changes nothing.
+    pub async fn update_label(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        change: LabelChange,
+        meta: &RequestMeta,
+    ) -> Result<labels::Model, DomainError> {
+        let key = change
+            .key
+            .as_deref()
+            .map(|k| check_name("key", k, 50))
+            .transpose()?;
+        let color = change
+            .color
+            .as_deref()
+            .map(|c| check_color(Some(c)))
+            .transpose()?;
+        let mut update = labels::Entity::update_many()
+            .filter(labels::Column::Id.eq(id))
+            .filter(labels::Column::ClientId.eq(actor.client_id));
+        if let Some(k) = &key {
+            update = update.col_expr(labels::Column::Key, Expr::value(k.clone()));
+        }
+        if let Some(c) = &color {
+            update = update.col_expr(labels::Column::Color, Expr::value(c.clone()));
+        }
+        if key.is_some() || color.is_some() {
+            update
+                .exec(&self.db.conn)
+                .await
+                .map_err(|e| conflict(e, "a label with this key"))?;
+        }
+        let l = self.label(actor.client_id, id).await?;
+        let message = format!("Label modifié : {}", l.key);
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": l.id, "key": l.key, "color": l.color }),
+        )
+        .await;
+        Ok(l)
+    }
+
+    pub async fn delete_label(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
+        let label = self.label(actor.client_id, id).await?;
         let done = labels::Entity::delete_many()
             .filter(labels::Column::Id.eq(id))
-            .filter(labels::Column::ClientId.eq(client_id))
+            .filter(labels::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
             .await?;
         if done.rows_affected == 0 {
             return Err(DomainError::NotFound("label"));
         }
+        let message = format!("Label supprimé : {}", label.key);
+        self.log(actor, meta, message, json!({ "label_id": id, "key": label.key }))
+            .await;
         Ok(())
     }
 
@@ -245,11 +377,13 @@ impl Organise {
     /// 10 labels per machine; tagging again changes the value.
     pub async fn assign_label(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         label_id: Uuid,
         value: Option<&str>,
         machine_ids: &[Uuid],
+        meta: &RequestMeta,
     ) -> Result<(), DomainError> {
+        let client_id = actor.client_id;
         let label = self.label(client_id, label_id).await?;
         self.owned_machines(client_id, machine_ids).await?;
         let value = match value {
@@ -285,22 +419,44 @@ impl Organise {
             .exec_without_returning(&txn)
             .await?;
         txn.commit().await?;
+        let message = format!(
+            "Label {} = {value} posé sur {} machine(s)",
+            label.key,
+            machine_ids.len()
+        );
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": label_id, "value": value, "machine_ids": machine_ids }),
+        )
+        .await;
         Ok(())
     }
 
     pub async fn unassign_label(
         &self,
-        client_id: Uuid,
+        actor: &Principal,
         label_id: Uuid,
         machine_ids: &[Uuid],
+        meta: &RequestMeta,
     ) -> Result<u64, DomainError> {
-        self.label(client_id, label_id).await?;
-        self.owned_machines(client_id, machine_ids).await?;
-        Ok(machine_labels::Entity::delete_many()
+        let label = self.label(actor.client_id, label_id).await?;
+        self.owned_machines(actor.client_id, machine_ids).await?;
+        let removed = machine_labels::Entity::delete_many()
             .filter(machine_labels::Column::LabelId.eq(label_id))
             .filter(machine_labels::Column::MachineId.is_in(machine_ids.iter().copied()))
             .exec(&self.db.conn)
             .await?
-            .rows_affected)
+            .rows_affected;
+        let message = format!("Label {} retiré de {removed} machine(s)", label.key);
+        self.log(
+            actor,
+            meta,
+            message,
+            json!({ "label_id": label_id, "machine_ids": machine_ids }),
+        )
+        .await;
+        Ok(removed)
     }
 }

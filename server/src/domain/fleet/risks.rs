@@ -2,7 +2,11 @@
 //! patches, services, storage health), and the overrides administrators set
 //! on them: accept a risk, or give it another severity.
 
-use super::super::{auth::Principal, DomainError};
+use super::super::{
+    activity::{ActivityLog, Category, Entry, Level as LogLevel, RequestMeta},
+    auth::Principal,
+    DomainError,
+};
 use crate::{
     domain::ingest::payloads::{PatchesData, ServicesData, RISKY_PORTS},
     infra::db::Database,
@@ -211,11 +215,20 @@ pub struct OverrideInput {
 #[derive(Clone)]
 pub struct RiskOverrides {
     db: Database,
+    activity: ActivityLog,
 }
 
 impl RiskOverrides {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, activity: ActivityLog) -> Self {
+        Self { db, activity }
+    }
+
+    async fn log(&self, actor: &Principal, meta: &RequestMeta, message: String, o: &risk_overrides::Model) {
+        let entry = Entry::new(LogLevel::Info, Category::Machine, message)
+            .client(actor.client_id)
+            .metadata(serde_json::json!({ "override_id": o.id, "machine_id": o.machine_id, "risk_key": o.risk_key, "level": entities::enums::Stored::stored(&o.level), "reason": o.reason }))
+            .by(actor.user_id);
+        self.activity.record(entry, meta).await;
     }
 
     /// Overrides of each machine (batch; callers scope the ids).
@@ -238,6 +251,7 @@ impl RiskOverrides {
         actor: &Principal,
         machine_id: Uuid,
         input: OverrideInput,
+        meta: &RequestMeta,
     ) -> Result<risk_overrides::Model, DomainError> {
         let key = input.risk_key.trim();
         if key.is_empty() || key.chars().count() > 100 || key.chars().any(char::is_whitespace) {
@@ -273,23 +287,43 @@ impl RiskOverrides {
         )
         .exec_without_returning(&self.db.conn)
         .await?;
-        risk_overrides::Entity::find()
+        let o = risk_overrides::Entity::find()
             .filter(C::MachineId.eq(machine_id))
             .filter(C::RiskKey.eq(key))
             .one(&self.db.conn)
             .await?
-            .ok_or_else(|| DomainError::invariant("override vanished after upsert"))
+            .ok_or_else(|| DomainError::invariant("override vanished after upsert"))?;
+        self.log(
+            actor,
+            meta,
+            format!("Dérogation de risque posée : {}", o.risk_key),
+            &o,
+        )
+        .await;
+        Ok(o)
     }
 
-    pub async fn delete(&self, client_id: Uuid, id: Uuid) -> Result<(), DomainError> {
+    pub async fn delete(&self, actor: &Principal, id: Uuid, meta: &RequestMeta) -> Result<(), DomainError> {
+        let o = risk_overrides::Entity::find_by_id(id)
+            .filter(risk_overrides::Column::ClientId.eq(actor.client_id))
+            .one(&self.db.conn)
+            .await?
+            .ok_or(DomainError::NotFound("risk override"))?;
         let done = risk_overrides::Entity::delete_many()
             .filter(risk_overrides::Column::Id.eq(id))
-            .filter(risk_overrides::Column::ClientId.eq(client_id))
+            .filter(risk_overrides::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
             .await?;
         if done.rows_affected == 0 {
             return Err(DomainError::NotFound("risk override"));
         }
+        self.log(
+            actor,
+            meta,
+            format!("Dérogation de risque levée : {}", o.risk_key),
+            &o,
+        )
+        .await;
         Ok(())
     }
 }

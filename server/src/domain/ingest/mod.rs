@@ -2,6 +2,7 @@
 //! through the group-commit writer, then announced on the event bus (live
 //! subscriptions, alerting).
 
+pub mod health;
 pub mod payloads;
 pub mod writer;
 
@@ -47,11 +48,13 @@ pub struct Ingest {
     /// shared cache is written when it changes (or once a minute), not at
     /// every sample.
     last_load: moka::future::Cache<Uuid, bool>,
+    health: health::HealthScores,
 }
 
 impl Ingest {
     pub fn new(db: Database, bus: Arc<live::Bus>, cache: Arc<dyn Cache>) -> Self {
         Self {
+            health: health::HealthScores::new(db.clone()),
             writer: writer::start(db),
             bus,
             cache,
@@ -60,6 +63,11 @@ impl Ingest {
                 .time_to_live(LOAD_FLAG_REFRESH)
                 .build(),
         }
+    }
+
+    /// The health-score updater (benchmarks switch it off and on).
+    pub fn health_scores(&self) -> &health::HealthScores {
+        &self.health
     }
 
     /// Checks and stores one sample; answers once it is committed.
@@ -87,6 +95,8 @@ impl Ingest {
             Payload::Metrics(m) => Some(m.cpu_percent > 80.0 || m.ram_percent > 85.0),
             _ => None,
         };
+        // Only the collectors the score reads are kept past the write.
+        let for_health = self.health.reads(collector).then(|| payload.clone());
         self.writer
             .write(Sample {
                 client_id,
@@ -95,6 +105,12 @@ impl Ingest {
                 payload,
             })
             .await?;
+        // The sample is stored whatever becomes of its score.
+        if let Some(payload) = &for_health {
+            if let Err(e) = self.health.on_sample(client_id, machine_id, payload).await {
+                e.log("health score");
+            }
+        }
         let known = match load {
             Some(_) => self.last_load.get(&machine_id).await,
             None => None,

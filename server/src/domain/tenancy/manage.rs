@@ -47,7 +47,7 @@ const THROUGH: [(&str, &str, &str); 6] = [
 ];
 
 /// Tables with a `client_id`, children before parents; `clients` last.
-const OWNED: [&str; 27] = [
+const OWNED: [&str; 28] = [
     "metrics",
     "disk_info",
     "smart_data",
@@ -69,6 +69,7 @@ const OWNED: [&str; 27] = [
     "email_outbox",
     "reminders_sent",
     "ai_usage",
+    "client_settings",
     "activity_logs",
     "machines",
     "groups",

@@ -3,6 +3,7 @@
 mod manage;
 
 pub use manage::ClientChanges;
+pub mod settings;
 
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},

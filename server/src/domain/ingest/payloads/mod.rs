@@ -305,6 +305,21 @@ impl Payload {
         }
     }
 
+    /// A stored snapshot read back as its collector's payload.
+    pub fn from_snapshot(collector: Collector, data: &Value) -> Result<Self, serde_json::Error> {
+        let d = data.clone();
+        Ok(match collector {
+            Collector::Metrics => Self::Metrics(serde_json::from_value(d)?),
+            Collector::Storage => Self::Storage(serde_json::from_value(d)?),
+            Collector::StorageHealth => Self::StorageHealth(serde_json::from_value(d)?),
+            Collector::Network => Self::Network(serde_json::from_value(d)?),
+            Collector::Services => Self::Services(serde_json::from_value(d)?),
+            Collector::Security => Self::Security(serde_json::from_value(d)?),
+            Collector::Software => Self::Software(serde_json::from_value(d)?),
+            Collector::Patches => Self::Patches(serde_json::from_value(d)?),
+        })
+    }
+
     /// The normalised payload kept as the collector's snapshot.
     pub fn to_json(&self) -> Value {
         let v = match self {
