@@ -5,6 +5,7 @@ pub mod activity;
 pub mod agent_config;
 pub mod agents;
 pub mod alerting;
+pub mod analysis;
 pub mod auth;
 pub mod collectors;
 pub mod crypto;
