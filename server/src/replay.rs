@@ -72,7 +72,7 @@ pub fn replay(
             .parse()
             .map_err(|_| row_error(format!("unreadable value `{value}`")))?;
         let score = detector.score(at, number);
-        writeln!(out, "{timestamp},{value},{score:.6}").map_err(ReplayError::Write)?;
+        writeln!(out, "{timestamp},{value},{score}").map_err(ReplayError::Write)?;
         rows += 1;
     }
     out.flush().map_err(ReplayError::Write)?;

@@ -9,8 +9,10 @@
 //! 2. an anomaly likelihood, after Numenta's: the short-term average of the
 //!    deviation is compared with the long-run distribution of that average,
 //!    so a series that is always noisy stops alarming and a quiet one
-//!    alarms on a small, sustained change. Its tail probability is put on a
-//!    log scale so that 0.5 means "1 in 10^5" and 1.0 "1 in 10^10";
+//!    alarms on a small, sustained change. The test is two-sided: a
+//!    deviation far *below* its usual level (the series went flat) counts
+//!    too. The tail probability is put on a log scale so that 0.5 means
+//!    "1 in 10^5" and 1.0 "1 in 10^10";
 //! 3. novelty: a value beyond everything seen so far (by a margin of the
 //!    range) is an anomaly whatever the likelihood says.
 
@@ -164,7 +166,10 @@ impl Detector {
         self.mean += alpha * delta;
         self.variance = (1.0 - alpha) * (self.variance + alpha * delta * delta);
         let sigma = self.variance.sqrt().max(1e-6);
-        let tail = normal_tail((average - self.mean) / sigma);
+        // Two-sided: a series gone unusually calm (a stuck sensor, a
+        // flatline where there was a cycle) is as much news as a jumpy one.
+        let upper = normal_tail((average - self.mean) / sigma);
+        let tail = 2.0 * upper.min(1.0 - upper);
         (tail + TAIL_FLOOR).ln() / TAIL_FLOOR.ln()
     }
 
