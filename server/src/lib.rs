@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod http;
 pub mod infra;
 pub mod jobs;
+pub mod replay;
 pub mod serve;
 pub mod services;
 pub mod telemetry;

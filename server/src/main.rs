@@ -2,7 +2,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use optralis::{
     app::{self, AppState},
     config::{self, Config, Settings},
-    gateway, graphql, http, serve, telemetry,
+    domain::analysis::detector::Params,
+    gateway, graphql, http, replay, serve, telemetry,
 };
 use std::{net::SocketAddr, process::ExitCode, time::Duration};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +33,19 @@ enum Command {
     Migrate(Settings),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Replay a `timestamp,value` CSV through the anomaly detector, as it
+    /// scores samples live, and print `timestamp,value,anomaly_score`.
+    Detect(DetectArgs),
+}
+
+#[derive(clap::Args)]
+struct DetectArgs {
+    /// CSV file with the header `timestamp,value`, oldest row first.
+    #[arg(long)]
+    input: std::path::PathBuf,
+    /// The metric the series holds (cpu, ram, disk...), for its own settings.
+    #[arg(long)]
+    metric: Option<String>,
 }
 
 /// Exit code for configuration errors, distinct from runtime failures.
@@ -50,6 +64,7 @@ fn main() -> ExitCode {
             print!("{}", graphql::sdl());
             return ExitCode::SUCCESS;
         }
+        Command::Detect(args) => return detect(args),
         Command::Serve(settings) | Command::Migrate(settings) => settings,
     };
     let config = match Config::from_settings(settings) {
@@ -93,13 +108,35 @@ fn main() -> ExitCode {
             (Command::Serve(_), Some(caps)) => run_server(config, caps).await,
             (Command::Serve(_), None) => unreachable!("caps are sized for serve"),
             (Command::Migrate(_), _) => app::migrate(&config).await.map(|_| ()).map_err(|e| e.to_string()),
-            (Command::Schema, _) => unreachable!("handled before configuration"),
+            (Command::Schema | Command::Detect(_), _) => {
+                unreachable!("handled before configuration")
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("optralis: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn detect(args: &DetectArgs) -> ExitCode {
+    let path = args.input.display().to_string();
+    let file = match std::fs::File::open(&args.input) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("optralis: cannot read {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let params = Params::for_metric(args.metric.as_deref());
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    match replay::replay(&path, std::io::BufReader::new(file), out, params) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("optralis: {e}");
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod agent_config;
 pub mod agents;
 pub mod alerting;
+pub mod analysis;
 pub mod auth;
 pub mod collectors;
 pub mod crypto;

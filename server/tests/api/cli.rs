@@ -226,3 +226,96 @@ async fn serve_with_no_configuration_then_sigterm_exits_0() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// A NAB-style series: a daily-ish cycle with noise, one spike at `spike`.
+fn series_with_spike(rows: usize, spike: usize) -> String {
+    let mut csv = String::from("timestamp,value\n");
+    let mut state = 7u64;
+    for i in 0..rows {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = (state >> 40) as f64 / (1u64 << 24) as f64 - 0.5;
+        let cycle = 10.0 * (i as f64 / 288.0 * std::f64::consts::TAU).sin();
+        let value = if i == spike {
+            140.0
+        } else {
+            50.0 + cycle + 2.0 * noise
+        };
+        let (day, minutes) = (1 + i / 288, (i % 288) * 5);
+        csv.push_str(&format!(
+            "2014-04-{day:02} {:02}:{:02}:00,{value:.3}\n",
+            minutes / 60,
+            minutes % 60
+        ));
+    }
+    csv
+}
+
+#[test]
+fn detect_replays_a_series_and_scores_each_row_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, spike) = (1500, 1200);
+    let input = series_with_spike(rows, spike);
+    let path = dir.path().join("series.csv");
+    std::fs::write(&path, &input).unwrap();
+    let out = optralis(dir.path())
+        .args(["detect", "--input"])
+        .arg(&path)
+        .args(["--metric", "cpu"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("timestamp,value,anomaly_score"));
+    let mut scores = Vec::new();
+    for (given, line) in input.lines().skip(1).zip(lines.by_ref()) {
+        let (prefix, score) = line.rsplit_once(',').unwrap();
+        assert_eq!(prefix, given, "timestamp and value are echoed as given");
+        let score: f64 = score.parse().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{line}");
+        scores.push(score);
+    }
+    assert_eq!(scores.len(), rows);
+    assert_eq!(lines.next(), None, "one line per row");
+    let around = scores[spike - 100..spike]
+        .iter()
+        .chain(&scores[spike + 20..spike + 100])
+        .fold(0.0f64, |a, b| a.max(*b));
+    assert!(
+        scores[spike] > around,
+        "spike {} vs around {around}",
+        scores[spike]
+    );
+}
+
+#[test]
+fn detect_refuses_bad_input_with_a_message_and_a_failure_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_header = dir.path().join("header.csv");
+    std::fs::write(&bad_header, "time,cpu\n2014-04-01 00:00:00,1\n").unwrap();
+    let bad_row = dir.path().join("row.csv");
+    std::fs::write(
+        &bad_row,
+        "timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,lots\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.csv");
+    for (path, expected) in [
+        (&missing, "missing.csv"),
+        (&bad_header, "timestamp,value"),
+        (&bad_row, "line 3"),
+    ] {
+        let out = optralis(dir.path())
+            .args(["detect", "--input"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{}", path.display());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
