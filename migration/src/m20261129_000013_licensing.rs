@@ -36,7 +36,9 @@ enum AiUsage {
 /// code, name, machines (None = unlimited), retention days, monthly AI
 /// quota, days a new licence runs. Retention and quota are the spec's;
 /// machine limits and the trial's 30 days are ours (see the README).
-const BUILTIN: [(&str, &str, Option<i32>, i32, i32, Option<i32>); 6] = [
+type Builtin = (&'static str, &'static str, Option<i32>, i32, i32, Option<i32>);
+
+const BUILTIN: [Builtin; 6] = [
     ("trial", "Trial", Some(10), 7, 50, Some(30)),
     ("starter", "Starter", Some(50), 30, 150, None),
     ("essentials", "Essentials", Some(200), 30, 300, None),
