@@ -111,22 +111,3 @@ fn nan_and_infinities_score_zero_and_leave_the_state_alone() {
         assert_eq!(poisoned.score(at(i), *v), expected, "point {i}");
     }
 }
-
-/// Cost per point: `cargo test -p optralis --lib detector::tests::cost -- --ignored --nocapture`
-/// (run it with `--release` for the figure that matters).
-#[test]
-#[ignore]
-fn cost_per_point() {
-    let mut noise = Noise(6);
-    let values: Vec<f64> = (0..200_000)
-        .map(|i| 50.0 + 10.0 * ((i % 288) as f64 / 46.0).sin() + noise.next())
-        .collect();
-    let mut detector = Detector::new(Params::default());
-    let start = std::time::Instant::now();
-    let mut sum = 0.0;
-    for (i, v) in values.iter().enumerate() {
-        sum += detector.score(at(i), *v);
-    }
-    let per_point = start.elapsed() / values.len() as u32;
-    println!("{per_point:?} per point (checksum {sum:.3})");
-}
