@@ -84,12 +84,13 @@ impl MigrationTrait for Migration {
                 WindowsBuilds::IsActive,
                 WindowsBuilds::SortOrder,
             ])
-            .on_conflict(
-                OnConflict::columns([WindowsBuilds::OsType, WindowsBuilds::BuildNumber])
-                    .do_nothing()
-                    .to_owned(),
-            )
             .to_owned();
+        // A plain INSERT into the table created above: an ON CONFLICT
+        // target is resolved when SQLite prepares the statement, and a
+        // pooled connection that read the schema between the CREATE TABLE
+        // and the CREATE INDEX refuses it ("does not match any UNIQUE
+        // constraint") instead of re-reading the schema; it failed a test
+        // server's start once in CI.
         for (os_type, build, name, released) in SEED {
             insert.values_panic([
                 Uuid::new_v4().into(),
