@@ -448,6 +448,14 @@ async fn deleting_a_client_takes_all_its_data_and_its_agents_are_refused() {
         .graphql_as(&root, delete, json!({ "id": platform["id"] }))
         .await;
     assert_eq!(error_code(&own), "CONFLICT", "{own}");
+    let suspend_own = server
+        .graphql_as(
+            &root,
+            UPDATE_CLIENT,
+            json!({ "id": platform["id"], "i": { "licenseStatus": "SUSPENDED" } }),
+        )
+        .await;
+    assert_eq!(error_code(&suspend_own), "CONFLICT", "{suspend_own}");
 
     let deleted = server.graphql_as(&root, delete, json!({ "id": id })).await;
     assert_eq!(deleted["data"]["deleteClient"], true, "{deleted}");

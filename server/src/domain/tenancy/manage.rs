@@ -1,7 +1,7 @@
 //! The super_admin's changes to a tenant: its details and licence, a new
 //! licence id, and deletion with everything it holds.
 
-use super::{TenancyService, PLATFORM_CLIENT};
+use super::TenancyService;
 use crate::domain::{
     activity::{Category, Entry, Level, RequestMeta},
     agents::keys,
@@ -99,7 +99,6 @@ impl TenancyService {
             .one(&txn)
             .await?
             .ok_or(DomainError::NotFound("client"))?;
-        let platform = current.name == PLATFORM_CLIENT && self.is_platform(&txn, client_id).await?;
         let mut model: clients::ActiveModel = current.clone().into();
         if let Some(name) = &changes.name {
             let name = name.trim();
@@ -114,7 +113,7 @@ impl TenancyService {
         if let Some(status) = changes.license_status {
             // Suspending the platform would lock its super_admins out of
             // nothing (they are never held) but would read as an outage.
-            if platform && status != LicenceStatus::Active {
+            if status != LicenceStatus::Active && self.is_platform(&txn, client_id).await? {
                 return Err(DomainError::Conflict(
                     "the platform's own tenant stays active".into(),
                 ));
