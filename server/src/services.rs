@@ -57,6 +57,8 @@ pub struct Services {
     pub platform_stats: crate::domain::admin::PlatformStats,
     pub installers: crate::domain::agent_config::installers::Installers,
     pub settings: TenantSettings,
+    /// Analyses: the engine behind the spec's protections.
+    pub analyses: crate::domain::analysis::service::Analyses,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -171,6 +173,7 @@ impl Services {
             platform_stats,
             installers,
             settings: TenantSettings::new(infra.db.clone(), activity.clone()),
+            analyses: crate::domain::analysis::service::Analyses::default(),
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone(), activity.clone()),
