@@ -18,6 +18,9 @@ pub struct Model {
     /// The super_admin's override of the licence type's machine limit;
     /// None = the type's limit applies.
     pub max_machines: Option<i32>,
+    /// The super_admin's override of the licence type's monthly AI quota;
+    /// None = the type's quota applies.
+    pub ai_monthly_limit: Option<i32>,
     /// Language of the tenant's notifications and e-mails.
     pub language: super::enums::Language,
     pub created_at: DateTimeUtc,

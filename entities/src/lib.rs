@@ -3,6 +3,7 @@
 pub mod activity_logs;
 pub mod agent_requirements;
 pub mod agent_versions;
+pub mod ai_analysis_results;
 pub mod ai_usage;
 pub mod alert_rule_channels;
 pub mod alert_rule_history;

@@ -136,6 +136,7 @@ fn tenant(i: usize) -> clients::ActiveModel {
         ][i % 4]),
         license_expires_at: Set(None),
         max_machines: Set(None),
+        ai_monthly_limit: Set(None),
         language: Set(enums::Language::Fr),
         created_at: Set(now - Days::days((i % 365) as i64)),
         updated_at: Set(now),

@@ -64,7 +64,11 @@ fn to_gateway(e: DomainError) -> GatewayError {
         }
         DomainError::PremiumRequired { .. } => GatewayError::new(GatewayErrorCode::Forbidden, e.to_string()),
         DomainError::Conflict(m) => GatewayError::new(GatewayErrorCode::Conflict, m),
-        DomainError::RateLimited { .. } => {
+        DomainError::RateLimited { .. }
+        | DomainError::Cooldown { .. }
+        | DomainError::NoNewData { .. }
+        | DomainError::NoSignificantChanges { .. }
+        | DomainError::QuotaExceeded { .. } => {
             GatewayError::new(GatewayErrorCode::RateLimited, "Too many requests")
         }
         DomainError::Unavailable { retry_after, .. } => {

@@ -154,6 +154,15 @@ impl Services {
             agent_versions.clone(),
             infra.cache.clone(),
         );
+        let analyses = crate::domain::analysis::service::Analyses::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            infra.bus.clone(),
+            infra.clock.clone(),
+            licensing.clone(),
+            activity.clone(),
+            crate::domain::analysis::narrative::Narrator::default(),
+        );
         Self {
             sites,
             licensing,
@@ -173,7 +182,7 @@ impl Services {
             platform_stats,
             installers,
             settings: TenantSettings::new(infra.db.clone(), activity.clone()),
-            analyses: crate::domain::analysis::service::Analyses::default(),
+            analyses,
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone(), activity.clone()),

@@ -28,6 +28,34 @@ pub enum DomainError {
         feature: &'static str,
         tier: entities::enums::Tier,
     },
+    /// The same analysis ran on this machine too recently (or is running
+    /// now); it may run again at `next_available`.
+    #[error("analysis on cooldown; retry in {} s", remaining.as_secs().max(1))]
+    Cooldown {
+        remaining: Duration,
+        next_available: chrono::DateTime<chrono::Utc>,
+    },
+    /// Nothing was collected since the last analysis of this type: it
+    /// would say the same thing again.
+    #[error("no new data since the last analysis")]
+    NoNewData {
+        last_analysis: chrono::DateTime<chrono::Utc>,
+    },
+    /// Data came in, but nothing moved enough to change the last
+    /// analysis's conclusions, which still stand.
+    #[error("no significant changes since the last analysis")]
+    NoSignificantChanges {
+        last_analysis: chrono::DateTime<chrono::Utc>,
+        /// The titles of the issues the last analysis found.
+        previous_issues: Vec<String>,
+    },
+    /// The tenant's monthly AI quota would be exceeded.
+    #[error("monthly AI quota exceeded ({used}/{limit}); it renews on {}", resets_at.format("%Y-%m-%d"))]
+    QuotaExceeded {
+        limit: i32,
+        used: i32,
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
     /// The tenant's licence is expired or suspended: it may read, not write.
     #[error("{0}")]
     LicenceInactive(String),

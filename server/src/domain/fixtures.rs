@@ -16,6 +16,7 @@ pub async fn tenant_with_machine(db: &Database, seen: DateTime<Utc>) -> (clients
         license_status: Set(enums::LicenceStatus::Active),
         license_expires_at: Set(None),
         max_machines: Set(None),
+        ai_monthly_limit: Set(None),
         language: Set(entities::enums::Language::Fr),
         created_at: Set(seen),
         updated_at: Set(seen),

@@ -91,6 +91,23 @@ pub struct AlertFired {
     pub at: DateTime<Utc>,
 }
 
+/// An analysis completed and was stored (run by hand, a routine or a
+/// trigger).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisCompleted {
+    pub analysis_id: Uuid,
+    pub machine_id: Uuid,
+    pub hostname: String,
+    /// The analysis type's code (`health_score`, …).
+    pub analysis_type: String,
+    /// manual, routine, trigger
+    pub origin: String,
+    pub overall_score: Option<i32>,
+    pub risk_level: Option<String>,
+    pub summary: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Every event of the bus, with the tenant it belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -98,6 +115,7 @@ pub enum LiveEvent {
     MachineStatus { client_id: Uuid, change: StatusChange },
     MachineCollect { client_id: Uuid, sample: Collected },
     AlertFired { client_id: Uuid, alert: AlertFired },
+    AnalysisCompleted { client_id: Uuid, analysis: AnalysisCompleted },
 }
 
 /// The bus the domain publishes on.
@@ -111,6 +129,7 @@ pub enum Kind {
     MachineStatus,
     MachineCollect,
     AlertFired,
+    AnalysisCompleted,
 }
 
 impl Routed for LiveEvent {
@@ -125,6 +144,11 @@ impl Routed for LiveEvent {
                 (Kind::MachineCollect, *client_id, Some(sample.machine_id))
             }
             Self::AlertFired { client_id, alert } => (Kind::AlertFired, *client_id, alert.machine_id),
+            Self::AnalysisCompleted { client_id, analysis } => (
+                Kind::AnalysisCompleted,
+                *client_id,
+                Some(analysis.machine_id),
+            ),
         };
         Topic {
             kind,
@@ -167,6 +191,10 @@ pub fn collected(client_id: Uuid, sample: Collected) -> LiveEvent {
 
 pub fn alert(client_id: Uuid, alert: AlertFired) -> LiveEvent {
     LiveEvent::AlertFired { client_id, alert }
+}
+
+pub fn analysis(client_id: Uuid, analysis: AnalysisCompleted) -> LiveEvent {
+    LiveEvent::AnalysisCompleted { client_id, analysis }
 }
 
 #[cfg(test)]

@@ -82,11 +82,11 @@ pub enum DeliveryStatus {
     Failed,
 }
 
-fn cursor(at: DateTime<Utc>, id: Uuid) -> String {
+pub(super) fn cursor(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.timestamp_micros()))
 }
 
-fn parse_cursor(raw: Option<String>) -> Result<Option<Cursor>> {
+pub(super) fn parse_cursor(raw: Option<String>) -> Result<Option<Cursor>> {
     let Some(raw) = raw else {
         return Ok(None);
     };

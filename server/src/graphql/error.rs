@@ -33,6 +33,9 @@ pub enum ErrorCode {
     PremiumRequired,
     LicenseInactive,
     Cooldown,
+    NoNewData,
+    NoSignificantChanges,
+    QuotaExceeded,
     PasswordChangeRequired,
     GraphqlParseFailed,
     GraphqlValidationFailed,
@@ -52,6 +55,9 @@ impl ErrorCode {
             Self::PremiumRequired => "PREMIUM_REQUIRED",
             Self::LicenseInactive => "LICENSE_INACTIVE",
             Self::Cooldown => "COOLDOWN",
+            Self::NoNewData => "NO_NEW_DATA",
+            Self::NoSignificantChanges => "NO_SIGNIFICANT_CHANGES",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::PasswordChangeRequired => "PASSWORD_CHANGE_REQUIRED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
@@ -73,6 +79,9 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
     /// With PREMIUM_REQUIRED: the lowest plan that has the feature.
     pub required_tier: Option<&'static str>,
+    /// Further `extensions` a refusal carries (`remainingSecs`,
+    /// `lastAnalysis`, …), by name.
+    pub details: Vec<(&'static str, async_graphql::Value)>,
 }
 
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
@@ -85,7 +94,13 @@ impl ApiError {
             field: None,
             retry_after_secs: None,
             required_tier: None,
+            details: Vec::new(),
         }
+    }
+
+    fn with(mut self, name: &'static str, value: impl Into<async_graphql::Value>) -> Self {
+        self.details.push((name, value.into()));
+        self
     }
 
     pub fn unavailable(retry_after: Duration) -> Self {
@@ -132,6 +147,29 @@ impl From<&DomainError> for ApiError {
                 ..Self::new(ErrorCode::PremiumRequired, e.to_string())
             },
             DomainError::LicenceInactive(m) => Self::new(ErrorCode::LicenseInactive, m.clone()),
+            DomainError::Cooldown {
+                remaining,
+                next_available,
+            } => Self::new(ErrorCode::Cooldown, e.to_string())
+                .with("remainingSecs", remaining.as_secs().max(1))
+                .with("nextAvailable", next_available.to_rfc3339()),
+            DomainError::NoNewData { last_analysis } => {
+                Self::new(ErrorCode::NoNewData, e.to_string()).with("lastAnalysis", last_analysis.to_rfc3339())
+            }
+            DomainError::NoSignificantChanges {
+                last_analysis,
+                previous_issues,
+            } => Self::new(ErrorCode::NoSignificantChanges, e.to_string())
+                .with("lastAnalysis", last_analysis.to_rfc3339())
+                .with("previousIssues", previous_issues.clone()),
+            DomainError::QuotaExceeded {
+                limit,
+                used,
+                resets_at,
+            } => Self::new(ErrorCode::QuotaExceeded, e.to_string())
+                .with("limit", *limit)
+                .with("used", *used)
+                .with("resetsAt", resets_at.to_rfc3339()),
             DomainError::Unavailable { retry_after, .. } => {
                 tracing::warn!(error = %e.report(), "resolver refused: storage unavailable");
                 Self::unavailable(*retry_after)
@@ -169,6 +207,7 @@ impl From<ApiError> for async_graphql::Error {
             field,
             retry_after_secs,
             required_tier,
+            details,
         } = e;
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code.as_str());
@@ -180,6 +219,9 @@ impl From<ApiError> for async_graphql::Error {
             }
             if let Some(tier) = required_tier {
                 ext.set("requiredTier", tier);
+            }
+            for (name, value) in &details {
+                ext.set(*name, value.clone());
             }
         })
     }

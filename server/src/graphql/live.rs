@@ -14,7 +14,7 @@ use super::{
 use crate::{
     domain::{
         collectors::Collector,
-        live::{self, AlertFired, Collected, Figures, Kind, LiveEvent, StatusChange, Topic},
+        live::{self, AlertFired, AnalysisCompleted, Collected, Figures, Kind, LiveEvent, StatusChange, Topic},
     },
     services::Services,
 };
@@ -69,6 +69,13 @@ fn sample(event: &LiveEvent) -> Option<Collected> {
 fn alert(event: &LiveEvent) -> Option<AlertFired> {
     match event {
         LiveEvent::AlertFired { alert, .. } => Some(alert.clone()),
+        _ => None,
+    }
+}
+
+fn analysis(event: &LiveEvent) -> Option<AnalysisCompleted> {
+    match event {
+        LiveEvent::AnalysisCompleted { analysis, .. } => Some(analysis.clone()),
         _ => None,
     }
 }
@@ -157,6 +164,39 @@ impl From<AlertFired> for AlertEvent {
     }
 }
 
+/// An analysis completed; read it whole with `analysis(id)`.
+#[derive(SimpleObject)]
+pub struct AnalysisCompletedEvent {
+    analysis_id: ID,
+    machine_id: ID,
+    hostname: String,
+    /// health_score, full, reports, … (the analysis type, lower case)
+    analysis_type: String,
+    /// manual, routine, trigger
+    origin: String,
+    overall_score: Option<i32>,
+    /// low, medium, high, critical
+    risk_level: Option<String>,
+    summary: String,
+    at: DateTime<Utc>,
+}
+
+impl From<AnalysisCompleted> for AnalysisCompletedEvent {
+    fn from(a: AnalysisCompleted) -> Self {
+        Self {
+            analysis_id: id(a.analysis_id),
+            machine_id: id(a.machine_id),
+            hostname: a.hostname,
+            analysis_type: a.analysis_type,
+            origin: a.origin,
+            overall_score: a.overall_score,
+            risk_level: a.risk_level,
+            summary: a.summary,
+            at: a.at,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct LiveSubscription;
 
@@ -239,6 +279,17 @@ impl LiveSubscription {
             },
         );
         Ok(futures::stream::once(async move { FleetOverview::from(first) }).chain(rest))
+    }
+
+    /// Every analysis of the tenant's machines as it completes: those
+    /// routines and triggers start, and those run by hand.
+    async fn analysis_completed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = AnalysisCompletedEvent>> {
+        let principal = ctx.caller()?;
+        let topic = Topic::tenant(Kind::AnalysisCompleted, principal.client_id);
+        Ok(events(ctx.services(), topic, analysis).map(Into::into))
     }
 
     /// Alerts fired for the tenant's machines.

@@ -7,6 +7,7 @@ mod admin_fleet;
 mod agent_config;
 mod agents;
 mod alerting;
+mod analyses;
 mod api_tokens;
 pub mod auth;
 mod certificates;
@@ -66,6 +67,7 @@ pub struct QueryRoot(
     admin::AdminQuery,
     admin_fleet::AdminFleetQuery,
     settings::SettingsQuery,
+    analyses::AnalysisQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -88,6 +90,7 @@ pub struct MutationRoot(
     admin_fleet::AdminFleetMutation,
     machine_ops::MachineOpsMutation,
     settings::SettingsMutation,
+    analyses::AnalysisMutation,
 );
 
 #[derive(MergedSubscription, Default)]

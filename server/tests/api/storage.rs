@@ -20,6 +20,7 @@ fn client(name: &str) -> clients::ActiveModel {
         license_status: Set(entities::enums::LicenceStatus::Active),
         license_expires_at: Set(None),
         max_machines: Set(None),
+        ai_monthly_limit: Set(None),
         language: Set(entities::enums::Language::Fr),
         created_at: Set(Utc::now()),
         updated_at: Set(Utc::now()),

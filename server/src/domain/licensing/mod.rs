@@ -8,7 +8,7 @@ mod usage;
 
 pub use features::{tier_name, Feature, FEATURES};
 pub use types::{LicenceTypeInput, LicenceTypes};
-pub use usage::{month_of, AiUsage};
+pub use usage::{month_of, AiUsage, Reservation};
 
 use super::{
     activity::{ActivityLog, Category, Entry, Level, RequestMeta},
@@ -49,7 +49,9 @@ pub struct Licence {
     pub max_machines: Option<i32>,
     pub machine_limit_overridden: bool,
     pub retention_days: i32,
+    /// The super_admin's override (`setAiQuota`), else the type's.
     pub ai_quota_monthly: i32,
+    pub ai_quota_overridden: bool,
 }
 
 impl Licence {
@@ -64,7 +66,10 @@ impl Licence {
             max_machines: client.max_machines.or(kind.and_then(|k| k.max_machines)),
             machine_limit_overridden: client.max_machines.is_some(),
             retention_days: kind.map_or(FALLBACK_RETENTION_DAYS, |k| k.retention_days),
-            ai_quota_monthly: kind.map_or(0, |k| k.ai_quota_monthly),
+            ai_quota_monthly: client
+                .ai_monthly_limit
+                .unwrap_or_else(|| kind.map_or(0, |k| k.ai_quota_monthly)),
+            ai_quota_overridden: client.ai_monthly_limit.is_some(),
         }
     }
 
@@ -297,6 +302,41 @@ impl Licensing {
         .by(actor.user_id);
         self.activity.record(entry, meta).await;
         Ok(updated)
+    }
+
+    /// Sets a tenant's monthly AI quota, or with `None` gives it back its
+    /// licence type's (super_admin). Takes effect on the next run; what
+    /// was used this month stays counted.
+    pub async fn set_ai_quota(
+        &self,
+        actor: &Principal,
+        client_id: Uuid,
+        monthly_limit: Option<i32>,
+        meta: &RequestMeta,
+    ) -> Result<Licence, DomainError> {
+        super_admin_only(actor)?;
+        if let Some(limit) = monthly_limit {
+            if !(0..=1_000_000).contains(&limit) {
+                return Err(DomainError::invalid("monthlyLimit", "must be between 0 and 1000000"));
+            }
+        }
+        let changed = clients::Entity::update_many()
+            .col_expr(clients::Column::AiMonthlyLimit, Expr::value(monthly_limit))
+            .col_expr(clients::Column::UpdatedAt, Expr::value(self.clock.now()))
+            .filter(clients::Column::Id.eq(client_id))
+            .exec(&self.db.conn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            return Err(DomainError::NotFound("client"));
+        }
+        let licence = self.of(client_id).await?;
+        let entry = Entry::new(Level::Info, Category::System, "Quota IA modifié")
+            .client(client_id)
+            .metadata(json!({ "ai_monthly_limit": monthly_limit, "effective": licence.ai_quota_monthly }))
+            .by(actor.user_id);
+        self.activity.record(entry, meta).await;
+        Ok(licence)
     }
 
     /// Rewrites `active` to `expired` for licences past their expiry, so

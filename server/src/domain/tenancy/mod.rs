@@ -63,6 +63,7 @@ fn new_client(
             .default_duration_days
             .map(|days| now + chrono::Duration::days(days.into()))),
         max_machines: Set(None),
+        ai_monthly_limit: Set(None),
         language: Set(language),
         created_at: Set(now),
         updated_at: Set(now),
