@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    domain::{fleet, DomainError},
+    domain::{auth::Principal, fleet, DomainError},
     serve::RemoteAddr,
 };
 use axum::{
@@ -78,29 +78,43 @@ fn time(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.to_rfc3339()).unwrap_or_default()
 }
 
+/// The caller of a REST download, authenticated as GraphQL does (Bearer
+/// or the session cookie), or the JSON refusal to answer.
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    remote: Option<&RemoteAddr>,
+) -> Result<Principal, Response> {
+    let auth = caller(state, headers, remote).await;
+    if let Some(retry_after) = auth.unavailable {
+        return Err(unavailable(retry_after));
+    }
+    let Some(principal) = auth.principal else {
+        return Err(json_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "Sign in or send a Bearer token",
+        ));
+    };
+    if principal.password_change_required {
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            "PASSWORD_CHANGE_REQUIRED",
+            "Change your password first",
+        ));
+    }
+    Ok(principal)
+}
+
 pub async fn machines(
     State(state): State<AppState>,
     remote: Option<axum::Extension<RemoteAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    let auth = caller(&state, &headers, remote.as_deref()).await;
-    if let Some(retry_after) = auth.unavailable {
-        return unavailable(retry_after);
-    }
-    let Some(principal) = auth.principal else {
-        return json_error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "Sign in or send a Bearer token",
-        );
+    let principal = match signed_in(&state, &headers, remote.as_deref()).await {
+        Ok(p) => p,
+        Err(refusal) => return refusal,
     };
-    if principal.password_change_required {
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "PASSWORD_CHANGE_REQUIRED",
-            "Change your password first",
-        );
-    }
     let rows = match state.services.fleet.export(principal.client_id).await {
         Ok(rows) => rows,
         Err(DomainError::Unavailable { retry_after, .. }) => return unavailable(retry_after),

@@ -6,6 +6,7 @@ mod export;
 mod graphql;
 mod health;
 mod installer;
+mod reports;
 
 use crate::{app::AppState, config::CorsOrigins};
 use axum::{
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(health::health))
         .route("/api/export/machines", get(export::machines))
+        .route("/api/reports/{file}", get(reports::html))
         .route("/api/installer/windows", get(installer::windows))
         .route("/api/installer/{platform}/{arch}", get(installer::by_target))
         .fallback(errors::not_found)

@@ -3,7 +3,8 @@
 //! tokens 24 hours after expiry, time series past their tenant's licence
 //! retention, and (where
 //! TimescaleDB's retention policy does not do it) activity logs older than
-//! 30 days; notifications after 30 days and fired alerts after 90.
+//! 30 days; notifications after 30 days, fired alerts and analyses after
+//! 90.
 
 use crate::{infra::db::Database, services::Services};
 use chrono::{Duration, Utc};
@@ -70,6 +71,7 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         .filter(alert_rule_history::Column::TriggeredAt.lt(now - ALERT_RETENTION))
         .exec(&db.conn)
         .await?;
+    let analyses = crate::domain::analysis::service::Analyses::purge_expired(db, now).await?;
     // A reminder's key names its deadline, so one this old cannot recur.
     let reminders = reminders_sent::Entity::delete_many()
         .filter(reminders_sent::Column::SentAt.lt(now - Duration::days(400)))
@@ -80,6 +82,7 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         activity_logs = activity,
         notification_history = notifications.rows_affected,
         alert_rule_history = alerts.rows_affected,
+        ai_analysis_results = analyses,
         reminders_sent = reminders.rows_affected,
         install_tokens = installs.rows_affected,
         blacklist = blacklist.rows_affected,

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod findings;
 pub mod kind;
 pub mod narrative;
+pub mod report;
 pub mod service;
 
 pub use findings::Findings;

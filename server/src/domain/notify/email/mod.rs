@@ -236,7 +236,7 @@ fn environment() -> Result<&'static Environment<'static>, DomainError> {
 /// links become unreadable in the source and in plain-text previews that
 /// some clients build from it. Escaping the five markup characters is
 /// enough to keep values from breaking out of text or a quoted attribute.
-fn html_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), minijinja::Error> {
+pub(crate) fn html_formatter(out: &mut Output, state: &State, value: &Value) -> Result<(), minijinja::Error> {
     if state.auto_escape() != AutoEscape::Html || value.is_safe() || value.is_none() || value.is_undefined() {
         return escape_formatter(out, state, value);
     }
