@@ -7,6 +7,7 @@ mod agent_config;
 mod agent_contract;
 mod agents;
 mod alerting;
+mod analyses;
 mod cli;
 mod collect;
 mod db_outage;

@@ -344,6 +344,9 @@ impl Analyses {
             .filter(ai_analysis_results::Column::MachineId.eq(request.machine_id))
             .filter(ai_analysis_results::Column::AnalysisType.eq(kind.code()))
             .order_by_desc(ai_analysis_results::Column::CreatedAt)
+            // Ids are time-ordered (v7): the later of two runs stored in
+            // the same instant.
+            .order_by_desc(ai_analysis_results::Column::Id)
             .limit(1)
             .one(&self.db.conn)
             .await?;
