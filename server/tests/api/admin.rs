@@ -98,7 +98,7 @@ async fn the_dashboard_counts_the_whole_platform_in_a_few_statements() {
     // Four analyses counted this month, across two tenants.
     let usage = server.state.services.licensing.usage();
     for tenant in [a, a, a, b] {
-        usage.consume(tenant, 100).await.unwrap();
+        usage.consume(tenant, 100, 1).await.unwrap();
     }
 
     let counter = &server.state.services.infra.db;

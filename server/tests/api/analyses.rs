@@ -7,7 +7,7 @@ use crate::{
     collect::{metrics_sample, sample},
     helpers::{error_code, fleet, fleet_on, TestServer, WsClient},
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entities::ai_analysis_results;
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
@@ -51,7 +51,7 @@ async fn age_analyses(server: &TestServer, machine: Uuid, by: Duration) {
     ai_analysis_results::Entity::update_many()
         .col_expr(
             ai_analysis_results::Column::CreatedAt,
-            Expr::value(Utc::now() - by),
+            Expr::value((Utc::now() - by).trunc_subsecs(6)),
         )
         .filter(ai_analysis_results::Column::MachineId.eq(machine))
         .exec(&server.state.services.infra.db.conn)

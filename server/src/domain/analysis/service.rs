@@ -24,7 +24,7 @@ use crate::{
     },
     infra::{cache::Cache, clock::Clock, db::Backend, db::Database},
 };
-use chrono::{DateTime, Duration as Days, Utc};
+use chrono::{DateTime, Duration as Days, SubsecRound, Utc};
 use entities::{ai_analysis_results, clients, enums::Language, machines};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
@@ -418,7 +418,9 @@ impl Analyses {
             .narrator
             .narrate(&findings, request.kind, language, &NarrationContext::default())
             .await;
-        let now = self.clock.now();
+        // Microseconds, as PostgreSQL keeps them and page cursors carry
+        // them: SQLite would keep the nanoseconds a cursor cannot name.
+        let now = self.clock.now().trunc_subsecs(6);
         let id = Uuid::now_v7();
         let findings_json =
             serde_json::to_string(&findings).map_err(|e| DomainError::internal("findings to JSON", e))?;
