@@ -137,7 +137,12 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .drop_table(Table::drop().table(AiAnalysisResults::Table).if_exists().to_owned())
+            .drop_table(
+                Table::drop()
+                    .table(AiAnalysisResults::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
             .await
     }
 }

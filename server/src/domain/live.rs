@@ -112,10 +112,22 @@ pub struct AnalysisCompleted {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LiveEvent {
-    MachineStatus { client_id: Uuid, change: StatusChange },
-    MachineCollect { client_id: Uuid, sample: Collected },
-    AlertFired { client_id: Uuid, alert: AlertFired },
-    AnalysisCompleted { client_id: Uuid, analysis: AnalysisCompleted },
+    MachineStatus {
+        client_id: Uuid,
+        change: StatusChange,
+    },
+    MachineCollect {
+        client_id: Uuid,
+        sample: Collected,
+    },
+    AlertFired {
+        client_id: Uuid,
+        alert: AlertFired,
+    },
+    AnalysisCompleted {
+        client_id: Uuid,
+        analysis: AnalysisCompleted,
+    },
 }
 
 /// The bus the domain publishes on.
@@ -144,11 +156,9 @@ impl Routed for LiveEvent {
                 (Kind::MachineCollect, *client_id, Some(sample.machine_id))
             }
             Self::AlertFired { client_id, alert } => (Kind::AlertFired, *client_id, alert.machine_id),
-            Self::AnalysisCompleted { client_id, analysis } => (
-                Kind::AnalysisCompleted,
-                *client_id,
-                Some(analysis.machine_id),
-            ),
+            Self::AnalysisCompleted { client_id, analysis } => {
+                (Kind::AnalysisCompleted, *client_id, Some(analysis.machine_id))
+            }
         };
         Topic {
             kind,

@@ -339,11 +339,7 @@ impl AnalysisMutation {
                 user_id: principal.user_id,
             },
         };
-        let stored = ctx
-            .services()
-            .analyses
-            .run_with_meta(request, ctx.meta())
-            .await?;
+        let stored = ctx.services().analyses.run_with_meta(request, ctx.meta()).await?;
         Ok(stored.into())
     }
 

@@ -153,9 +153,8 @@ impl From<&DomainError> for ApiError {
             } => Self::new(ErrorCode::Cooldown, e.to_string())
                 .with("remainingSecs", remaining.as_secs().max(1))
                 .with("nextAvailable", next_available.to_rfc3339()),
-            DomainError::NoNewData { last_analysis } => {
-                Self::new(ErrorCode::NoNewData, e.to_string()).with("lastAnalysis", last_analysis.to_rfc3339())
-            }
+            DomainError::NoNewData { last_analysis } => Self::new(ErrorCode::NoNewData, e.to_string())
+                .with("lastAnalysis", last_analysis.to_rfc3339()),
             DomainError::NoSignificantChanges {
                 last_analysis,
                 previous_issues,

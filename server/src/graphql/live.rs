@@ -14,7 +14,9 @@ use super::{
 use crate::{
     domain::{
         collectors::Collector,
-        live::{self, AlertFired, AnalysisCompleted, Collected, Figures, Kind, LiveEvent, StatusChange, Topic},
+        live::{
+            self, AlertFired, AnalysisCompleted, Collected, Figures, Kind, LiveEvent, StatusChange, Topic,
+        },
     },
     services::Services,
 };

@@ -36,10 +36,7 @@ pub async fn html(
         Ok(p) => p,
         Err(refusal) => return refusal,
     };
-    let Some(id) = file
-        .strip_suffix(".html")
-        .and_then(|id| Uuid::parse_str(id).ok())
-    else {
+    let Some(id) = file.strip_suffix(".html").and_then(|id| Uuid::parse_str(id).ok()) else {
         return not_found();
     };
     let rendered = match state.services.analyses.get(principal.client_id, id).await {

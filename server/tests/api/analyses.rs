@@ -150,12 +150,13 @@ async fn the_protections_answer_in_the_spec_s_order_with_their_own_codes() {
 
     // Every completed run was counted once.
     let quota = server
-        .graphql_as(&admin, "{ aiQuota { monthlyLimit used remaining month } }", json!({}))
+        .graphql_as(
+            &admin,
+            "{ aiQuota { monthlyLimit used remaining month } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(
-        quota["data"]["aiQuota"]["used"], 3,
-        "refusals are free: {quota}"
-    );
+    assert_eq!(quota["data"]["aiQuota"]["used"], 3, "refusals are free: {quota}");
     assert_eq!(quota["data"]["aiQuota"]["monthlyLimit"], 1500, "the Pro plan's");
     assert_eq!(quota["data"]["aiQuota"]["remaining"], 1497);
     assert_eq!(
@@ -204,8 +205,7 @@ async fn the_protections_answer_in_the_spec_s_order_with_their_own_codes() {
         )
         .await;
     assert_eq!(
-        rest["data"]["analyses"]["edges"][0]["node"]["id"],
-        first["data"]["runAnalysis"]["id"],
+        rest["data"]["analyses"]["edges"][0]["node"]["id"], first["data"]["runAnalysis"]["id"],
         "{rest}"
     );
     assert_eq!(rest["data"]["analyses"]["pageInfo"]["hasNextPage"], false);
@@ -217,7 +217,12 @@ async fn advanced_types_need_the_pro_plan_before_any_other_check() {
     let root = server.admin_token().await;
     let (admin, agents) = fleet_on(&server, &root, "Small", "starter", 1).await;
     let m = agents[0].machine_id;
-    for kind in ["DEGRADATION", "INTERMITTENT", "CORRELATE", "PREDICTIVE_MAINTENANCE"] {
+    for kind in [
+        "DEGRADATION",
+        "INTERMITTENT",
+        "CORRELATE",
+        "PREDICTIVE_MAINTENANCE",
+    ] {
         let refused = run(&server, &admin, m, kind).await;
         assert_eq!(error_code(&refused), "PREMIUM_REQUIRED", "{kind}: {refused}");
         assert_eq!(ext(&refused)["requiredTier"], "PRO");
@@ -291,7 +296,13 @@ async fn another_tenant_s_machines_analyses_and_reports_are_not_found() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "NOT_FOUND");
     let unknown = server.url(&format!("/api/reports/{}.html", Uuid::now_v7()));
-    let resp = server.http.get(&unknown).bearer_auth(&alpha).send().await.unwrap();
+    let resp = server
+        .http
+        .get(&unknown)
+        .bearer_auth(&alpha)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     let resp = server.http.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -344,26 +355,15 @@ async fn concurrent_runs_take_neither_the_same_cooldown_nor_the_last_unit_twice(
         run(&server, &admin, m0, "ANOMALIES")
     );
     let codes = [error_code(&a), error_code(&b)];
-    assert_eq!(
-        codes.iter().filter(|c| **c == "<none>").count(),
-        1,
-        "{a} {b}"
-    );
+    assert_eq!(codes.iter().filter(|c| **c == "<none>").count(), 1, "{a} {b}");
     assert!(codes.contains(&"COOLDOWN"), "{a} {b}");
 
     // One unit left, two machines at once: one runs, the other is refused.
     let client = client_id(&server, &admin).await;
     set_quota(&server, &root, &client, json!(2)).await;
-    let (a, b) = tokio::join!(
-        run(&server, &admin, m0, "LOGS"),
-        run(&server, &admin, m1, "LOGS")
-    );
+    let (a, b) = tokio::join!(run(&server, &admin, m0, "LOGS"), run(&server, &admin, m1, "LOGS"));
     let codes = [error_code(&a), error_code(&b)];
-    assert_eq!(
-        codes.iter().filter(|c| **c == "<none>").count(),
-        1,
-        "{a} {b}"
-    );
+    assert_eq!(codes.iter().filter(|c| **c == "<none>").count(), 1, "{a} {b}");
     assert!(codes.contains(&"QUOTA_EXCEEDED"), "{a} {b}");
     let quota = server
         .graphql_as(&admin, "{ aiQuota { used remaining } }", json!({}))
@@ -381,7 +381,8 @@ async fn completed_analyses_reach_the_tenant_s_subscribers_only() {
     let root = server.admin_token().await;
     let (admin, agents) = fleet(&server, &root, "Live", 1).await;
     let (other, _) = fleet(&server, &root, "Elsewhere", 1).await;
-    let query = "subscription { analysisCompleted { analysisId machineId hostname analysisType origin summary } }";
+    let query =
+        "subscription { analysisCompleted { analysisId machineId hostname analysisType origin summary } }";
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;
     ws.subscribe("a", query, json!({})).await;

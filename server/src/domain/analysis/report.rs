@@ -298,10 +298,16 @@ mod tests {
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("73"), "overall score");
         assert!(html.contains("Disque presque plein"));
-        assert!(html.contains("Le disque se remplit"), "the explanation of the issue");
+        assert!(
+            html.contains("Le disque se remplit"),
+            "the explanation of the issue"
+        );
         assert!(html.contains("srv-&lt;b&gt;01&lt;/b&gt;"), "hostname escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
         assert!(!html.contains("<script>"), "no markup from the machine");
-        assert!(!html.contains("http://") && !html.contains("https://"), "self-contained");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "self-contained"
+        );
     }
 }

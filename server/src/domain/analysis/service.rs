@@ -55,9 +55,15 @@ pub const MAX_PAGE: u64 = 100;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// A person or an API token (which may have no user).
-    Manual { user_id: Option<Uuid> },
-    Routine { routine_id: Uuid },
-    Trigger { trigger_id: Uuid },
+    Manual {
+        user_id: Option<Uuid>,
+    },
+    Routine {
+        routine_id: Uuid,
+    },
+    Trigger {
+        trigger_id: Uuid,
+    },
 }
 
 impl Origin {
@@ -284,7 +290,9 @@ impl Analyses {
                 next_available: self.clock.now() + to_chrono(remaining),
             });
         }
-        let outcome = self.guarded(&request, &machine, &client, licence.ai_quota_monthly).await;
+        let outcome = self
+            .guarded(&request, &machine, &client, licence.ai_quota_monthly)
+            .await;
         if let Err(e) = self.cache.delete(&claim).await {
             tracing::warn!(error = %e, "analysis claim not released; it expires on its TTL");
         }
@@ -320,7 +328,11 @@ impl Analyses {
                     analysis_type: request.kind.code().to_owned(),
                     origin: request.origin.code().to_owned(),
                     overall_score: stored.findings.health.as_ref().map(|h| i32::from(h.overall)),
-                    risk_level: stored.findings.health.as_ref().map(|h| risk_code(h.risk).to_owned()),
+                    risk_level: stored
+                        .findings
+                        .health
+                        .as_ref()
+                        .map(|h| risk_code(h.risk).to_owned()),
                     summary: stored.summary.clone(),
                     at: stored.created_at,
                 },
@@ -385,7 +397,10 @@ impl Analyses {
         }
         let usage = self.licensing.usage();
         let reservation = usage.consume(request.client_id, quota, kind.cost()).await?;
-        match self.compute_and_store(request, machine, client, &observed, &reservation).await {
+        match self
+            .compute_and_store(request, machine, client, &observed, &reservation)
+            .await
+        {
             Ok(stored) => Ok(stored),
             Err(e) => {
                 if let Err(refund) = usage.refund(&reservation).await {
@@ -449,11 +464,16 @@ impl Analyses {
             expires_at: Set(now + Days::days(RETENTION_DAYS)),
         };
         let txn = self.db.conn.begin().await?;
-        ai_analysis_results::Entity::insert(row).exec_without_returning(&txn).await?;
+        ai_analysis_results::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
         // An analysis's health score replaces the stored one.
         if let Some(health) = &findings.health {
             machines::Entity::update_many()
-                .col_expr(machines::Column::HealthScore, Expr::value(i32::from(health.overall)))
+                .col_expr(
+                    machines::Column::HealthScore,
+                    Expr::value(i32::from(health.overall)),
+                )
                 .filter(machines::Column::Id.eq(request.machine_id))
                 .filter(machines::Column::ClientId.eq(request.client_id))
                 .exec(&txn)
@@ -564,9 +584,11 @@ impl Analyses {
         }
         if let Some(c) = after {
             cond = cond.add(
-                Condition::any()
-                    .add(C::CreatedAt.lt(c.timestamp))
-                    .add(Condition::all().add(C::CreatedAt.eq(c.timestamp)).add(C::Id.lt(c.id))),
+                Condition::any().add(C::CreatedAt.lt(c.timestamp)).add(
+                    Condition::all()
+                        .add(C::CreatedAt.eq(c.timestamp))
+                        .add(C::Id.lt(c.id)),
+                ),
             );
         }
         let mut rows = ai_analysis_results::Entity::find()
@@ -631,7 +653,8 @@ pub fn risk_code(r: super::findings::RiskLevel) -> &'static str {
 }
 
 fn read(row: ai_analysis_results::Model) -> Result<StoredAnalysis, DomainError> {
-    let kind = AnalysisKind::parse(&row.analysis_type).ok_or(DomainError::invariant("unknown analysis type"))?;
+    let kind =
+        AnalysisKind::parse(&row.analysis_type).ok_or(DomainError::invariant("unknown analysis type"))?;
     let findings: Findings =
         serde_json::from_str(&row.findings).map_err(|e| DomainError::internal("stored findings", e))?;
     let narrative: Narrative =
@@ -695,7 +718,17 @@ mod tests {
         let mut silent = observed(0.0, 0.0, 0.0);
         silent.cpu = None;
         assert_eq!(
-            significant(&Snapshot { cpu: Some(1.0), ..before }, &Observed { ram: Some(50.0), disk: Some(70.0), ..silent }),
+            significant(
+                &Snapshot {
+                    cpu: Some(1.0),
+                    ..before
+                },
+                &Observed {
+                    ram: Some(50.0),
+                    disk: Some(70.0),
+                    ..silent
+                }
+            ),
             None,
             "a series gone quiet is no news"
         );

@@ -317,7 +317,10 @@ impl Licensing {
         super_admin_only(actor)?;
         if let Some(limit) = monthly_limit {
             if !(0..=1_000_000).contains(&limit) {
-                return Err(DomainError::invalid("monthlyLimit", "must be between 0 and 1000000"));
+                return Err(DomainError::invalid(
+                    "monthlyLimit",
+                    "must be between 0 and 1000000",
+                ));
             }
         }
         let changed = clients::Entity::update_many()

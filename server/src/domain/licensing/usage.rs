@@ -189,7 +189,11 @@ mod tests {
             "{refused:?}"
         );
         usage.refund(&full).await.unwrap();
-        assert_eq!(usage.used(client_id).await.unwrap(), 1, "a failed run gives its units back");
+        assert_eq!(
+            usage.used(client_id).await.unwrap(),
+            1,
+            "a failed run gives its units back"
+        );
         assert!(
             usage.consume(client_id, 4, 5).await.is_err(),
             "a cost above the quota never fits"
@@ -204,7 +208,10 @@ mod tests {
             2,
             "a refund lands in its own month"
         );
-        assert!(usage.consume(client_id, 0, 1).await.is_err(), "no quota, no analyses");
+        assert!(
+            usage.consume(client_id, 0, 1).await.is_err(),
+            "no quota, no analyses"
+        );
     }
 
     #[tokio::test]
