@@ -45,6 +45,7 @@ enum Machines {
 
 const MACHINE_TYPE_INDEX: &str = "ix_ai_analysis_results_machine_type_created";
 const CLIENT_INDEX: &str = "ix_ai_analysis_results_client_created";
+const EXPIRY_INDEX: &str = "ix_ai_analysis_results_expires";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -114,6 +115,17 @@ impl MigrationTrait for Migration {
                     .table(AiAnalysisResults::Table)
                     .col(AiAnalysisResults::ClientId)
                     .col(AiAnalysisResults::CreatedAt)
+                    .to_owned(),
+            )
+            .await?;
+        // The hourly purge deletes by expiry.
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name(EXPIRY_INDEX)
+                    .table(AiAnalysisResults::Table)
+                    .col(AiAnalysisResults::ExpiresAt)
                     .to_owned(),
             )
             .await?;

@@ -617,14 +617,11 @@ impl Analyses {
         })
     }
 
-    /// Deletes analyses past their expiry; returns how many.
+    /// Deletes analyses past their expiry (90 days after they ran, the
+    /// spec's `ai_*` retention); returns how many.
     pub async fn purge_expired(db: &Database, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
         Ok(ai_analysis_results::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(ai_analysis_results::Column::ExpiresAt.lt(now))
-                    .add(ai_analysis_results::Column::CreatedAt.lt(now - Days::days(RETENTION_DAYS))),
-            )
+            .filter(ai_analysis_results::Column::ExpiresAt.lt(now))
             .exec(&db.conn)
             .await?
             .rows_affected)
