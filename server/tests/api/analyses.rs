@@ -5,7 +5,7 @@
 
 use crate::{
     collect::{metrics_sample, sample},
-    helpers::{error_code, fleet, fleet_on, TestServer, WsClient},
+    helpers::{error_code, fleet, fleet_on, observer_of, TestServer, WsClient},
 };
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entities::ai_analysis_results;
@@ -309,10 +309,10 @@ async fn another_tenant_s_machines_analyses_and_reports_are_not_found() {
 }
 
 #[tokio::test]
-async fn only_the_super_admin_sets_a_quota() {
+async fn only_the_super_admin_sets_a_quota_and_only_admins_run() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
-    let (admin, _) = fleet(&server, &root, "Guard", 1).await;
+    let (admin, agents) = fleet(&server, &root, "Guard", 1).await;
     let client = client_id(&server, &admin).await;
     let refused = set_quota(&server, &admin, &client, json!(1_000_000)).await;
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
@@ -320,6 +320,19 @@ async fn only_the_super_admin_sets_a_quota() {
     assert_eq!(error_code(&invalid), "BAD_USER_INPUT", "{invalid}");
     let unknown = set_quota(&server, &root, &Uuid::now_v7().to_string(), json!(5)).await;
     assert_eq!(error_code(&unknown), "NOT_FOUND", "{unknown}");
+
+    // An observer reads, an admin runs.
+    let observer = observer_of(&server, &admin, "watcher@guard.test").await;
+    let run_refused = run(&server, &observer, agents[0].machine_id, "HEALTH_SCORE").await;
+    assert_eq!(error_code(&run_refused), "FORBIDDEN", "{run_refused}");
+    let read = server
+        .graphql_as(
+            &observer,
+            "{ aiQuota { used } analyses { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(read["errors"].is_null(), "{read}");
 
     // The tenant admin reads the quota the super_admin set.
     set_quota(&server, &root, &client, json!(7)).await;
