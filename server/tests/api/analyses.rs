@@ -230,6 +230,24 @@ async fn advanced_types_need_the_pro_plan_before_any_other_check() {
     // A standard type runs on a Starter plan.
     let health = run(&server, &admin, m, "HEALTH_SCORE").await;
     assert!(health["errors"].is_null(), "{health}");
+
+    // A tenant moved down from Pro hears about its plan, not about the
+    // cooldown its last advanced run started.
+    let (pro, agents) = fleet(&server, &root, "Shrunk", 1).await;
+    let m = agents[0].machine_id;
+    let done = run(&server, &pro, m, "DEGRADATION").await;
+    assert!(done["errors"].is_null(), "{done}");
+    let cooling = run(&server, &pro, m, "DEGRADATION").await;
+    assert_eq!(error_code(&cooling), "COOLDOWN", "{cooling}");
+    let client = client_id(&server, &pro).await;
+    entities::clients::Entity::update_many()
+        .col_expr(entities::clients::Column::LicenseType, Expr::value("starter"))
+        .filter(entities::clients::Column::Id.eq(Uuid::parse_str(&client).unwrap()))
+        .exec(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    let refused = run(&server, &pro, m, "DEGRADATION").await;
+    assert_eq!(error_code(&refused), "PREMIUM_REQUIRED", "{refused}");
 }
 
 #[tokio::test]
