@@ -249,7 +249,13 @@ const SLOW_COLLECTORS: [(&str, f64); 7] = [
 
 /// One collector sample. `spike` raises CPU and/or RAM to 95 % and more;
 /// `root_used_gb` replaces the "/" disk's usage when it fills.
-pub fn payload(collector: &str, n: usize, tick: u64, spike: Option<Spike>, root_used_gb: Option<f64>) -> Value {
+pub fn payload(
+    collector: &str,
+    n: usize,
+    tick: u64,
+    spike: Option<Spike>,
+    root_used_gb: Option<f64>,
+) -> Value {
     let wave = ((tick as f64 + n as f64) / 7.0).sin();
     match collector {
         "metrics" => {
@@ -306,8 +312,16 @@ pub fn payload(collector: &str, n: usize, tick: u64, spike: Option<Spike>, root_
 /// intermittency analysis has something periodic to find.
 pub fn disk_io(n: usize, tick: u64, wave: f64) -> (f64, f64) {
     let phase = tick + n as u64;
-    let latency = if phase % 37 == 0 { 120.0 + 60.0 * wave.abs() } else { 5.0 + 3.0 * wave };
-    let io_wait = if phase % 53 == 0 { 25.0 + 8.0 * wave.abs() } else { 2.5 + 1.5 * wave };
+    let latency = if phase.is_multiple_of(37) {
+        120.0 + 60.0 * wave.abs()
+    } else {
+        5.0 + 3.0 * wave
+    };
+    let io_wait = if phase.is_multiple_of(53) {
+        25.0 + 8.0 * wave.abs()
+    } else {
+        2.5 + 1.5 * wave
+    };
     (latency, io_wait)
 }
 
@@ -768,7 +782,10 @@ mod tests {
         let series: Vec<(f64, f64)> = (0..s.steps)
             .map(|i| {
                 let m = payload("metrics", 0, i, s.spike(Some(i), 0), None);
-                (m["cpu_percent"].as_f64().unwrap(), m["ram_percent"].as_f64().unwrap())
+                (
+                    m["cpu_percent"].as_f64().unwrap(),
+                    m["ram_percent"].as_f64().unwrap(),
+                )
             })
             .collect();
         let cpu: Vec<usize> = (0..series.len()).filter(|i| series[*i].0 >= 95.0).collect();
@@ -795,7 +812,11 @@ mod tests {
         assert!((used(s.origin) - 40.0).abs() < 1e-9);
         assert!((used(s.origin + chrono::Duration::days(10)) - 55.0).abs() < 1e-9);
         assert!((used(now()) - 85.0).abs() < 1e-9, "40 % + 30 days × 1.5");
-        assert_eq!(used(now() + chrono::Duration::days(20)), ROOT_DISK_GB, "never past full");
+        assert_eq!(
+            used(now() + chrono::Duration::days(20)),
+            ROOT_DISK_GB,
+            "never past full"
+        );
         let disk = &payload("storage", 0, 0, None, Some(used(now())))["disks"][0];
         assert_eq!(disk["used_gb"], 85.0);
         assert_eq!(disk["mount_point"], "/");
@@ -826,7 +847,10 @@ mod tests {
         let samples: Vec<(f64, f64)> = (0..400)
             .map(|tick| {
                 let m = payload("metrics", 1, tick, None, None);
-                (m["disk_latency_ms"].as_f64().unwrap(), m["io_wait_percent"].as_f64().unwrap())
+                (
+                    m["disk_latency_ms"].as_f64().unwrap(),
+                    m["io_wait_percent"].as_f64().unwrap(),
+                )
             })
             .collect();
         let latency_spikes = samples.iter().filter(|s| s.0 > 50.0).count();

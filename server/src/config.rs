@@ -13,8 +13,8 @@
 use crate::domain::analysis::narrative::ClaudeSettings;
 use crate::domain::auth::password::PasswordCost;
 use crate::infra::anthropic::ApiKey;
-use entities::enums::Language;
 use clap::{Args, FromArgMatches};
+use entities::enums::Language;
 use std::{collections::HashMap, ffi::OsString, net::IpAddr, path::PathBuf, time::Duration};
 use url::Url;
 
@@ -269,7 +269,12 @@ pub struct Settings {
 
     /// Anthropic key: Claude writes the analyses' narrative [default: our
     /// built-in templates write it]
-    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true, help_heading = "Analyses")]
+    #[arg(
+        long,
+        env = "ANTHROPIC_API_KEY",
+        hide_env_values = true,
+        help_heading = "Analyses"
+    )]
     pub anthropic_api_key: Option<String>,
     /// Base URL of the Anthropic Messages API
     #[arg(
@@ -288,7 +293,12 @@ pub struct Settings {
     )]
     pub ai_model: String,
     /// Longest narrative Claude may write, in tokens
-    #[arg(long, env = "AI_MAX_TOKENS", default_value = "4096", help_heading = "Analyses")]
+    #[arg(
+        long,
+        env = "AI_MAX_TOKENS",
+        default_value = "4096",
+        help_heading = "Analyses"
+    )]
     pub ai_max_tokens: String,
     /// Language of analyses when the tenant has none (`fr` or `en`)
     #[arg(
@@ -985,7 +995,10 @@ mod tests {
         assert_eq!(claude.rate_limit_per_minute, 60);
         assert_eq!(claude.cache_ttl, Duration::from_secs(30 * 60));
         assert_eq!(cfg.ai_default_language, Language::En);
-        assert!(!format!("{cfg:?}").contains("sk-ant-secret"), "the key never prints");
+        assert!(
+            !format!("{cfg:?}").contains("sk-ant-secret"),
+            "the key never prints"
+        );
     }
 
     #[test]

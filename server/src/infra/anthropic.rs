@@ -160,7 +160,12 @@ impl AnthropicClient {
                     step + step.mul_f64(rand::rng().random::<f64>())
                 }
             };
-            tracing::debug!(status = code, attempt, wait_ms = wait.as_millis() as u64, "Messages API busy; retrying");
+            tracing::debug!(
+                status = code,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "Messages API busy; retrying"
+            );
             tokio::time::sleep(wait).await;
         }
     }

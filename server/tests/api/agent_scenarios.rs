@@ -88,7 +88,11 @@ async fn the_simulator_backfills_history_with_spikes_a_filling_disk_and_an_event
         .await
         .unwrap();
     assert_eq!(root_disk.len(), 48);
-    assert!((root_disk[0].used_percent - 40.0).abs() < 0.01, "{}", root_disk[0].used_percent);
+    assert!(
+        (root_disk[0].used_percent - 40.0).abs() < 0.01,
+        "{}",
+        root_disk[0].used_percent
+    );
     // Two points a day, sample after sample.
     for pair in root_disk.windows(2) {
         let days = (pair[1].recorded_at - pair[0].recorded_at).num_seconds() as f64 / 86_400.0;

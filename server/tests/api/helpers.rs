@@ -401,7 +401,14 @@ pub async fn agent_sim_for(server: &TestServer, admin: &str, args: &[&str]) -> (
     let ca = dir.path().join("ca.crt");
     std::fs::write(&ca, server.state.services.agents.ca().cert_pem()).unwrap();
     let gateway = format!("https://127.0.0.1:{}", server.gateway_addr.port());
-    let mut all = vec!["--gateway", &gateway, "--token", &token, "--ca", ca.to_str().unwrap()];
+    let mut all = vec![
+        "--gateway",
+        &gateway,
+        "--token",
+        &token,
+        "--ca",
+        ca.to_str().unwrap(),
+    ];
     all.extend_from_slice(args);
     agent_sim(&all).await
 }

@@ -22,14 +22,23 @@ struct StandIn {
 
 /// Answers with one explanation per issue of the findings it was sent,
 /// and no number, so the reply passes our checks whatever was computed.
-async fn messages(State(s): State<Arc<StandIn>>, headers: HeaderMap, Json(body): Json<Value>) -> axum::response::Response {
+async fn messages(
+    State(s): State<Arc<StandIn>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let user = body["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    let user = body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     s.calls.lock().unwrap().push((headers, body));
     if s.overloaded {
         let mut response = (
             axum::http::StatusCode::from_u16(529).unwrap(),
-            Json(json!({ "type": "error", "error": { "type": "overloaded_error", "message": "Overloaded" } })),
+            Json(
+                json!({ "type": "error", "error": { "type": "overloaded_error", "message": "Overloaded" } }),
+            ),
         )
             .into_response();
         response.headers_mut().insert("retry-after", "0".parse().unwrap());
@@ -59,7 +68,9 @@ async fn stand_in(overloaded: bool) -> (Arc<StandIn>, String) {
         overloaded,
         ..StandIn::default()
     });
-    let app = Router::new().route("/v1/messages", post(messages)).with_state(state.clone());
+    let app = Router::new()
+        .route("/v1/messages", post(messages))
+        .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -135,8 +146,17 @@ async fn with_a_key_claude_writes_the_narrative() {
     assert_eq!(body["model"], "claude-sonnet-4-20250514");
     assert_eq!(body["max_tokens"], 4096);
     let user = body["messages"][0]["content"].as_str().unwrap();
-    let data = user.split("<findings>").nth(1).unwrap().split("</findings>").next().unwrap();
-    assert!(data.contains("narrated-00000"), "the hostname travels as data: {user}");
+    let data = user
+        .split("<findings>")
+        .nth(1)
+        .unwrap()
+        .split("</findings>")
+        .next()
+        .unwrap();
+    assert!(
+        data.contains("narrated-00000"),
+        "the hostname travels as data: {user}"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +167,11 @@ async fn when_the_stand_in_stays_overloaded_the_templates_write_it() {
     let run = run_health_score(&server, &admin, &machine).await;
     assert_eq!(run["narrator"], "BUILTIN", "{run}");
     assert_ne!(run["summary"], SUMMARY);
-    assert_eq!(api.calls.lock().unwrap().len(), 3, "three attempts, then our text");
+    assert_eq!(
+        api.calls.lock().unwrap().len(),
+        3,
+        "three attempts, then our text"
+    );
 }
 
 #[tokio::test]

@@ -203,7 +203,11 @@ impl Claude {
         let reply = validate::parse_and_check(&text, findings)?;
         let narrative = Narrative {
             summary: reply.summary.trim().to_owned(),
-            explanations: reply.explanations.into_iter().map(|e| e.trim().to_owned()).collect(),
+            explanations: reply
+                .explanations
+                .into_iter()
+                .map(|e| e.trim().to_owned())
+                .collect(),
             narrator: NarratorKind::Claude,
         };
         if !s.cache_ttl.is_zero() {

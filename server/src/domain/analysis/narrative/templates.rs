@@ -16,7 +16,11 @@ const LISTED: usize = 3;
 pub fn narrate(findings: &Findings, kind: AnalysisKind, lang: Language) -> Narrative {
     Narrative {
         summary: summary(findings, kind, lang),
-        explanations: findings.issues.iter().map(|i| explanation(findings, i, lang)).collect(),
+        explanations: findings
+            .issues
+            .iter()
+            .map(|i| explanation(findings, i, lang))
+            .collect(),
         narrator: NarratorKind::Builtin,
     }
 }
@@ -90,7 +94,11 @@ fn opening(f: &Findings, kind: AnalysisKind, lang: Language) -> String {
             f.samples
         )
     } else {
-        format!("{name} of {} ({} samples analysed).", quoted(&f.hostname, lang), f.samples)
+        format!(
+            "{name} of {} ({} samples analysed).",
+            quoted(&f.hostname, lang),
+            f.samples
+        )
     }
 }
 
@@ -145,10 +153,7 @@ fn health(h: &HealthFinding, lang: Language) -> String {
 }
 
 fn anomalies(list: &[Anomaly], lang: Language) -> String {
-    let Some(worst) = list
-        .iter()
-        .max_by(|a, b| a.score.abs().total_cmp(&b.score.abs()))
-    else {
+    let Some(worst) = list.iter().max_by(|a, b| a.score.abs().total_cmp(&b.score.abs())) else {
         return t(lang, "Aucune anomalie détectée.", "No anomaly detected.");
     };
     let expected_from = if worst.seasonal {
@@ -232,10 +237,14 @@ fn trends(list: &[MetricTrend], lang: Language) -> String {
 
 fn degradations(list: &[Degradation], lang: Language) -> String {
     if list.is_empty() {
-        return t(lang, "Aucune dégradation lente détectée.", "No slow degradation detected.");
+        return t(
+            lang,
+            "Aucune dégradation lente détectée.",
+            "No slow degradation detected.",
+        );
     }
     let mut sorted: Vec<&Degradation> = list.iter().collect();
-    sorted.sort_by(|a, b| b.severity.cmp(&a.severity));
+    sorted.sort_by_key(|d| std::cmp::Reverse(d.severity));
     let lines: Vec<String> = sorted
         .iter()
         .take(LISTED)
@@ -385,10 +394,18 @@ fn capacity(plan: &CapacityPlan, lang: Language) -> String {
         .map(|d| {
             let full = match (d.predicted_full_date, d.days_until_critical) {
                 (Some(at), Some(days)) if fr(lang) => {
-                    format!("plein prévu le {} (seuil critique dans {} jours)", date(at, lang), num(days, 0, lang))
+                    format!(
+                        "plein prévu le {} (seuil critique dans {} jours)",
+                        date(at, lang),
+                        num(days, 0, lang)
+                    )
                 }
                 (Some(at), Some(days)) => {
-                    format!("full expected on {} (critical threshold in {} days)", date(at, lang), num(days, 0, lang))
+                    format!(
+                        "full expected on {} (critical threshold in {} days)",
+                        date(at, lang),
+                        num(days, 0, lang)
+                    )
                 }
                 (Some(at), None) if fr(lang) => format!("plein prévu le {}", date(at, lang)),
                 (Some(at), None) => format!("full expected on {}", date(at, lang)),
@@ -444,7 +461,10 @@ fn capacity(plan: &CapacityPlan, lang: Language) -> String {
 }
 
 fn drift(list: &[Drift], lang: Language) -> String {
-    let drifting: Vec<&Drift> = list.iter().filter(|d| d.severity != DriftSeverity::None).collect();
+    let drifting: Vec<&Drift> = list
+        .iter()
+        .filter(|d| d.severity != DriftSeverity::None)
+        .collect();
     if drifting.is_empty() {
         return t(
             lang,
@@ -495,7 +515,7 @@ fn logs(list: &[LogPattern], lang: Language) -> String {
         );
     }
     let mut sorted: Vec<&LogPattern> = list.iter().collect();
-    sorted.sort_by(|a, b| b.count.cmp(&a.count));
+    sorted.sort_by_key(|l| std::cmp::Reverse(l.count));
     let lines: Vec<String> = sorted
         .iter()
         .take(LISTED)
@@ -524,7 +544,11 @@ fn logs(list: &[LogPattern], lang: Language) -> String {
         })
         .collect();
     if fr(lang) {
-        format!("{} erreur(s) récurrente(s) : {}.", list.len(), lines.join(sep(lang)))
+        format!(
+            "{} erreur(s) récurrente(s) : {}.",
+            list.len(),
+            lines.join(sep(lang))
+        )
     } else {
         format!("{} recurring error(s): {}.", list.len(), lines.join(sep(lang)))
     }

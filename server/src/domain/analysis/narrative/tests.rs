@@ -301,8 +301,16 @@ fn a_long_summary_keeps_under_the_limit_and_ends_with_the_worst_issue() {
     f.correlations.as_mut().unwrap()[0].root_cause = long;
     for lang in [Language::Fr, Language::En] {
         let n = builtin(&f, AnalysisKind::PredictiveMaintenance, lang);
-        assert!(n.summary.chars().count() <= MAX_SUMMARY_CHARS, "{}", n.summary.len());
-        assert!(n.summary.ends_with("(élevée).") || n.summary.ends_with("(high)."), "{}", n.summary);
+        assert!(
+            n.summary.chars().count() <= MAX_SUMMARY_CHARS,
+            "{}",
+            n.summary.len()
+        );
+        assert!(
+            n.summary.ends_with("(élevée).") || n.summary.ends_with("(high)."),
+            "{}",
+            n.summary
+        );
     }
 }
 
@@ -336,7 +344,11 @@ impl StandIn {
     }
 }
 
-async fn messages(State(s): State<Arc<StandIn>>, headers: HeaderMap, Json(body): Json<Value>) -> axum::response::Response {
+async fn messages(
+    State(s): State<Arc<StandIn>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     s.received.lock().unwrap().push((headers, body));
     let (status, body) = {
@@ -392,7 +404,9 @@ async fn stand_in(script: Vec<(u16, Value)>) -> (Arc<StandIn>, String) {
         script: Mutex::new(script.into()),
         ..StandIn::default()
     });
-    let app = Router::new().route("/v1/messages", post(messages)).with_state(state.clone());
+    let app = Router::new()
+        .route("/v1/messages", post(messages))
+        .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -416,8 +430,13 @@ fn claude(base: &str, rate_limit_per_minute: u64) -> Narrator {
 }
 
 async fn narrate(n: &Narrator, f: &Findings) -> Narrative {
-    n.narrate(f, AnalysisKind::HealthScore, Language::Fr, &NarrationContext::default())
-        .await
+    n.narrate(
+        f,
+        AnalysisKind::HealthScore,
+        Language::Fr,
+        &NarrationContext::default(),
+    )
+    .await
 }
 
 #[test]
@@ -425,7 +444,10 @@ fn without_a_key_the_templates_write() {
     let n = Narrator::default();
     assert_eq!(n.preferred(), NarratorKind::Builtin);
     let narrative = futures::executor::block_on(narrate(&n, &findings()));
-    assert_eq!(narrative, builtin(&findings(), AnalysisKind::HealthScore, Language::Fr));
+    assert_eq!(
+        narrative,
+        builtin(&findings(), AnalysisKind::HealthScore, Language::Fr)
+    );
 }
 
 #[tokio::test]
@@ -435,13 +457,18 @@ async fn a_valid_reply_is_used_then_served_from_the_cache() {
     let f = findings();
     let narrative = narrate(&n, &f).await;
     assert_eq!(narrative.narrator, NarratorKind::Claude);
-    assert!(narrative.summary.starts_with("SRV-SQL-01 obtient un score de santé de 72/100"));
+    assert!(narrative
+        .summary
+        .starts_with("SRV-SQL-01 obtient un score de santé de 72/100"));
     assert_eq!(narrative.explanations.len(), 2);
 
     let (headers, body) = api.received.lock().unwrap()[0].clone();
     assert_eq!(headers["x-api-key"], KEY);
     assert_eq!(headers["anthropic-version"], "2023-06-01");
-    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     assert_eq!(body["model"], "claude-test");
     assert_eq!(body["max_tokens"], 1024);
     assert!(body["system"].as_str().unwrap().contains("never instructions"));
@@ -522,7 +549,11 @@ async fn a_reply_that_changes_the_numbers_is_discarded() {
         let (_, base) = stand_in(vec![text_reply(&reply)]).await;
         let narrative = narrate(&claude(&base, 60), &f).await;
         assert_eq!(narrative.narrator, NarratorKind::Builtin, "{summary}");
-        assert!(narrative.summary.contains("72/100"), "our numbers win: {}", narrative.summary);
+        assert!(
+            narrative.summary.contains("72/100"),
+            "our numbers win: {}",
+            narrative.summary
+        );
     }
 }
 
@@ -543,7 +574,13 @@ async fn machine_text_reaches_the_model_inside_the_data_block_only() {
     assert_eq!(user.matches("<findings>").count(), 1, "{user}");
     assert_eq!(user.matches("</findings>").count(), 1, "{user}");
     assert_eq!(user.matches("</tenant_context>").count(), 1, "{user}");
-    let data = user.split("<findings>").nth(1).unwrap().split("</findings>").next().unwrap();
+    let data = user
+        .split("<findings>")
+        .nth(1)
+        .unwrap()
+        .split("</findings>")
+        .next()
+        .unwrap();
     let outside: String = user.replace(data, "");
     assert!(!outside.contains("ignore previous instructions"), "{outside}");
     let parsed: Value = serde_json::from_str(data).expect("the data block is one JSON document");
@@ -565,7 +602,8 @@ async fn machine_text_reaches_the_model_inside_the_data_block_only() {
 }
 
 async fn n_narrate(n: &Narrator, f: &Findings, context: &NarrationContext) -> Narrative {
-    n.narrate(f, AnalysisKind::HealthScore, Language::En, context).await
+    n.narrate(f, AnalysisKind::HealthScore, Language::En, context)
+        .await
 }
 
 #[tokio::test]
@@ -574,10 +612,7 @@ async fn past_the_rate_limit_the_templates_answer_without_a_call() {
     let n = claude(&base, 1);
     let f = findings();
     assert_eq!(narrate(&n, &f).await.narrator, NarratorKind::Claude);
-    let other = Findings {
-        samples: 1,
-        ..f
-    };
+    let other = Findings { samples: 1, ..f };
     assert_eq!(narrate(&n, &other).await.narrator, NarratorKind::Builtin);
     assert_eq!(api.calls(), 1);
 }

@@ -86,12 +86,11 @@ pub fn known_numbers(findings: &Findings) -> Vec<f64> {
         }
     }
     let mut out = vec![0.0, 100.0];
-    walk(&serde_json::to_value(findings).expect("findings serialize"), &mut out);
-    let fractions: Vec<f64> = out
-        .iter()
-        .filter(|v| v.abs() <= 1.0)
-        .map(|v| v * 100.0)
-        .collect();
+    walk(
+        &serde_json::to_value(findings).expect("findings serialize"),
+        &mut out,
+    );
+    let fractions: Vec<f64> = out.iter().filter(|v| v.abs() <= 1.0).map(|v| v * 100.0).collect();
     out.extend(fractions);
     out.iter_mut().for_each(|v| *v = v.abs());
     out
@@ -195,7 +194,11 @@ fn after_score(before: &str) -> bool {
         .to_owned();
     for word in [" of", " de", " is", " est", " at", " à", " was", " was at"] {
         if let Some(stripped) = rest.strip_suffix(word) {
-            rest = stripped.trim_end().trim_end_matches([':', '=']).trim_end().to_owned();
+            rest = stripped
+                .trim_end()
+                .trim_end_matches([':', '='])
+                .trim_end()
+                .to_owned();
             break;
         }
     }
