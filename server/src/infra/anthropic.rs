@@ -16,6 +16,9 @@ pub const API_VERSION: &str = "2023-06-01";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Per attempt, reading the answer included.
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
+/// For all attempts and waits together: an analysis waits no longer for
+/// its narrative, retries or not.
+const DEADLINE: Duration = Duration::from_secs(60);
 pub const MAX_ATTEMPTS: u32 = 3;
 /// A `retry-after` longer than this is not worth holding an analysis for:
 /// the caller falls back to its own text instead.
@@ -110,12 +113,15 @@ impl AnthropicClient {
     /// Sends one request (retrying as the module says) and returns the
     /// concatenated text blocks of the reply.
     pub async fn messages(&self, request: &MessagesRequest) -> Result<String, AnthropicError> {
+        let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let left = DEADLINE.saturating_sub(started.elapsed());
             let response = self
                 .http
                 .post(&self.endpoint)
+                .timeout(left.min(TOTAL_TIMEOUT))
                 .header("x-api-key", &self.api_key.0)
                 .header("anthropic-version", API_VERSION)
                 .json(request)
@@ -160,6 +166,12 @@ impl AnthropicClient {
                     step + step.mul_f64(rand::rng().random::<f64>())
                 }
             };
+            if started.elapsed() + wait >= DEADLINE {
+                return Err(AnthropicError::Status {
+                    status: code,
+                    attempts: attempt,
+                });
+            }
             tracing::debug!(
                 status = code,
                 attempt,

@@ -366,6 +366,11 @@ async fn messages(
     if body["retry_now"] == true {
         response.headers_mut().insert("retry-after", "0".parse().unwrap());
     }
+    if body["retry_in_a_minute"] == true {
+        response
+            .headers_mut()
+            .insert("retry-after", "60".parse().unwrap());
+    }
     response
 }
 
@@ -505,6 +510,18 @@ async fn an_api_overloaded_on_every_attempt_falls_back_after_three() {
     let narrative = narrate(&claude(&base, 60), &f).await;
     assert_eq!(narrative, builtin(&f, AnalysisKind::HealthScore, Language::Fr));
     assert_eq!(api.calls(), 3);
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_we_wait_falls_back_at_once() {
+    let (api, base) = stand_in(vec![(
+        429,
+        json!({ "type": "error", "error": { "type": "rate_limit_error", "message": "slow down" }, "retry_in_a_minute": true }),
+    )])
+    .await;
+    let narrative = narrate(&claude(&base, 60), &findings()).await;
+    assert_eq!(narrative.narrator, NarratorKind::Builtin);
+    assert_eq!(api.calls(), 1);
 }
 
 #[tokio::test]
