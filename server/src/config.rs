@@ -797,8 +797,18 @@ fn claude_settings(s: &Settings) -> Result<Option<ClaudeSettings>, ConfigError> 
         .filter(|n| *n <= 7 * 24 * 60)
         .map(|m| Duration::from_secs(m * 60))
         .ok_or_else(|| ConfigError::new("AI_CACHE_TTL_MINUTES", "must be an integer between 0 and 10080"))?;
-    Ok(set(&s.anthropic_api_key).map(|key| ClaudeSettings {
-        api_key: ApiKey::new(key),
+    let Some(api_key) = set(&s.anthropic_api_key).map(ApiKey::new) else {
+        return Ok(None);
+    };
+    if !api_key.is_well_formed() {
+        // Never echo the value: it is a secret, even when mistyped.
+        return Err(ConfigError::new(
+            "ANTHROPIC_API_KEY",
+            "must be printable ASCII without spaces",
+        ));
+    }
+    Ok(Some(ClaudeSettings {
+        api_key,
         base_url,
         model,
         max_tokens,
@@ -1055,6 +1065,7 @@ mod tests {
             ("AI_DEFAULT_LANGUAGE", "de"),
             ("AI_RATE_LIMIT_PER_MINUTE", "0"),
             ("AI_CACHE_TTL_MINUTES", "-5"),
+            ("ANTHROPIC_API_KEY", "sk-ant key with spaces"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

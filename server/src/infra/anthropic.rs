@@ -34,6 +34,19 @@ impl ApiKey {
     pub fn new(key: impl Into<String>) -> Self {
         Self(key.into())
     }
+
+    /// Whether it can travel in a header (printable ASCII, no spaces).
+    pub fn is_well_formed(&self) -> bool {
+        !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_graphic())
+    }
+
+    /// Marked sensitive, so no `Debug` of the request shows it either.
+    fn header(&self) -> reqwest::header::HeaderValue {
+        let mut value = reqwest::header::HeaderValue::from_str(&self.0)
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("invalid-key"));
+        value.set_sensitive(true);
+        value
+    }
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -122,7 +135,7 @@ impl AnthropicClient {
                 .http
                 .post(&self.endpoint)
                 .timeout(left.min(TOTAL_TIMEOUT))
-                .header("x-api-key", &self.api_key.0)
+                .header("x-api-key", self.api_key.header())
                 .header("anthropic-version", API_VERSION)
                 .json(request)
                 .send()
