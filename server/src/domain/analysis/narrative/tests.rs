@@ -643,3 +643,41 @@ async fn an_unreachable_api_falls_back() {
     let narrative = narrate(&claude(&base, 60), &findings()).await;
     assert_eq!(narrative.narrator, NarratorKind::Builtin);
 }
+
+/// Everything logged while a call fails, at every level and from every
+/// crate (reqwest and hyper included), never holds the key.
+#[tokio::test]
+async fn the_key_never_reaches_the_logs() {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_, base) = stand_in(vec![
+        overloaded(true),
+        (
+            401,
+            json!({ "type": "error", "error": { "type": "authentication_error", "message": "invalid x-api-key" } }),
+        ),
+    ])
+    .await;
+    let narrative = narrate(&claude(&base, 60), &findings()).await;
+    assert_eq!(narrative.narrator, NarratorKind::Builtin);
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("Claude narrative unavailable"), "{logs}");
+    assert!(logs.contains("HTTP 401"), "{logs}");
+    assert!(!logs.contains(KEY), "{logs}");
+}
