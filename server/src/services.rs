@@ -161,7 +161,7 @@ impl Services {
             infra.clock.clone(),
             licensing.clone(),
             activity.clone(),
-            crate::domain::analysis::narrative::Narrator::default(),
+            crate::domain::analysis::narrative::Narrator::new(config.claude.clone(), infra.cache.clone()),
         );
         Self {
             sites,
