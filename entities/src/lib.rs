@@ -3,6 +3,12 @@
 pub mod activity_logs;
 pub mod agent_requirements;
 pub mod agent_versions;
+pub mod ai_config;
+pub mod ai_machine_criticality;
+pub mod ai_routine_history;
+pub mod ai_routines;
+pub mod ai_trigger_history;
+pub mod ai_triggers;
 pub mod ai_usage;
 pub mod alert_rule_channels;
 pub mod alert_rule_history;

@@ -59,6 +59,10 @@ pub struct Services {
     pub settings: TenantSettings,
     /// Analyses: the engine behind the spec's protections.
     pub analyses: crate::domain::analysis::service::Analyses,
+    /// AI routines and triggers.
+    pub automation: crate::domain::analysis::automation::Automation,
+    /// AI configuration (Enterprise): custom context, machine criticality.
+    pub ai_config: crate::domain::analysis::config::AiConfiguration,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -154,7 +158,25 @@ impl Services {
             agent_versions.clone(),
             infra.cache.clone(),
         );
+        let analyses = crate::domain::analysis::service::Analyses::default();
+        let automation = crate::domain::analysis::automation::Automation::new(
+            infra.db.clone(),
+            licensing.clone(),
+            activity.clone(),
+            outbox.clone(),
+            infra.clock.clone(),
+            analyses.clone(),
+            config.dashboard_url.clone(),
+        );
+        let ai_config = crate::domain::analysis::config::AiConfiguration::new(
+            infra.db.clone(),
+            licensing.clone(),
+            activity.clone(),
+            infra.clock.clone(),
+        );
         Self {
+            automation,
+            ai_config,
             sites,
             licensing,
             windows_builds: WindowsBuilds::new(
@@ -173,7 +195,7 @@ impl Services {
             platform_stats,
             installers,
             settings: TenantSettings::new(infra.db.clone(), activity.clone()),
-            analyses: crate::domain::analysis::service::Analyses::default(),
+            analyses,
             alerting,
             agent_versions,
             collection_settings: CollectionSettings::new(infra.db.clone(), activity.clone()),

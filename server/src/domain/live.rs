@@ -91,6 +91,16 @@ pub struct AlertFired {
     pub at: DateTime<Utc>,
 }
 
+/// A machine's stored health score moved (published by the ingest's
+/// health-score updater when it writes a new score).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthChange {
+    pub machine_id: Uuid,
+    pub previous: i32,
+    pub score: i32,
+    pub at: DateTime<Utc>,
+}
+
 /// Every event of the bus, with the tenant it belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -98,6 +108,7 @@ pub enum LiveEvent {
     MachineStatus { client_id: Uuid, change: StatusChange },
     MachineCollect { client_id: Uuid, sample: Collected },
     AlertFired { client_id: Uuid, alert: AlertFired },
+    HealthScore { client_id: Uuid, change: HealthChange },
 }
 
 /// The bus the domain publishes on.
@@ -111,6 +122,7 @@ pub enum Kind {
     MachineStatus,
     MachineCollect,
     AlertFired,
+    HealthScore,
 }
 
 impl Routed for LiveEvent {
@@ -125,6 +137,9 @@ impl Routed for LiveEvent {
                 (Kind::MachineCollect, *client_id, Some(sample.machine_id))
             }
             Self::AlertFired { client_id, alert } => (Kind::AlertFired, *client_id, alert.machine_id),
+            Self::HealthScore { client_id, change } => {
+                (Kind::HealthScore, *client_id, Some(change.machine_id))
+            }
         };
         Topic {
             kind,
@@ -163,6 +178,10 @@ pub fn status(client_id: Uuid, change: StatusChange) -> LiveEvent {
 
 pub fn collected(client_id: Uuid, sample: Collected) -> LiveEvent {
     LiveEvent::MachineCollect { client_id, sample }
+}
+
+pub fn health(client_id: Uuid, change: HealthChange) -> LiveEvent {
+    LiveEvent::HealthScore { client_id, change }
 }
 
 pub fn alert(client_id: Uuid, alert: AlertFired) -> LiveEvent {

@@ -37,7 +37,7 @@ impl Alerting {
                 }
                 _ => Ok(()),
             },
-            LiveEvent::AlertFired { .. } => Ok(()),
+            LiveEvent::AlertFired { .. } | LiveEvent::HealthScore { .. } => Ok(()),
         }
     }
 
