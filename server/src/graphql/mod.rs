@@ -3,6 +3,7 @@
 
 mod activity;
 mod admin;
+mod ai_automation;
 mod admin_fleet;
 mod agent_config;
 mod agents;
@@ -66,6 +67,7 @@ pub struct QueryRoot(
     admin::AdminQuery,
     admin_fleet::AdminFleetQuery,
     settings::SettingsQuery,
+    ai_automation::AiAutomationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -88,6 +90,7 @@ pub struct MutationRoot(
     admin_fleet::AdminFleetMutation,
     machine_ops::MachineOpsMutation,
     settings::SettingsMutation,
+    ai_automation::AiAutomationMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -867,3 +867,27 @@ pub async fn drive_outbox(server: &TestServer, rounds: usize) -> usize {
     }
     attempted
 }
+
+/// A signed-in OBSERVER of `admin`'s tenant.
+pub async fn observer_of(server: &TestServer, admin: &str, email: &str) -> String {
+    let created = server
+        .graphql_as(
+            admin,
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
+            json!({ "i": { "email": email, "role": "OBSERVER" } }),
+        )
+        .await;
+    assert!(created["data"]["createUser"]["id"].is_string(), "{created}");
+    let temp = temporary_password(&latest_email_to(server, email).await);
+    let token = server.login(email, &temp).await;
+    let changed = server
+        .graphql_as(
+            &token,
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({ "c": temp, "n": "Observer-Passw0rd!" }),
+        )
+        .await;
+    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
+    // The caller's own session outlives the change.
+    token
+}

@@ -4,6 +4,7 @@
 
 mod admin;
 mod agent_config;
+mod ai_automation;
 mod agent_contract;
 mod agents;
 mod alerting;

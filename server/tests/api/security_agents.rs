@@ -6,8 +6,8 @@
 use crate::{
     collect::{metrics_sample, sample},
     helpers::{
-        error_code, fleet, heartbeat_body, install_token, latest_email_to, temporary_password,
-        tenant_with_admin, TestAgent, TestEnv, TestServer,
+        error_code, fleet, heartbeat_body, install_token, observer_of, tenant_with_admin, TestAgent,
+        TestEnv, TestServer,
     },
 };
 use chrono::{DateTime, Duration, Utc};
@@ -334,30 +334,6 @@ async fn an_admin_release_lets_one_hostname_enrolment_take_the_machine_within_a_
     let status = beat(&by_hardware, "srv-rel", Some("HW-REL-NEW")).await;
     tally.attempt("agent refused after the spent and lapsed releases", status != 200);
     tally.assert_none("admin release");
-}
-
-/// A signed-in OBSERVER of `admin`'s tenant.
-async fn observer_of(server: &TestServer, admin: &str, email: &str) -> String {
-    let created = server
-        .graphql_as(
-            admin,
-            "mutation($i: CreateUserInput!) { createUser(input: $i) { id } }",
-            json!({ "i": { "email": email, "role": "OBSERVER" } }),
-        )
-        .await;
-    assert!(created["data"]["createUser"]["id"].is_string(), "{created}");
-    let temp = temporary_password(&latest_email_to(server, email).await);
-    let token = server.login(email, &temp).await;
-    let changed = server
-        .graphql_as(
-            &token,
-            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
-            json!({ "c": temp, "n": "Observer-Passw0rd!" }),
-        )
-        .await;
-    assert_eq!(changed["data"]["changePassword"], true, "{changed}");
-    // The caller's own session outlives the change.
-    token
 }
 
 #[tokio::test]
