@@ -201,7 +201,10 @@ impl From<ai_triggers::Model> for AiTrigger {
             enabled: t.enabled,
             conditions: conditions.into(),
             actions: AiTriggerActions {
-                analysis_type: actions.as_ref().map(|a| a.analysis_type.clone()).unwrap_or_default(),
+                analysis_type: actions
+                    .as_ref()
+                    .map(|a| a.analysis_type.clone())
+                    .unwrap_or_default(),
                 notify_channels: actions
                     .map(|a| a.notify_channels.into_iter().map(id).collect())
                     .unwrap_or_default(),
@@ -455,7 +458,10 @@ fn check_first(first: Option<i32>) -> Result<Option<u64>> {
     match first {
         None => Ok(None),
         Some(n) if n >= 1 && (n as u64) <= MAX_HISTORY => Ok(Some(n as u64)),
-        Some(_) => Err(ApiError::bad_input("first", format!("must be between 1 and {MAX_HISTORY}"))),
+        Some(_) => Err(ApiError::bad_input(
+            "first",
+            format!("must be between 1 and {MAX_HISTORY}"),
+        )),
     }
 }
 
@@ -479,11 +485,20 @@ impl AiAutomationQuery {
 
     /// A routine's runs, newest first (`first`: 20 by default, 100 at most).
     #[graphql(complexity = "super::cost::page(first, 20, MAX_HISTORY, child_complexity)")]
-    async fn routine_history(&self, ctx: &Context<'_>, id: ID, first: Option<i32>) -> Result<Vec<AiRoutineRun>> {
+    async fn routine_history(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        first: Option<i32>,
+    ) -> Result<Vec<AiRoutineRun>> {
         let principal = ctx.caller()?;
         let id = parse_id("id", &id)?;
         let first = check_first(first)?;
-        let runs = ctx.services().automation.routine_history(principal, id, first).await?;
+        let runs = ctx
+            .services()
+            .automation
+            .routine_history(principal, id, first)
+            .await?;
         Ok(runs.into_iter().map(Into::into).collect())
     }
 
@@ -507,11 +522,20 @@ impl AiAutomationQuery {
 
     /// A trigger's firings, newest first (`first`: 20 by default, 100 at most).
     #[graphql(complexity = "super::cost::page(first, 20, MAX_HISTORY, child_complexity)")]
-    async fn trigger_history(&self, ctx: &Context<'_>, id: ID, first: Option<i32>) -> Result<Vec<AiTriggerFiring>> {
+    async fn trigger_history(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        first: Option<i32>,
+    ) -> Result<Vec<AiTriggerFiring>> {
         let principal = ctx.caller()?;
         let id = parse_id("id", &id)?;
         let first = check_first(first)?;
-        let firings = ctx.services().automation.trigger_history(principal, id, first).await?;
+        let firings = ctx
+            .services()
+            .automation
+            .trigger_history(principal, id, first)
+            .await?;
         Ok(firings.into_iter().map(Into::into).collect())
     }
 
@@ -650,7 +674,12 @@ impl AiAutomationMutation {
         let machines = input
             .machines
             .iter()
-            .map(|m| Ok((parse_id("machines.machineId", &m.machine_id)?, m.criticality.into())))
+            .map(|m| {
+                Ok((
+                    parse_id("machines.machineId", &m.machine_id)?,
+                    m.criticality.into(),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let view = ctx
             .services()

@@ -3,10 +3,10 @@
 
 mod activity;
 mod admin;
-mod ai_automation;
 mod admin_fleet;
 mod agent_config;
 mod agents;
+mod ai_automation;
 mod alerting;
 mod api_tokens;
 pub mod auth;

@@ -9,8 +9,8 @@
 use crate::{infra::db::Database, services::Services};
 use chrono::{Duration, Utc};
 use entities::{
-    activity_logs, ai_routine_history, ai_trigger_history, alert_rule_history, install_tokens, notification_history, password_reset_tokens,
-    refresh_tokens, reminders_sent, token_blacklist,
+    activity_logs, ai_routine_history, ai_trigger_history, alert_rule_history, install_tokens,
+    notification_history, password_reset_tokens, refresh_tokens, reminders_sent, token_blacklist,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;

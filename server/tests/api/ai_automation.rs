@@ -31,7 +31,9 @@ fn created(v: &Value, field: &str) -> String {
 }
 
 async fn routine(server: &TestServer, admin: &str, input: Value) -> String {
-    let v = server.graphql_as(admin, CREATE_ROUTINE, json!({ "i": input })).await;
+    let v = server
+        .graphql_as(admin, CREATE_ROUTINE, json!({ "i": input }))
+        .await;
     created(&v, "createAiRoutine")
 }
 
@@ -61,7 +63,9 @@ async fn routine_row(server: &TestServer, id: &str) -> ai_routines::Model {
 async fn firings(server: &TestServer, admin: &str, trigger: &str, n: usize) -> Vec<Value> {
     let mut last = Vec::new();
     for _ in 0..150 {
-        let v = server.graphql_as(admin, TRIGGER_HISTORY, json!({ "id": trigger })).await;
+        let v = server
+            .graphql_as(admin, TRIGGER_HISTORY, json!({ "id": trigger }))
+            .await;
         last = v["data"]["triggerHistory"]
             .as_array()
             .unwrap_or_else(|| panic!("{v}"))
@@ -82,8 +86,22 @@ async fn routines_are_created_checked_and_kept_to_their_tenant() {
     let (admin, agents) = fleet_on(&server, &root, "Routinely", "essentials", 2).await;
     let (other, other_agents) = fleet_on(&server, &root, "Elsewhere", "essentials", 1).await;
     let sink = WebhookSink::start(0).await;
-    let channel = create_channel(&server, &admin, "Ops", "WEBHOOK_SLACK", &format!("{}/a", sink.url)).await;
-    let foreign_channel = create_channel(&server, &other, "Theirs", "WEBHOOK_SLACK", &format!("{}/b", sink.url)).await;
+    let channel = create_channel(
+        &server,
+        &admin,
+        "Ops",
+        "WEBHOOK_SLACK",
+        &format!("{}/a", sink.url),
+    )
+    .await;
+    let foreign_channel = create_channel(
+        &server,
+        &other,
+        "Theirs",
+        "WEBHOOK_SLACK",
+        &format!("{}/b", sink.url),
+    )
+    .await;
 
     let made = server
         .graphql_as(
@@ -105,22 +123,57 @@ async fn routines_are_created_checked_and_kept_to_their_tenant() {
     assert!(r["lastRunAt"].is_null());
     // 08:00 in Paris is 06:00 or 07:00 UTC.
     let next: chrono::DateTime<Utc> = r["nextRunAt"].as_str().unwrap().parse().unwrap();
-    assert!(next > Utc::now() && next <= Utc::now() + Duration::days(1), "{next}");
-    assert!(matches!(next.format("%H:%M").to_string().as_str(), "06:00" | "07:00"), "{next}");
+    assert!(
+        next > Utc::now() && next <= Utc::now() + Duration::days(1),
+        "{next}"
+    );
+    assert!(
+        matches!(next.format("%H:%M").to_string().as_str(), "06:00" | "07:00"),
+        "{next}"
+    );
     let id = created(&made, "createAiRoutine");
 
     for (input, field) in [
-        (json!({ "routineType": "daily_health_score", "schedule": "every morning" }), "schedule"),
-        (json!({ "routineType": "daily_health_score", "schedule": "0 0 8 * * *" }), "schedule"),
-        (json!({ "routineType": "daily_health_score", "schedule": "0 25 * * *" }), "schedule"),
-        (json!({ "routineType": "daily_health_score", "schedule": "0 8 * * *", "timezone": "Mars/Olympus" }), "timezone"),
-        (json!({ "routineType": "hourly_horoscope", "schedule": "0 8 * * *" }), "routineType"),
-        (json!({ "routineType": "daily_report", "schedule": "0 8 * * *", "config": { "analysisType": "tarot" } }), "config.analysisType"),
-        (json!({ "routineType": "daily_report", "schedule": "0 8 * * *", "config": { "machines": [other_agents[0].machine_id] } }), "config.machines"),
-        (json!({ "routineType": "daily_report", "schedule": "0 8 * * *", "config": { "notifyChannels": [foreign_channel] } }), "config.notifyChannels"),
-        (json!({ "name": "x".repeat(101), "routineType": "daily_report", "schedule": "0 8 * * *" }), "name"),
+        (
+            json!({ "routineType": "daily_health_score", "schedule": "every morning" }),
+            "schedule",
+        ),
+        (
+            json!({ "routineType": "daily_health_score", "schedule": "0 0 8 * * *" }),
+            "schedule",
+        ),
+        (
+            json!({ "routineType": "daily_health_score", "schedule": "0 25 * * *" }),
+            "schedule",
+        ),
+        (
+            json!({ "routineType": "daily_health_score", "schedule": "0 8 * * *", "timezone": "Mars/Olympus" }),
+            "timezone",
+        ),
+        (
+            json!({ "routineType": "hourly_horoscope", "schedule": "0 8 * * *" }),
+            "routineType",
+        ),
+        (
+            json!({ "routineType": "daily_report", "schedule": "0 8 * * *", "config": { "analysisType": "tarot" } }),
+            "config.analysisType",
+        ),
+        (
+            json!({ "routineType": "daily_report", "schedule": "0 8 * * *", "config": { "machines": [other_agents[0].machine_id] } }),
+            "config.machines",
+        ),
+        (
+            json!({ "routineType": "daily_report", "schedule": "0 8 * * *", "config": { "notifyChannels": [foreign_channel] } }),
+            "config.notifyChannels",
+        ),
+        (
+            json!({ "name": "x".repeat(101), "routineType": "daily_report", "schedule": "0 8 * * *" }),
+            "name",
+        ),
     ] {
-        let bad = server.graphql_as(&admin, CREATE_ROUTINE, json!({ "i": input })).await;
+        let bad = server
+            .graphql_as(&admin, CREATE_ROUTINE, json!({ "i": input }))
+            .await;
         assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{bad}");
         assert_eq!(bad["errors"][0]["extensions"]["field"], field, "{bad}");
     }
@@ -132,10 +185,17 @@ async fn routines_are_created_checked_and_kept_to_their_tenant() {
             json!({ "id": id, "i": { "routineType": "weekly_report", "schedule": "30 7 * * 1", "enabled": false } }),
         )
         .await;
-    assert_eq!(updated["data"]["updateAiRoutine"]["schedule"], "30 7 * * 1", "{updated}");
+    assert_eq!(
+        updated["data"]["updateAiRoutine"]["schedule"], "30 7 * * 1",
+        "{updated}"
+    );
     assert_eq!(updated["data"]["updateAiRoutine"]["enabled"], false);
     let stats = server
-        .graphql_as(&admin, "{ routineStats { total enabled last24hRuns } }", json!({}))
+        .graphql_as(
+            &admin,
+            "{ routineStats { total enabled last24hRuns } }",
+            json!({}),
+        )
         .await;
     assert_eq!(
         stats["data"]["routineStats"],
@@ -144,16 +204,24 @@ async fn routines_are_created_checked_and_kept_to_their_tenant() {
     );
 
     // Another tenant sees nothing and reaches nothing.
-    let theirs = server.graphql_as(&other, "{ aiRoutines { id } }", json!({})).await;
+    let theirs = server
+        .graphql_as(&other, "{ aiRoutines { id } }", json!({}))
+        .await;
     assert_eq!(theirs["data"]["aiRoutines"], json!([]), "{theirs}");
     for (query, vars) in [
-        ("query($id: ID!) { aiRoutine(id: $id) { id } }", json!({ "id": id })),
+        (
+            "query($id: ID!) { aiRoutine(id: $id) { id } }",
+            json!({ "id": id }),
+        ),
         (ROUTINE_HISTORY, json!({ "id": id })),
         (
             UPDATE_ROUTINE,
             json!({ "id": id, "i": { "routineType": "daily_report", "schedule": "0 8 * * *" } }),
         ),
-        ("mutation($id: ID!) { deleteAiRoutine(id: $id) }", json!({ "id": id })),
+        (
+            "mutation($id: ID!) { deleteAiRoutine(id: $id) }",
+            json!({ "id": id }),
+        ),
     ] {
         let refused = server.graphql_as(&other, query, vars).await;
         assert_eq!(error_code(&refused), "NOT_FOUND", "{query}: {refused}");
@@ -161,7 +229,9 @@ async fn routines_are_created_checked_and_kept_to_their_tenant() {
 
     // An observer reads but does not write.
     let observer = observer_of(&server, &admin, "watcher@routinely.test").await;
-    let read = server.graphql_as(&observer, "{ aiRoutines { id } }", json!({})).await;
+    let read = server
+        .graphql_as(&observer, "{ aiRoutines { id } }", json!({}))
+        .await;
     assert_eq!(read["data"]["aiRoutines"][0]["id"], id.as_str(), "{read}");
     let refused = server
         .graphql_as(
@@ -173,11 +243,19 @@ async fn routines_are_created_checked_and_kept_to_their_tenant() {
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
 
     let deleted = server
-        .graphql_as(&admin, "mutation($id: ID!) { deleteAiRoutine(id: $id) }", json!({ "id": id }))
+        .graphql_as(
+            &admin,
+            "mutation($id: ID!) { deleteAiRoutine(id: $id) }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(deleted["data"]["deleteAiRoutine"], true, "{deleted}");
     let gone = server
-        .graphql_as(&admin, "query($id: ID!) { aiRoutine(id: $id) { id } }", json!({ "id": id }))
+        .graphql_as(
+            &admin,
+            "query($id: ID!) { aiRoutine(id: $id) { id } }",
+            json!({ "id": id }),
+        )
         .await;
     assert_eq!(error_code(&gone), "NOT_FOUND");
 }
@@ -201,7 +279,10 @@ async fn plans_below_essentials_have_no_automation_and_below_enterprise_no_ai_co
         }
     }
     let (_, _, pro) = tenant_on(&server, &root, "Proish", "pro").await;
-    for query in ["{ aiConfig { customContext } }", "mutation { analyzeAiConfig { customContext } }"] {
+    for query in [
+        "{ aiConfig { customContext } }",
+        "mutation { analyzeAiConfig { customContext } }",
+    ] {
         let refused = server.graphql_as(&pro, query, json!({})).await;
         assert_eq!(error_code(&refused), "PREMIUM_REQUIRED", "{query}: {refused}");
         assert_eq!(refused["errors"][0]["extensions"]["requiredTier"], "ENTERPRISE");
@@ -240,8 +321,12 @@ async fn the_scheduler_runs_a_due_routine_once_across_concurrent_ticks_and_moves
     let again = optralis::jobs::routines::tick(services).await.unwrap();
     assert!(again.ran.is_empty(), "not due again: {again:?}");
 
-    let history = server.graphql_as(&admin, ROUTINE_HISTORY, json!({ "id": id })).await;
-    let runs = history["data"]["routineHistory"].as_array().unwrap_or_else(|| panic!("{history}"));
+    let history = server
+        .graphql_as(&admin, ROUTINE_HISTORY, json!({ "id": id }))
+        .await;
+    let runs = history["data"]["routineHistory"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{history}"));
     assert_eq!(runs.len(), 1, "{history}");
     assert!(runs[0]["completedAt"].is_string(), "{history}");
     assert!(
@@ -249,7 +334,11 @@ async fn the_scheduler_runs_a_due_routine_once_across_concurrent_ticks_and_moves
         "{history}"
     );
     let stats = server
-        .graphql_as(&admin, "{ routineStats { total enabled last24hRuns } }", json!({}))
+        .graphql_as(
+            &admin,
+            "{ routineStats { total enabled last24hRuns } }",
+            json!({}),
+        )
         .await;
     assert_eq!(
         stats["data"]["routineStats"],
@@ -269,7 +358,11 @@ async fn the_scheduler_runs_a_due_routine_once_across_concurrent_ticks_and_moves
         .exec(&services.infra.db.conn)
         .await
         .unwrap();
-    assert!(optralis::jobs::routines::tick(services).await.unwrap().ran.is_empty());
+    assert!(optralis::jobs::routines::tick(services)
+        .await
+        .unwrap()
+        .ran
+        .is_empty());
     let runs = ai_routine_history::Entity::find()
         .filter(ai_routine_history::Column::ClientId.eq(client_id))
         .count(&services.infra.db.conn)
@@ -294,7 +387,14 @@ async fn a_routine_analyses_its_machines_and_tells_its_channel() {
         assert_eq!(a.collect(metrics_sample(Utc::now(), 35.0, 40.0)).await.0, 200);
     }
     let sink = WebhookSink::start(0).await;
-    let channel = create_channel(&server, &admin, "Ops", "WEBHOOK_DISCORD", &format!("{}/hook", sink.url)).await;
+    let channel = create_channel(
+        &server,
+        &admin,
+        "Ops",
+        "WEBHOOK_DISCORD",
+        &format!("{}/hook", sink.url),
+    )
+    .await;
     let id = routine(
         &server,
         &admin,
@@ -303,9 +403,13 @@ async fn a_routine_analyses_its_machines_and_tells_its_channel() {
     )
     .await;
     make_due(&server, &id).await;
-    let pass = optralis::jobs::routines::tick(&server.state.services).await.unwrap();
+    let pass = optralis::jobs::routines::tick(&server.state.services)
+        .await
+        .unwrap();
     assert_eq!(pass.ran.len(), 1);
-    let history = server.graphql_as(&admin, ROUTINE_HISTORY, json!({ "id": id })).await;
+    let history = server
+        .graphql_as(&admin, ROUTINE_HISTORY, json!({ "id": id }))
+        .await;
     let run = &history["data"]["routineHistory"][0];
     assert_eq!(run["status"], "success", "{history}");
     assert_eq!(run["machinesAnalyzed"], 2, "{history}");
@@ -318,7 +422,10 @@ async fn a_routine_analyses_its_machines_and_tells_its_channel() {
     crate::helpers::drive_outbox(&server, 1).await;
     let received = sink.wait_for(1).await;
     let body = received[0].1.to_string();
-    assert!(body.contains("Rapport du matin") && body.contains("/reports/"), "{body}");
+    assert!(
+        body.contains("Rapport du matin") && body.contains("/reports/"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -329,15 +436,26 @@ async fn triggers_fire_on_real_events_once_per_cooldown_and_show_in_the_overview
     let (other, _) = fleet_on(&server, &root, "Bystander", "essentials", 0).await;
 
     for (input, field) in [
-        (json!({ "triggerType": "critical_machine", "actions": { "analysisType": "full" } }), "conditions"),
+        (
+            json!({ "triggerType": "critical_machine", "actions": { "analysisType": "full" } }),
+            "conditions",
+        ),
         (
             json!({ "triggerType": "critical_machine", "conditions": { "cpuAbove": 150.0 }, "actions": { "analysisType": "full" } }),
             "conditions.cpuAbove",
         ),
-        (json!({ "triggerType": "new_machine", "actions": { "analysisType": "nope" } }), "actions.analysisType"),
-        (json!({ "triggerType": "haunted_machine", "actions": { "analysisType": "full" } }), "triggerType"),
+        (
+            json!({ "triggerType": "new_machine", "actions": { "analysisType": "nope" } }),
+            "actions.analysisType",
+        ),
+        (
+            json!({ "triggerType": "haunted_machine", "actions": { "analysisType": "full" } }),
+            "triggerType",
+        ),
     ] {
-        let bad = server.graphql_as(&admin, CREATE_TRIGGER, json!({ "i": input })).await;
+        let bad = server
+            .graphql_as(&admin, CREATE_TRIGGER, json!({ "i": input }))
+            .await;
         assert_eq!(bad["errors"][0]["extensions"]["field"], field, "{bad}");
     }
     let new_machine = created(
@@ -386,7 +504,13 @@ async fn triggers_fire_on_real_events_once_per_cooldown_and_show_in_the_overview
     assert_eq!(agent.collect(metrics_sample(Utc::now(), 99.0, 30.0)).await.0, 200);
     let fired = firings(&server, &admin, &critical, 1).await;
     assert_eq!(fired.len(), 1, "{fired:?}");
-    assert!(fired[0]["triggerReason"].as_str().unwrap().starts_with("CPU 99.0%"), "{fired:?}");
+    assert!(
+        fired[0]["triggerReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("CPU 99.0%"),
+        "{fired:?}"
+    );
     assert_eq!(agent.collect(metrics_sample(Utc::now(), 98.0, 30.0)).await.0, 200);
     // Events are evaluated in order: once a later enrolment has fired, the
     // second hot sample has been evaluated, and fired nothing.
@@ -397,13 +521,26 @@ async fn triggers_fire_on_real_events_once_per_cooldown_and_show_in_the_overview
 
     let overview = server.graphql_as(&admin, OVERVIEW, json!({})).await;
     let o = &overview["data"]["aiAutomation"];
-    assert_eq!(o["triggerStats"], json!({ "total": 2, "enabled": 2, "last24hTriggers": 3 }), "{overview}");
-    assert_eq!(o["routineStats"], json!({ "total": 0, "enabled": 0, "last24hRuns": 0 }));
+    assert_eq!(
+        o["triggerStats"],
+        json!({ "total": 2, "enabled": 2, "last24hTriggers": 3 }),
+        "{overview}"
+    );
+    assert_eq!(
+        o["routineStats"],
+        json!({ "total": 0, "enabled": 0, "last24hRuns": 0 })
+    );
     let triggers = o["triggers"].as_array().unwrap();
     assert_eq!(triggers.len(), 2);
     assert_eq!(triggers[0]["trigger"]["id"], new_machine.as_str());
-    assert_eq!(triggers[0]["lastHistory"]["triggerReason"], "New machine enrolled");
-    assert!(triggers[1]["lastHistory"]["triggerReason"].as_str().unwrap().starts_with("CPU"));
+    assert_eq!(
+        triggers[0]["lastHistory"]["triggerReason"],
+        "New machine enrolled"
+    );
+    assert!(triggers[1]["lastHistory"]["triggerReason"]
+        .as_str()
+        .unwrap()
+        .starts_with("CPU"));
 
     // The other tenant sees none of it.
     let theirs = server.graphql_as(&other, OVERVIEW, json!({})).await;
@@ -421,7 +558,10 @@ async fn triggers_fire_on_real_events_once_per_cooldown_and_show_in_the_overview
             json!({ "id": new_machine, "i": { "triggerType": "new_machine", "enabled": false, "actions": { "analysisType": "health_score" } } }),
         )
         .await;
-    assert_eq!(disabled["data"]["updateAiTrigger"]["enabled"], false, "{disabled}");
+    assert_eq!(
+        disabled["data"]["updateAiTrigger"]["enabled"], false,
+        "{disabled}"
+    );
 }
 
 #[tokio::test]
@@ -454,13 +594,20 @@ async fn ai_config_detects_criticality_from_hostnames_and_keeps_manual_choices()
     let (bigco, _, admin) = tenant_on(&server, &root, "Bigco", "enterprise").await;
     let token = install_token(&server, &admin, json!({})).await;
     let mut ids = std::collections::HashMap::new();
-    for (i, host) in ["SRV-PROD-01", "web-front", "uat-app", "laptop-julie", "sql-dev"].iter().enumerate() {
+    for (i, host) in ["SRV-PROD-01", "web-front", "uat-app", "laptop-julie", "sql-dev"]
+        .iter()
+        .enumerate()
+    {
         let a = TestAgent::enrol(&server, &token, host, &format!("HW-C-{i}")).await;
         ids.insert(*host, a.machine_id.to_string());
     }
     const READ: &str = "{ machines { machineId hostname criticality source reason } customContext }";
     let detected = server
-        .graphql_as(&admin, &format!("mutation {{ analyzeAiConfig {READ} }}"), json!({}))
+        .graphql_as(
+            &admin,
+            &format!("mutation {{ analyzeAiConfig {READ} }}"),
+            json!({}),
+        )
         .await;
     let machines = detected["data"]["analyzeAiConfig"]["machines"]
         .as_array()
@@ -468,11 +615,20 @@ async fn ai_config_detects_criticality_from_hostnames_and_keeps_manual_choices()
         .clone();
     let by_host = |list: &[Value], host: &str| list.iter().find(|m| m["hostname"] == host).cloned();
     assert_eq!(machines.len(), 4, "laptop-julie matches no pattern: {detected}");
-    assert_eq!(by_host(&machines, "SRV-PROD-01").unwrap()["criticality"], "CRITICAL");
+    assert_eq!(
+        by_host(&machines, "SRV-PROD-01").unwrap()["criticality"],
+        "CRITICAL"
+    );
     assert_eq!(by_host(&machines, "sql-dev").unwrap()["criticality"], "CRITICAL");
-    assert_eq!(by_host(&machines, "web-front").unwrap()["criticality"], "IMPORTANT");
+    assert_eq!(
+        by_host(&machines, "web-front").unwrap()["criticality"],
+        "IMPORTANT"
+    );
     let uat = by_host(&machines, "uat-app").unwrap();
-    assert_eq!((uat["criticality"].as_str(), uat["source"].as_str()), (Some("STANDARD"), Some("auto")));
+    assert_eq!(
+        (uat["criticality"].as_str(), uat["source"].as_str()),
+        (Some("STANDARD"), Some("auto"))
+    );
     assert!(by_host(&machines, "laptop-julie").is_none());
 
     let update = format!("mutation($i: AiConfigInput!) {{ updateAiConfig(input: $i) {READ} }}");
@@ -484,13 +640,27 @@ async fn ai_config_detects_criticality_from_hostnames_and_keeps_manual_choices()
                            "machines": [{ "machineId": ids["uat-app"], "criticality": "CRITICAL" }] } }),
         )
         .await;
-    assert_eq!(set["data"]["updateAiConfig"]["customContext"], "Entrepôt logistique, pics le lundi.", "{set}");
+    assert_eq!(
+        set["data"]["updateAiConfig"]["customContext"], "Entrepôt logistique, pics le lundi.",
+        "{set}"
+    );
     let again = server
-        .graphql_as(&admin, &format!("mutation {{ analyzeAiConfig {READ} }}"), json!({}))
+        .graphql_as(
+            &admin,
+            &format!("mutation {{ analyzeAiConfig {READ} }}"),
+            json!({}),
+        )
         .await;
-    let machines = again["data"]["analyzeAiConfig"]["machines"].as_array().unwrap().clone();
+    let machines = again["data"]["analyzeAiConfig"]["machines"]
+        .as_array()
+        .unwrap()
+        .clone();
     let uat = by_host(&machines, "uat-app").unwrap();
-    assert_eq!((uat["criticality"].as_str(), uat["source"].as_str()), (Some("CRITICAL"), Some("manual")), "manual kept");
+    assert_eq!(
+        (uat["criticality"].as_str(), uat["source"].as_str()),
+        (Some("CRITICAL"), Some("manual")),
+        "manual kept"
+    );
 
     let context = server
         .state
@@ -500,12 +670,22 @@ async fn ai_config_detects_criticality_from_hostnames_and_keeps_manual_choices()
         .await
         .unwrap();
     assert_eq!(context.criticality.as_deref(), Some("critical"));
-    assert_eq!(context.custom_context.as_deref(), Some("Entrepôt logistique, pics le lundi."));
+    assert_eq!(
+        context.custom_context.as_deref(),
+        Some("Entrepôt logistique, pics le lundi.")
+    );
 
     let long = server
-        .graphql_as(&admin, &update, json!({ "i": { "customContext": "x".repeat(2001) } }))
+        .graphql_as(
+            &admin,
+            &update,
+            json!({ "i": { "customContext": "x".repeat(2001) } }),
+        )
         .await;
-    assert_eq!(long["errors"][0]["extensions"]["field"], "customContext", "{long}");
+    assert_eq!(
+        long["errors"][0]["extensions"]["field"], "customContext",
+        "{long}"
+    );
     let (other, other_agents) = fleet_on(&server, &root, "Rivalco", "enterprise", 1).await;
     let foreign = server
         .graphql_as(
@@ -514,12 +694,25 @@ async fn ai_config_detects_criticality_from_hostnames_and_keeps_manual_choices()
             json!({ "i": { "machines": [{ "machineId": other_agents[0].machine_id, "criticality": "STANDARD" }] } }),
         )
         .await;
-    assert_eq!(foreign["errors"][0]["extensions"]["field"], "machines", "{foreign}");
-    let theirs = server.graphql_as(&other, &format!("{{ aiConfig {READ} }}"), json!({})).await;
-    assert_eq!(theirs["data"]["aiConfig"], json!({ "machines": [], "customContext": "" }), "{theirs}");
+    assert_eq!(
+        foreign["errors"][0]["extensions"]["field"], "machines",
+        "{foreign}"
+    );
+    let theirs = server
+        .graphql_as(&other, &format!("{{ aiConfig {READ} }}"), json!({}))
+        .await;
+    assert_eq!(
+        theirs["data"]["aiConfig"],
+        json!({ "machines": [], "customContext": "" }),
+        "{theirs}"
+    );
     let observer = observer_of(&server, &admin, "eyes@bigco.test").await;
     let refused = server
-        .graphql_as(&observer, &format!("mutation {{ analyzeAiConfig {READ} }}"), json!({}))
+        .graphql_as(
+            &observer,
+            &format!("mutation {{ analyzeAiConfig {READ} }}"),
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
 }

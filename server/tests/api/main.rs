@@ -4,9 +4,9 @@
 
 mod admin;
 mod agent_config;
-mod ai_automation;
 mod agent_contract;
 mod agents;
+mod ai_automation;
 mod alerting;
 mod cli;
 mod collect;

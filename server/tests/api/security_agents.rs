@@ -6,8 +6,8 @@
 use crate::{
     collect::{metrics_sample, sample},
     helpers::{
-        error_code, fleet, heartbeat_body, install_token, observer_of, tenant_with_admin, TestAgent,
-        TestEnv, TestServer,
+        error_code, fleet, heartbeat_body, install_token, observer_of, tenant_with_admin, TestAgent, TestEnv,
+        TestServer,
     },
 };
 use chrono::{DateTime, Duration, Utc};

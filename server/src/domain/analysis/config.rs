@@ -15,7 +15,8 @@ use crate::{
 };
 use entities::{ai_config, ai_machine_criticality, machines};
 use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 use std::{collections::HashMap, sync::Arc};
@@ -144,7 +145,10 @@ impl AiConfiguration {
     }
 
     async fn gate(&self, actor: &Principal) -> Result<(), DomainError> {
-        self.licensing.require(actor, Feature::AiConfiguration).await.map(drop)
+        self.licensing
+            .require(actor, Feature::AiConfiguration)
+            .await
+            .map(drop)
     }
 
     pub async fn get(&self, actor: &Principal) -> Result<AiConfigView, DomainError> {
@@ -247,7 +251,16 @@ impl AiConfiguration {
             .await?;
         }
         for (machine_id, criticality) in &wanted {
-            upsert(&txn, actor.client_id, *machine_id, *criticality, "manual", None, now).await?;
+            upsert(
+                &txn,
+                actor.client_id,
+                *machine_id,
+                *criticality,
+                "manual",
+                None,
+                now,
+            )
+            .await?;
         }
         txn.commit().await?;
         let entry = Entry::new(Level::Info, Category::System, "Configuration IA modifiée")
@@ -287,7 +300,16 @@ impl AiConfiguration {
         for m in fleet.iter().filter(|m| !manual.contains(&m.id)) {
             match detect(&m.hostname) {
                 Some((criticality, reason)) => {
-                    upsert(&txn, actor.client_id, m.id, criticality, "auto", Some(reason), now).await?;
+                    upsert(
+                        &txn,
+                        actor.client_id,
+                        m.id,
+                        criticality,
+                        "auto",
+                        Some(reason),
+                        now,
+                    )
+                    .await?;
                     detected += 1;
                 }
                 None => stale.push(m.id),
@@ -312,7 +334,11 @@ impl AiConfiguration {
 
     /// What the narrator adds to a prompt about this machine: empty unless
     /// the tenant's plan includes AI configuration.
-    pub async fn narration_context(&self, client_id: Uuid, machine_id: Uuid) -> Result<NarrationContext, DomainError> {
+    pub async fn narration_context(
+        &self,
+        client_id: Uuid,
+        machine_id: Uuid,
+    ) -> Result<NarrationContext, DomainError> {
         let licence = self.licensing.of(client_id).await?;
         if licence.require(Feature::AiConfiguration).is_err() {
             return Ok(NarrationContext::default());
@@ -370,8 +396,16 @@ mod tests {
     fn hostnames_are_classified_by_the_first_matching_class() {
         let class = |h: &str| detect(h).map(|(c, _)| c);
         assert_eq!(class("SRV-PROD-01"), Some(Criticality::Critical));
-        assert_eq!(class("srv-prd-web"), Some(Criticality::Critical), "case-insensitive; critical before important");
-        assert_eq!(class("sql-dev"), Some(Criticality::Critical), "critical before standard");
+        assert_eq!(
+            class("srv-prd-web"),
+            Some(Criticality::Critical),
+            "case-insensitive; critical before important"
+        );
+        assert_eq!(
+            class("sql-dev"),
+            Some(Criticality::Critical),
+            "critical before standard"
+        );
         assert_eq!(class("compta-01"), Some(Criticality::Critical));
         assert_eq!(class("paie"), Some(Criticality::Critical));
         assert_eq!(class("www-front"), Some(Criticality::Important));

@@ -117,7 +117,14 @@ pub fn severity_label(s: &str, lang: Language) -> &'static str {
 pub fn lines(d: &Digest) -> Vec<String> {
     let mut out = vec![tally(d)];
     if !d.top_issues.is_empty() {
-        out.push(if fr(d.language) { "Principaux problèmes :" } else { "Top issues:" }.to_owned());
+        out.push(
+            if fr(d.language) {
+                "Principaux problèmes :"
+            } else {
+                "Top issues:"
+            }
+            .to_owned(),
+        );
         for i in &d.top_issues {
             out.push(format!(
                 "• {} – {} ({})",
@@ -150,7 +157,9 @@ pub fn teams(d: &Digest) -> Value {
     }
     for r in &d.reports {
         body.push(json!({"type": "TextBlock", "text": format!("**{}**", r.hostname), "wrap": true}));
-        body.push(json!({"type": "TextBlock", "text": clip(&r.summary, 1000), "wrap": true, "isSubtle": true}));
+        body.push(
+            json!({"type": "TextBlock", "text": clip(&r.summary, 1000), "wrap": true, "isSubtle": true}),
+        );
     }
     json!({
         "type": "message",
@@ -254,7 +263,11 @@ pub(crate) mod tests {
         for kind in [DigestKind::Routine, DigestKind::Report] {
             for (lang, code) in [(Language::Fr, "fr"), (Language::En, "en")] {
                 let d = sample(kind, lang);
-                for (platform, payload) in [("teams", teams(&d)), ("slack", slack(&d)), ("discord", discord(&d))] {
+                for (platform, payload) in [
+                    ("teams", teams(&d)),
+                    ("slack", slack(&d)),
+                    ("discord", discord(&d)),
+                ] {
                     insta::assert_json_snapshot!(format!("{platform}__{}_{code}", kind.code()), payload);
                 }
             }
@@ -266,8 +279,14 @@ pub(crate) mod tests {
         let d = sample(DigestKind::Routine, Language::Fr);
         let text = slack(&d).to_string();
         assert!(text.contains("&lt;b&gt;pc-02&lt;/b&gt;") && !text.contains("<b>pc-02"));
-        assert_eq!(subject(&d), "[Optralis] MonClient - Routine IA : Santé quotidienne (09/01/2026)");
+        assert_eq!(
+            subject(&d),
+            "[Optralis] MonClient - Routine IA : Santé quotidienne (09/01/2026)"
+        );
         let en = sample(DigestKind::Report, Language::En);
-        assert_eq!(subject(&en), "[Optralis] AI report: Santé quotidienne - MonClient (01/09/2026)");
+        assert_eq!(
+            subject(&en),
+            "[Optralis] AI report: Santé quotidienne - MonClient (01/09/2026)"
+        );
     }
 }

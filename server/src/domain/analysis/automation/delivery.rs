@@ -34,7 +34,12 @@ fn severity_code(i: &Issue) -> String {
 fn top_issues(analyses: &[StoredAnalysis]) -> Vec<DigestIssue> {
     let mut all: Vec<(&str, &Issue)> = analyses
         .iter()
-        .flat_map(|a| a.findings.issues.iter().map(move |i| (a.findings.hostname.as_str(), i)))
+        .flat_map(|a| {
+            a.findings
+                .issues
+                .iter()
+                .map(move |i| (a.findings.hostname.as_str(), i))
+        })
         .collect();
     all.sort_by(|a, b| b.1.severity.cmp(&a.1.severity));
     all.into_iter()
@@ -64,7 +69,11 @@ impl Automation {
             .collect()
     }
 
-    pub(super) async fn deliver_routine(&self, routine: &ai_routines::Model, tally: &Tally) -> Result<usize, DomainError> {
+    pub(super) async fn deliver_routine(
+        &self,
+        routine: &ai_routines::Model,
+        tally: &Tally,
+    ) -> Result<usize, DomainError> {
         let config = config_of(routine);
         if config.notify_channels.is_empty() || tally.analyzed == 0 {
             return Ok(0);
@@ -86,10 +95,20 @@ impl Automation {
                 }
             }
         }
-        let reports = if is_report { self.reports(&tally.analyses) } else { Vec::new() };
-        let link = reports.first().map_or_else(|| self.dashboard_url.clone(), |r| r.link.clone());
+        let reports = if is_report {
+            self.reports(&tally.analyses)
+        } else {
+            Vec::new()
+        };
+        let link = reports
+            .first()
+            .map_or_else(|| self.dashboard_url.clone(), |r| r.link.clone());
         let digest = |tenant: &clients::Model| Digest {
-            kind: if is_report { DigestKind::Report } else { DigestKind::Routine },
+            kind: if is_report {
+                DigestKind::Report
+            } else {
+                DigestKind::Routine
+            },
             language: tenant.language,
             tenant: tenant.name.clone(),
             name: routine.name.clone(),
@@ -100,7 +119,8 @@ impl Automation {
             reports: reports.clone(),
             link: link.clone(),
         };
-        self.send(routine.client_id, &config.notify_channels, digest).await
+        self.send(routine.client_id, &config.notify_channels, digest)
+            .await
     }
 
     pub(super) async fn deliver_trigger(
@@ -122,11 +142,19 @@ impl Automation {
                 t.hostname = machine.hostname.clone();
             }
         }
-        let reports = if is_report { self.reports(analyses) } else { Vec::new() };
+        let reports = if is_report {
+            self.reports(analyses)
+        } else {
+            Vec::new()
+        };
         let link = format!("{}/machines/{}", self.dashboard_url, machine.id);
         let link = reports.first().map_or(link, |r| r.link.clone());
         let digest = |tenant: &clients::Model| Digest {
-            kind: if is_report { DigestKind::Report } else { DigestKind::Routine },
+            kind: if is_report {
+                DigestKind::Report
+            } else {
+                DigestKind::Routine
+            },
             language: tenant.language,
             tenant: tenant.name.clone(),
             name: format!("{} – {} ({why})", trigger.model.name, machine.hostname),

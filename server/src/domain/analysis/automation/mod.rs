@@ -128,7 +128,10 @@ impl Automation {
 
     /// Every automation call starts here: the tenant's plan must have it.
     async fn gate(&self, actor: &Principal) -> Result<(), DomainError> {
-        self.licensing.require(actor, Feature::AiAutomation).await.map(drop)
+        self.licensing
+            .require(actor, Feature::AiAutomation)
+            .await
+            .map(drop)
     }
 
     /// `ids` must all be machines of `client_id`.
@@ -158,7 +161,10 @@ impl Automation {
             .count(&self.db.conn)
             .await?;
         if owned as usize != ids.len() {
-            return Err(DomainError::invalid(field, "must all be your notification channels"));
+            return Err(DomainError::invalid(
+                field,
+                "must all be your notification channels",
+            ));
         }
         Ok(())
     }

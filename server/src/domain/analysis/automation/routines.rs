@@ -211,23 +211,36 @@ impl Automation {
         model.next_run_at = Set(schedule.next_after(now));
         model.updated_at = Set(now);
         let routine = model.update(&self.db.conn).await?;
-        self.log_routine(actor, "Routine IA modifiée", &routine, meta).await;
+        self.log_routine(actor, "Routine IA modifiée", &routine, meta)
+            .await;
         Ok(routine)
     }
 
     /// Deletes the routine and its history.
-    pub async fn delete_routine(&self, actor: &Principal, id: Uuid, meta: &RequestMeta) -> Result<(), DomainError> {
+    pub async fn delete_routine(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
         self.gate(actor).await?;
         let routine = self.owned_routine(actor.client_id, id).await?;
         ai_routines::Entity::delete_by_id(id)
             .filter(ai_routines::Column::ClientId.eq(actor.client_id))
             .exec(&self.db.conn)
             .await?;
-        self.log_routine(actor, "Routine IA supprimée", &routine, meta).await;
+        self.log_routine(actor, "Routine IA supprimée", &routine, meta)
+            .await;
         Ok(())
     }
 
-    async fn log_routine(&self, actor: &Principal, message: &str, r: &ai_routines::Model, meta: &RequestMeta) {
+    async fn log_routine(
+        &self,
+        actor: &Principal,
+        message: &str,
+        r: &ai_routines::Model,
+        meta: &RequestMeta,
+    ) {
         let entry = Entry::new(Level::Info, Category::System, message)
             .client(actor.client_id)
             .by(actor.user_id)
@@ -407,9 +420,15 @@ impl Automation {
         }
         let error = (!errors.is_empty()).then(|| errors.join("; ").chars().take(2000).collect::<String>());
         ai_routine_history::Entity::update_many()
-            .col_expr(ai_routine_history::Column::CompletedAt, Expr::value(Some(self.clock.now())))
+            .col_expr(
+                ai_routine_history::Column::CompletedAt,
+                Expr::value(Some(self.clock.now())),
+            )
             .col_expr(ai_routine_history::Column::Status, Expr::value(tally.status()))
-            .col_expr(ai_routine_history::Column::MachinesAnalyzed, Expr::value(tally.analyzed))
+            .col_expr(
+                ai_routine_history::Column::MachinesAnalyzed,
+                Expr::value(tally.analyzed),
+            )
             .col_expr(ai_routine_history::Column::IssuesFound, Expr::value(tally.issues))
             .col_expr(ai_routine_history::Column::Error, Expr::value(error))
             .filter(ai_routine_history::Column::Id.eq(history_id))
@@ -422,12 +441,18 @@ impl Automation {
     }
 
     /// The routine's target machines now, by hostname.
-    async fn targets(&self, routine: &ai_routines::Model, config: &RoutineConfig) -> Result<Vec<machines::Model>, DomainError> {
+    async fn targets(
+        &self,
+        routine: &ai_routines::Model,
+        config: &RoutineConfig,
+    ) -> Result<Vec<machines::Model>, DomainError> {
         let mut q = machines::Entity::find().filter(machines::Column::ClientId.eq(routine.client_id));
         if let Machines::List(ids) = &config.machines {
             q = q.filter(machines::Column::Id.is_in(ids.iter().copied()));
         }
-        Ok(q.order_by_asc(machines::Column::Hostname).all(&self.db.conn).await?)
+        Ok(q.order_by_asc(machines::Column::Hostname)
+            .all(&self.db.conn)
+            .await?)
     }
 
     async fn analyse_all(&self, routine: &ai_routines::Model) -> Result<Tally, DomainError> {
@@ -449,7 +474,9 @@ impl Automation {
                         machine_id: machine.id,
                         kind,
                         language: None,
-                        origin: Origin::Routine { routine_id: routine.id },
+                        origin: Origin::Routine {
+                            routine_id: routine.id,
+                        },
                     })
                     .await
                     .map(|a| {
@@ -483,7 +510,9 @@ impl Automation {
                         e.log("routine analysis");
                         tally.failed += 1;
                         if tally.errors.len() < 5 {
-                            tally.errors.push(format!("{}: {}", machine.hostname, super::reason(&e)));
+                            tally
+                                .errors
+                                .push(format!("{}: {}", machine.hostname, super::reason(&e)));
                         }
                     }
                 },

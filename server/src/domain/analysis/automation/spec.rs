@@ -166,7 +166,9 @@ impl Schedule {
         if fields != 5 {
             return Err(DomainError::invalid(
                 "schedule",
-                format!("must be a cron expression of 5 fields (minute hour day month weekday), not {fields}"),
+                format!(
+                    "must be a cron expression of 5 fields (minute hour day month weekday), not {fields}"
+                ),
             ));
         }
         let cron = Cron::from_str(expression.trim())
@@ -184,9 +186,9 @@ impl Schedule {
         };
         // A pattern that never matches (30 February) is refused now rather
         // than found out by the scheduler.
-        schedule.next_after(Utc::now()).ok_or_else(|| {
-            DomainError::invalid("schedule", "never matches a date")
-        })?;
+        schedule
+            .next_after(Utc::now())
+            .ok_or_else(|| DomainError::invalid("schedule", "never matches a date"))?;
         Ok(schedule)
     }
 
@@ -345,29 +347,51 @@ mod tests {
 
     #[test]
     fn schedules_need_five_valid_fields_and_a_known_zone() {
-        for bad in ["", "* * * *", "0 0 8 * * *", "61 * * * *", "0 25 * * *", "a b c d e"] {
+        for bad in [
+            "",
+            "* * * *",
+            "0 0 8 * * *",
+            "61 * * * *",
+            "0 25 * * *",
+            "a b c d e",
+        ] {
             let e = Schedule::parse(bad, None).unwrap_err();
-            assert!(matches!(&e, DomainError::InvalidInput { field, .. } if field == "schedule"), "{bad}: {e:?}");
+            assert!(
+                matches!(&e, DomainError::InvalidInput { field, .. } if field == "schedule"),
+                "{bad}: {e:?}"
+            );
         }
         let e = Schedule::parse("0 8 * * *", Some("Mars/Olympus")).unwrap_err();
         assert!(matches!(&e, DomainError::InvalidInput { field, .. } if field == "timezone"));
-        assert!(Schedule::parse("0 0 30 2 *", None).is_err(), "30 February never comes");
+        assert!(
+            Schedule::parse("0 0 30 2 *", None).is_err(),
+            "30 February never comes"
+        );
     }
 
     #[test]
     fn the_next_run_reads_the_schedule_in_its_zone() {
         let at = Utc.with_ymd_and_hms(2026, 1, 15, 9, 0, 0).unwrap();
         let utc = Schedule::parse("0 8 * * *", None).unwrap();
-        assert_eq!(utc.next_after(at), Some(Utc.with_ymd_and_hms(2026, 1, 16, 8, 0, 0).unwrap()));
+        assert_eq!(
+            utc.next_after(at),
+            Some(Utc.with_ymd_and_hms(2026, 1, 16, 8, 0, 0).unwrap())
+        );
         // 08:00 in Paris is 07:00 UTC in winter.
         let paris = Schedule::parse("0 8 * * *", Some("Europe/Paris")).unwrap();
-        assert_eq!(paris.next_after(at), Some(Utc.with_ymd_and_hms(2026, 1, 16, 7, 0, 0).unwrap()));
+        assert_eq!(
+            paris.next_after(at),
+            Some(Utc.with_ymd_and_hms(2026, 1, 16, 7, 0, 0).unwrap())
+        );
         // Strictly after: a run at 08:00 schedules the next day's.
         let eight = Utc.with_ymd_and_hms(2026, 1, 16, 8, 0, 0).unwrap();
         assert_eq!(utc.next_after(eight), Some(eight + chrono::Duration::days(1)));
         let weekly = Schedule::parse("30 7 * * 1", None).unwrap();
         // 2026-01-15 is a Thursday; the next Monday is the 19th.
-        assert_eq!(weekly.next_after(at), Some(Utc.with_ymd_and_hms(2026, 1, 19, 7, 30, 0).unwrap()));
+        assert_eq!(
+            weekly.next_after(at),
+            Some(Utc.with_ymd_and_hms(2026, 1, 19, 7, 30, 0).unwrap())
+        );
     }
 
     #[test]

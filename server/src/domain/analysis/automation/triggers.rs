@@ -71,7 +71,10 @@ pub enum Signal {
     /// Silent for this many minutes.
     Offline(f64),
     Cpu(f64),
-    Health { previous: i32, score: i32 },
+    Health {
+        previous: i32,
+        score: i32,
+    },
 }
 
 /// Why `trigger` fires on `signal`, or None. Pure: the rules of each type.
@@ -252,11 +255,17 @@ impl Automation {
         model.updated_at = Set(self.clock.now());
         let trigger = model.update(&self.db.conn).await?;
         self.trigger_cache.invalidate(&actor.client_id).await;
-        self.log_trigger(actor, "Trigger IA modifié", &trigger, meta).await;
+        self.log_trigger(actor, "Trigger IA modifié", &trigger, meta)
+            .await;
         Ok(trigger)
     }
 
-    pub async fn delete_trigger(&self, actor: &Principal, id: Uuid, meta: &RequestMeta) -> Result<(), DomainError> {
+    pub async fn delete_trigger(
+        &self,
+        actor: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), DomainError> {
         self.gate(actor).await?;
         let trigger = self.owned_trigger(actor.client_id, id).await?;
         ai_triggers::Entity::delete_by_id(id)
@@ -264,11 +273,18 @@ impl Automation {
             .exec(&self.db.conn)
             .await?;
         self.trigger_cache.invalidate(&actor.client_id).await;
-        self.log_trigger(actor, "Trigger IA supprimé", &trigger, meta).await;
+        self.log_trigger(actor, "Trigger IA supprimé", &trigger, meta)
+            .await;
         Ok(())
     }
 
-    async fn log_trigger(&self, actor: &Principal, message: &str, t: &ai_triggers::Model, meta: &RequestMeta) {
+    async fn log_trigger(
+        &self,
+        actor: &Principal,
+        message: &str,
+        t: &ai_triggers::Model,
+        meta: &RequestMeta,
+    ) {
         let entry = Entry::new(Level::Info, Category::System, message)
             .client(actor.client_id)
             .by(actor.user_id)
@@ -419,7 +435,12 @@ impl Automation {
 
     /// Claims the firing (once per machine per cooldown), runs the analysis
     /// and records the outcome; false when the cooldown held it back.
-    async fn fire(&self, trigger: &Trigger, machine: &machines::Model, why: String) -> Result<bool, DomainError> {
+    async fn fire(
+        &self,
+        trigger: &Trigger,
+        machine: &machines::Model,
+        why: String,
+    ) -> Result<bool, DomainError> {
         let kind = trigger.actions.kind();
         let now = self.clock.now();
         let cooldown = Duration::from_std(kind.cooldown()).unwrap_or(Duration::minutes(30));
@@ -543,9 +564,23 @@ mod tests {
         assert!(matches(&critical, &Signal::Cpu(95.0)).is_none(), "above, not at");
         assert!(matches(&critical, &Signal::Offline(14.9)).is_none());
         assert!(matches(&critical, &Signal::Offline(15.0)).is_some());
-        assert!(matches(&critical, &Signal::Health { previous: 55, score: 49 }).is_some());
+        assert!(matches(
+            &critical,
+            &Signal::Health {
+                previous: 55,
+                score: 49
+            }
+        )
+        .is_some());
         assert!(
-            matches(&critical, &Signal::Health { previous: 45, score: 40 }).is_none(),
+            matches(
+                &critical,
+                &Signal::Health {
+                    previous: 45,
+                    score: 40
+                }
+            )
+            .is_none(),
             "already below: the crossing fired"
         );
         assert!(matches(&critical, &Signal::Enrolled).is_none());
@@ -555,8 +590,29 @@ mod tests {
         assert!(matches(&new, &Signal::Cpu(100.0)).is_none());
 
         let degradation = trigger(TriggerType::Degradation, TriggerConditions::default());
-        assert!(matches(&degradation, &Signal::Health { previous: 90, score: 76 }).is_none());
-        assert!(matches(&degradation, &Signal::Health { previous: 90, score: 75 }).is_some());
-        assert!(matches(&degradation, &Signal::Health { previous: 60, score: 80 }).is_none());
+        assert!(matches(
+            &degradation,
+            &Signal::Health {
+                previous: 90,
+                score: 76
+            }
+        )
+        .is_none());
+        assert!(matches(
+            &degradation,
+            &Signal::Health {
+                previous: 90,
+                score: 75
+            }
+        )
+        .is_some());
+        assert!(matches(
+            &degradation,
+            &Signal::Health {
+                previous: 60,
+                score: 80
+            }
+        )
+        .is_none());
     }
 }
