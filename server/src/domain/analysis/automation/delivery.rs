@@ -41,7 +41,7 @@ fn top_issues(analyses: &[StoredAnalysis]) -> Vec<DigestIssue> {
                 .map(move |i| (a.findings.hostname.as_str(), i))
         })
         .collect();
-    all.sort_by(|a, b| b.1.severity.cmp(&a.1.severity));
+    all.sort_by_key(|i| std::cmp::Reverse(i.1.severity));
     all.into_iter()
         .take(TOP_ISSUES)
         .map(|(hostname, i)| DigestIssue {

@@ -89,10 +89,16 @@ pub struct Automation {
     /// Each tenant's enabled triggers, read at most once per TTL on the
     /// event path: most events concern tenants without triggers.
     trigger_cache: moka::future::Cache<Uuid, Arc<Vec<triggers::Trigger>>>,
+    /// (trigger, machine) pairs a firing was just claimed or refused for;
+    /// the history in the database is what enforces the cooldown.
+    held_back: moka::future::Cache<(Uuid, Uuid), ()>,
 }
 
 /// How long an instance trusts its cached triggers of a tenant.
 const TRIGGER_CACHE_TTL: Duration = Duration::from_secs(30);
+/// How long a matched (trigger, machine) pair is not claimed again; far
+/// below the shortest cooldown (15 minutes).
+const HELD_BACK_TTL: Duration = Duration::from_secs(60);
 
 impl Automation {
     pub fn new(
@@ -116,6 +122,10 @@ impl Automation {
             trigger_cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(TRIGGER_CACHE_TTL)
+                .build(),
+            held_back: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(HELD_BACK_TTL)
                 .build(),
         }
     }

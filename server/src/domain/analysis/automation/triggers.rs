@@ -68,8 +68,9 @@ pub struct TriggerStats {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Signal {
     Enrolled,
-    /// Silent for this many minutes.
-    Offline(f64),
+    /// Silent for this many minutes (None: since the machine's last
+    /// heartbeat, read when the trigger is evaluated).
+    Offline(Option<f64>),
     Cpu(f64),
     Health {
         previous: i32,
@@ -86,7 +87,7 @@ pub fn matches(trigger: &Trigger, signal: &Signal) -> Option<String> {
             .cpu_above
             .filter(|t| v > t)
             .map(|t| format!("CPU {v:.1}% above {t}%")),
-        (TriggerType::CriticalMachine, Signal::Offline(m)) => c
+        (TriggerType::CriticalMachine, Signal::Offline(Some(m))) => c
             .offline_minutes
             .filter(|t| *m >= f64::from(*t))
             .map(|t| format!("Offline for {} minutes (threshold {t})", m.floor())),
@@ -109,10 +110,8 @@ fn signal(event: &LiveEvent) -> Option<(Uuid, Uuid, Signal, DateTime<Utc>)> {
     match event {
         LiveEvent::MachineStatus { client_id, change } => match change.status {
             Status::Enrolled => Some((*client_id, change.machine_id, Signal::Enrolled, change.at)),
-            // The minutes are read from the machine's last heartbeat when
-            // the trigger is evaluated.
             Status::Offline if !change.after_offline => {
-                Some((*client_id, change.machine_id, Signal::Offline(0.0), change.at))
+                Some((*client_id, change.machine_id, Signal::Offline(None), change.at))
             }
             _ => None,
         },
@@ -129,7 +128,7 @@ fn signal(event: &LiveEvent) -> Option<(Uuid, Uuid, Signal, DateTime<Utc>)> {
         LiveEvent::AlertFired { client_id, alert } if alert.alert_type == "machine_offline" => Some((
             *client_id,
             alert.machine_id?,
-            Signal::Offline(alert.triggered_value),
+            Signal::Offline(Some(alert.triggered_value)),
             alert.at,
         )),
         LiveEvent::HealthScore { client_id, change } => Some((
@@ -410,8 +409,8 @@ impl Automation {
         else {
             return Ok(0);
         };
-        if let (Signal::Offline(0.0), Some(seen)) = (&signal, machine.last_seen) {
-            signal = Signal::Offline((at - seen).num_seconds().max(0) as f64 / 60.0);
+        if let (Signal::Offline(None), Some(seen)) = (&signal, machine.last_seen) {
+            signal = Signal::Offline(Some((at - seen).num_seconds().max(0) as f64 / 60.0));
         }
         let candidates: Vec<(&Trigger, String)> = triggers
             .iter()
@@ -426,6 +425,13 @@ impl Automation {
         }
         let mut fired = 0;
         for (trigger, why) in candidates {
+            // A machine pegged at 100 % CPU matches on every sample: once a
+            // claim was made or refused, the next minute's are not retried.
+            let key = (trigger.model.id, machine.id);
+            if self.held_back.contains_key(&key) {
+                continue;
+            }
+            self.held_back.insert(key, ()).await;
             if self.fire(trigger, &machine, why).await? {
                 fired += 1;
             }
@@ -562,8 +568,12 @@ mod tests {
         );
         assert!(matches(&critical, &Signal::Cpu(96.0)).is_some());
         assert!(matches(&critical, &Signal::Cpu(95.0)).is_none(), "above, not at");
-        assert!(matches(&critical, &Signal::Offline(14.9)).is_none());
-        assert!(matches(&critical, &Signal::Offline(15.0)).is_some());
+        assert!(matches(&critical, &Signal::Offline(Some(14.9))).is_none());
+        assert!(matches(&critical, &Signal::Offline(Some(15.0))).is_some());
+        assert!(
+            matches(&critical, &Signal::Offline(None)).is_none(),
+            "minutes unknown"
+        );
         assert!(matches(
             &critical,
             &Signal::Health {
