@@ -240,3 +240,135 @@ impl Automation {
         Ok(channels.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::{
+            analysis::{
+                findings::{Findings, Severity},
+                narrative::NarratorKind,
+            },
+            fixtures,
+        },
+        infra::{
+            clock::{Clock, ManualClock},
+            db::Database,
+        },
+    };
+    use entities::{email_outbox, enums::Language};
+    use sea_orm::{ActiveValue::Set, QueryOrder};
+    use serde_json::json;
+
+    /// A report routine's digest goes to each enabled channel it lists, as
+    /// an e-mail or a webhook payload, linking each report's page.
+    #[tokio::test]
+    async fn a_report_routine_queues_one_message_per_enabled_listed_channel() {
+        let db = Database::in_memory().await.unwrap();
+        let clock = ManualClock::starting_now();
+        let (client, machine) = fixtures::tenant_with_machine(&db, clock.now()).await;
+        let automation = super::super::for_tests(&db, &clock);
+        let channel =
+            |kind: ChannelType, config: serde_json::Value, enabled: bool| notification_channels::Model {
+                id: Uuid::new_v4(),
+                client_id: client.id,
+                name: "c".into(),
+                channel_type: kind,
+                config: config.to_string(),
+                enabled,
+                created_at: clock.now(),
+                updated_at: clock.now(),
+            };
+        let mail = channel(ChannelType::Email, json!({"emails": ["ops@acme.test"]}), true);
+        let discord = channel(
+            ChannelType::WebhookDiscord,
+            json!({"webhook_url": "https://discord.test/h"}),
+            true,
+        );
+        let off = channel(ChannelType::Email, json!({"emails": ["off@acme.test"]}), false);
+        let unlisted = channel(ChannelType::Email, json!({"emails": ["other@acme.test"]}), true);
+        for c in [&mail, &discord, &off, &unlisted] {
+            let model: notification_channels::ActiveModel = c.clone().into();
+            notification_channels::Entity::insert(model)
+                .exec(&db.conn)
+                .await
+                .unwrap();
+        }
+        let routine = ai_routines::Entity::insert(ai_routines::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            client_id: Set(client.id),
+            name: Set("Rapport du matin".into()),
+            routine_type: Set("daily_report".into()),
+            schedule: Set("0 8 * * *".into()),
+            timezone: Set(None),
+            enabled: Set(true),
+            config: Set(json!({"machines": "all", "notify_channels": [mail.id, discord.id, off.id]})),
+            last_run_at: Set(None),
+            next_run_at: Set(None),
+            created_by: Set(None),
+            created_at: Set(clock.now()),
+            updated_at: Set(clock.now()),
+        })
+        .exec_with_returning(&db.conn)
+        .await
+        .unwrap();
+        let analysis = StoredAnalysis {
+            id: Uuid::from_u128(7),
+            client_id: client.id,
+            machine_id: machine.id,
+            kind: AnalysisKind::Reports,
+            findings: Findings {
+                machine_id: machine.id,
+                hostname: machine.hostname.clone(),
+                issues: vec![Issue {
+                    code: "disk_filling".into(),
+                    title: "Disque C: presque plein".into(),
+                    description: String::new(),
+                    severity: Severity::High,
+                }],
+                ..Findings::default()
+            },
+            summary: "Santé 72/100.".into(),
+            narrator: NarratorKind::Builtin,
+            language: Language::Fr,
+            created_at: clock.now(),
+        };
+        let tally = Tally {
+            analyzed: 1,
+            issues: 1,
+            analyses: vec![analysis],
+            ..Tally::default()
+        };
+        assert_eq!(automation.deliver_routine(&routine, &tally).await.unwrap(), 2);
+        let queued = email_outbox::Entity::find()
+            .order_by_asc(email_outbox::Column::Transport)
+            .all(&db.conn)
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 2);
+        assert!(queued.iter().all(|m| m.kind == "report_notification"));
+        let link = "https://dash.example/reports/00000000-0000-0000-0000-000000000007";
+        let (email, webhook) = (&queued[0], &queued[1]);
+        assert_eq!(
+            (email.transport.as_str(), email.recipient.as_str()),
+            ("email", "ops@acme.test")
+        );
+        assert!(email
+            .subject
+            .starts_with("[Optralis] Rapport IA : Rapport du matin - Acme"));
+        assert!(
+            email.body_text.contains(link) && email.body_text.contains("Disque C: presque plein (Élevée)")
+        );
+        assert!(email.body_html.as_deref().unwrap().contains(link));
+        assert_eq!(
+            (webhook.transport.as_str(), webhook.channel_id),
+            ("webhook", Some(discord.id))
+        );
+        assert!(webhook.payload.as_deref().unwrap().contains(link));
+
+        // Nothing analysed, nothing told.
+        let idle = Tally::default();
+        assert_eq!(automation.deliver_routine(&routine, &idle).await.unwrap(), 0);
+    }
+}

@@ -180,6 +180,37 @@ impl Automation {
     }
 }
 
+/// An automation over `db` at `clock`'s time, as the domain's unit tests
+/// build it.
+#[cfg(test)]
+pub(crate) fn for_tests(db: &Database, clock: &crate::infra::clock::ManualClock) -> Automation {
+    use crate::{
+        domain::alerting::Alerting,
+        infra::{bus::LocalBus, webhook::HttpWebhooks},
+    };
+    let activity = ActivityLog::new(db.clone());
+    let outbox = Outbox::new(db.clone());
+    let alerting = Alerting::new(
+        db.clone(),
+        Arc::new(LocalBus::new()),
+        activity.clone(),
+        outbox.clone(),
+        Arc::new(HttpWebhooks::new(true)),
+        clock.shared(),
+        "https://dash.example".into(),
+    );
+    let licensing = Licensing::new(db.clone(), clock.shared(), activity.clone(), alerting);
+    Automation::new(
+        db.clone(),
+        licensing,
+        activity,
+        outbox,
+        clock.shared(),
+        Analyses::default(),
+        "https://dash.example/".into(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

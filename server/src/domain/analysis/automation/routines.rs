@@ -521,3 +521,146 @@ impl Automation {
         Ok(tally)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        domain::{
+            analysis::{
+                automation::{for_tests, DriftBaselines},
+                findings::{Drift, DriftSeverity},
+            },
+            fixtures,
+        },
+        infra::{
+            clock::{Clock, ManualClock},
+            db::Database,
+        },
+    };
+    use async_trait::async_trait;
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+
+    /// Drifts on every machine, or the quota refusal.
+    struct Baselines {
+        quota_spent: bool,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl DriftBaselines for Baselines {
+        async fn refresh(&self, _client_id: Uuid, _machine_id: Uuid) -> Result<Vec<Drift>, DomainError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.quota_spent {
+                return Err(DomainError::Conflict("monthly quota exceeded".into()));
+            }
+            let drift = |metric: &str, severity| Drift {
+                metric: metric.into(),
+                baseline_mean: 20.0,
+                baseline_stddev: 5.0,
+                baseline_p95: 30.0,
+                current_value: 40.0,
+                z_score: 4.0,
+                severity,
+            };
+            Ok(vec![
+                drift("cpu_percent", DriftSeverity::Critical),
+                drift("ram_percent", DriftSeverity::None),
+            ])
+        }
+    }
+
+    async fn due_drift_routine(db: &Database, client_id: Uuid, at: DateTime<Utc>) -> ai_routines::Model {
+        ai_routines::Entity::insert(ai_routines::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            client_id: Set(client_id),
+            name: Set("Dérives".into()),
+            routine_type: Set("drift_detection".into()),
+            schedule: Set("0 8 * * *".into()),
+            timezone: Set(None),
+            enabled: Set(true),
+            config: Set(json!({"machines": "all"})),
+            last_run_at: Set(None),
+            next_run_at: Set(Some(at - Duration::minutes(1))),
+            created_by: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+        })
+        .exec_with_returning(&db.conn)
+        .await
+        .unwrap()
+    }
+
+    /// A drift-detection run refreshes every machine's baselines, counts
+    /// the drifting metrics, records the run and moves the next one; a
+    /// spent quota stops the run as partial.
+    #[tokio::test]
+    async fn a_drift_routine_counts_its_drifts_and_a_spent_quota_stops_it_partial() {
+        let db = Database::in_memory().await.unwrap();
+        let clock = ManualClock::starting_now();
+        let (client, machine) = fixtures::tenant_with_machine(&db, clock.now()).await;
+        let baselines = Arc::new(Baselines {
+            quota_spent: false,
+            calls: AtomicUsize::new(0),
+        });
+        let automation = for_tests(&db, &clock).with_baselines(baselines.clone());
+        let routine = due_drift_routine(&db, client.id, clock.now()).await;
+
+        let pass = automation.run_due().await.unwrap();
+        assert_eq!(pass.ran, vec![routine.id]);
+        assert_eq!(
+            automation.run_due().await.unwrap().ran,
+            Vec::<Uuid>::new(),
+            "not due twice"
+        );
+        let run = ai_routine_history::Entity::find()
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (run.status.as_str(), run.machines_analyzed, run.issues_found),
+            ("success", 1, 1)
+        );
+        assert!(run.completed_at.is_some() && run.error.is_none());
+        let after = ai_routines::Entity::find_by_id(routine.id)
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.last_run_at, Some(clock.now()));
+        assert!(after.next_run_at.unwrap() > clock.now());
+
+        // A second machine, and the quota spent: the first refusal stops it.
+        let second = machines::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            hostname: Set("srv-02".into()),
+            hardware_id: Set(Some("HW-2".into())),
+            ..machine.clone().into()
+        };
+        machines::Entity::insert(second).exec(&db.conn).await.unwrap();
+        let spent = Arc::new(Baselines {
+            quota_spent: true,
+            calls: AtomicUsize::new(0),
+        });
+        let automation = for_tests(&db, &clock).with_baselines(spent.clone());
+        let routine = due_drift_routine(&db, client.id, clock.now()).await;
+        assert_eq!(automation.run_due().await.unwrap().ran, vec![routine.id]);
+        assert_eq!(
+            spent.calls.load(Ordering::SeqCst),
+            1,
+            "stopped at the first refusal"
+        );
+        let run = ai_routine_history::Entity::find()
+            .filter(ai_routine_history::Column::RoutineId.eq(routine.id))
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((run.status.as_str(), run.machines_analyzed), ("partial", 0));
+        assert!(run.error.unwrap().contains("quota"));
+    }
+}
