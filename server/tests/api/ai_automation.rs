@@ -784,3 +784,63 @@ async fn routine_and_trigger_history_is_purged_after_ninety_days() {
     let kept = Utc::now() - Duration::days(90);
     assert!(left_runs[0].started_at > kept && left_firings[0].triggered_at > kept);
 }
+
+#[tokio::test]
+async fn health_score_changes_on_ingest_fire_degradation_and_critical_triggers() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (_, _, admin) = tenant_on(&server, &root, "Degrading", "essentials").await;
+    let trigger = |input: Value| {
+        let server = &server;
+        let admin = admin.clone();
+        async move {
+            created(
+                &server
+                    .graphql_as(&admin, CREATE_TRIGGER, json!({ "i": input }))
+                    .await,
+                "createAiTrigger",
+            )
+        }
+    };
+    let degradation = trigger(
+        json!({ "triggerType": "degradation", "conditions": { "scoreDrop": 20 },
+                                      "actions": { "analysisType": "health_score" } }),
+    )
+    .await;
+    let critical = trigger(
+        json!({ "triggerType": "critical_machine", "conditions": { "healthScoreBelow": 50 },
+                                   "actions": { "analysisType": "health_score" } }),
+    )
+    .await;
+    let token = install_token(&server, &admin, json!({})).await;
+    let agent = TestAgent::enrol(&server, &token, "erp-01", "HW-D-1").await;
+
+    // CPU and RAM at 99 % cost the score 30 points: a degradation, not yet
+    // below 50.
+    assert_eq!(agent.collect(metrics_sample(Utc::now(), 99.0, 99.0)).await.0, 200);
+    let fell = firings(&server, &admin, &degradation, 1).await;
+    assert_eq!(fell.len(), 1, "{fell:?}");
+    assert!(
+        fell[0]["triggerReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Health score fell from"),
+        "{fell:?}"
+    );
+    // A full disk takes it below 50.
+    let full_disk = json!({ "collector": "storage", "collected_at": Utc::now().to_rfc3339(),
+                            "data": { "disks": [{ "mount_point": "/", "total_gb": 100.0, "used_gb": 99.0 }] } });
+    assert_eq!(agent.collect(full_disk).await.0, 200);
+    let below = firings(&server, &admin, &critical, 1).await;
+    assert_eq!(below.len(), 1, "{below:?}");
+    let reason = below[0]["triggerReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Health score") && reason.ends_with("below 50"),
+        "{reason}"
+    );
+    assert_eq!(below[0]["machineHostname"], "erp-01");
+    // The disk sample also dropped the score 25 points, but the older
+    // degradation trigger, evaluated first on that event, is in its
+    // cooldown: it did not fire again.
+    assert_eq!(firings(&server, &admin, &degradation, 1).await.len(), 1);
+}

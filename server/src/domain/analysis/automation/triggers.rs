@@ -382,6 +382,8 @@ impl Automation {
         let list: Vec<Trigger> = ai_triggers::Entity::find()
             .filter(ai_triggers::Column::ClientId.eq(client_id))
             .filter(ai_triggers::Column::Enabled.eq(true))
+            .order_by_asc(ai_triggers::Column::CreatedAt)
+            .order_by_asc(ai_triggers::Column::Id)
             .all(&self.db.conn)
             .await?
             .into_iter()
@@ -393,7 +395,8 @@ impl Automation {
     }
 
     /// Reacts to one bus event: every enabled trigger of the tenant the
-    /// event's signal matches fires on its machine. Returns how many fired.
+    /// event's signal matches fires on its machine, oldest trigger first.
+    /// Returns how many fired.
     pub async fn handle(&self, event: &LiveEvent) -> Result<usize, DomainError> {
         let Some((client_id, machine_id, mut signal, at)) = signal(event) else {
             return Ok(0);
