@@ -10,8 +10,11 @@
 //! plain strings so that clap never refuses one with its own multi-line
 //! message: the checks below are the only ones, and they name variables.
 
+use crate::domain::analysis::narrative::ClaudeSettings;
 use crate::domain::auth::password::PasswordCost;
+use crate::infra::anthropic::ApiKey;
 use clap::{Args, FromArgMatches};
+use entities::enums::Language;
 use std::{collections::HashMap, ffi::OsString, net::IpAddr, path::PathBuf, time::Duration};
 use url::Url;
 
@@ -263,6 +266,66 @@ pub struct Settings {
         help_heading = "Agent gateway"
     )]
     pub agent_anonymous_connections_per_ip: String,
+
+    /// Anthropic key: Claude writes the analyses' narrative [default: our
+    /// built-in templates write it]
+    #[arg(
+        long,
+        env = "ANTHROPIC_API_KEY",
+        hide_env_values = true,
+        help_heading = "Analyses"
+    )]
+    pub anthropic_api_key: Option<String>,
+    /// Base URL of the Anthropic Messages API
+    #[arg(
+        long,
+        env = "ANTHROPIC_BASE_URL",
+        default_value = crate::infra::anthropic::DEFAULT_BASE_URL,
+        help_heading = "Analyses"
+    )]
+    pub anthropic_base_url: String,
+    /// Claude model writing the narrative
+    #[arg(
+        long,
+        env = "AI_MODEL",
+        default_value = "claude-sonnet-4-20250514",
+        help_heading = "Analyses"
+    )]
+    pub ai_model: String,
+    /// Longest narrative Claude may write, in tokens
+    #[arg(
+        long,
+        env = "AI_MAX_TOKENS",
+        default_value = "4096",
+        help_heading = "Analyses"
+    )]
+    pub ai_max_tokens: String,
+    /// Language of analyses when the tenant has none (`fr` or `en`)
+    #[arg(
+        long,
+        env = "AI_DEFAULT_LANGUAGE",
+        default_value = "fr",
+        help_heading = "Analyses"
+    )]
+    pub ai_default_language: String,
+    /// Calls to Claude per minute; past it the built-in templates write
+    /// the narrative
+    #[arg(
+        long,
+        env = "AI_RATE_LIMIT_PER_MINUTE",
+        default_value = "60",
+        help_heading = "Analyses"
+    )]
+    pub ai_rate_limit_per_minute: String,
+    /// How long a Claude narrative is reused for identical findings (0:
+    /// never)
+    #[arg(
+        long,
+        env = "AI_CACHE_TTL_MINUTES",
+        default_value = "30",
+        help_heading = "Analyses"
+    )]
+    pub ai_cache_ttl_minutes: String,
 }
 
 impl Settings {
@@ -389,6 +452,11 @@ pub struct Config {
     pub windows_builds_url: String,
     /// The Docker engine's unix socket (the super_admin's Docker panel).
     pub docker_socket: String,
+    /// Claude as the analyses' narrator; `None` without `ANTHROPIC_API_KEY`
+    /// (our templates write every narrative).
+    pub claude: Option<ClaudeSettings>,
+    /// Language of analyses for a tenant without one.
+    pub ai_default_language: Language,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -644,7 +712,21 @@ impl Config {
             ));
         }
 
+        let claude = claude_settings(s)?;
+        let ai_default_language = match s.ai_default_language.trim() {
+            "fr" => Language::Fr,
+            "en" => Language::En,
+            other => {
+                return Err(ConfigError::new(
+                    "AI_DEFAULT_LANGUAGE",
+                    format!("{other:?} is neither \"fr\" nor \"en\""),
+                ))
+            }
+        };
+
         Ok(Self {
+            claude,
+            ai_default_language,
             password_cost: PasswordCost::PRODUCTION,
             allow_private_webhooks,
             windows_builds_url,
@@ -677,6 +759,62 @@ impl Config {
             log_json,
         })
     }
+}
+
+/// The AI_* settings are checked even without a key, so a typo shows at
+/// the first start rather than the day a key is added.
+fn claude_settings(s: &Settings) -> Result<Option<ClaudeSettings>, ConfigError> {
+    let base_url = Url::parse(s.anthropic_base_url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| ConfigError::new("ANTHROPIC_BASE_URL", "must be an http(s) URL"))?
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    let model = s.ai_model.trim().to_owned();
+    if model.is_empty() {
+        return Err(ConfigError::new("AI_MODEL", "must name a model"));
+    }
+    let max_tokens = s
+        .ai_max_tokens
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=64_000).contains(n))
+        .ok_or_else(|| ConfigError::new("AI_MAX_TOKENS", "must be an integer between 1 and 64000"))?;
+    let rate_limit_per_minute = s
+        .ai_rate_limit_per_minute
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| ConfigError::new("AI_RATE_LIMIT_PER_MINUTE", "must be a positive integer"))?;
+    let cache_ttl = s
+        .ai_cache_ttl_minutes
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n <= 7 * 24 * 60)
+        .map(|m| Duration::from_secs(m * 60))
+        .ok_or_else(|| ConfigError::new("AI_CACHE_TTL_MINUTES", "must be an integer between 0 and 10080"))?;
+    let Some(api_key) = set(&s.anthropic_api_key).map(ApiKey::new) else {
+        return Ok(None);
+    };
+    if !api_key.is_well_formed() {
+        // Never echo the value: it is a secret, even when mistyped.
+        return Err(ConfigError::new(
+            "ANTHROPIC_API_KEY",
+            "must be printable ASCII without spaces",
+        ));
+    }
+    Ok(Some(ClaudeSettings {
+        api_key,
+        base_url,
+        model,
+        max_tokens,
+        rate_limit_per_minute,
+        cache_ttl,
+    }))
 }
 
 /// A value that is set and not blank.
@@ -850,6 +988,30 @@ mod tests {
     }
 
     #[test]
+    fn claude_is_the_narrator_only_with_a_key() {
+        let cfg = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(cfg.claude.is_none());
+        assert_eq!(cfg.ai_default_language, Language::Fr);
+        let cfg = Config::from_vars(&vars(&[
+            ("ANTHROPIC_API_KEY", "sk-ant-secret"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/"),
+            ("AI_DEFAULT_LANGUAGE", "en"),
+        ]))
+        .unwrap();
+        let claude = cfg.claude.as_ref().expect("a key configures Claude");
+        assert_eq!(claude.base_url, "http://127.0.0.1:9");
+        assert_eq!(claude.model, "claude-sonnet-4-20250514");
+        assert_eq!(claude.max_tokens, 4096);
+        assert_eq!(claude.rate_limit_per_minute, 60);
+        assert_eq!(claude.cache_ttl, Duration::from_secs(30 * 60));
+        assert_eq!(cfg.ai_default_language, Language::En);
+        assert!(
+            !format!("{cfg:?}").contains("sk-ant-secret"),
+            "the key never prints"
+        );
+    }
+
+    #[test]
     fn data_dir_moves_the_sqlite_file() {
         let cfg = Config::from_vars(&vars(&[("OPTRALIS_DATA_DIR", "/srv/opt")])).unwrap();
         assert_eq!(
@@ -898,6 +1060,12 @@ mod tests {
             ("ALLOW_PRIVATE_WEBHOOKS", "sometimes"),
             ("WINDOWS_BUILDS_URL", "file:///etc/windows.json"),
             ("DOCKER_SOCKET", "docker.sock"),
+            ("ANTHROPIC_BASE_URL", "api.anthropic.com"),
+            ("AI_MAX_TOKENS", "0"),
+            ("AI_DEFAULT_LANGUAGE", "de"),
+            ("AI_RATE_LIMIT_PER_MINUTE", "0"),
+            ("AI_CACHE_TTL_MINUTES", "-5"),
+            ("ANTHROPIC_API_KEY", "sk-ant key with spaces"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -984,6 +1152,7 @@ mod tests {
             "DEFAULT_ADMIN_PASSWORD",
             "DATABASE_URL",
             "REDIS_URL",
+            "ANTHROPIC_API_KEY",
         ] {
             let arg = command
                 .get_arguments()

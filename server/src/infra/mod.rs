@@ -1,6 +1,7 @@
 //! Adapters to the outside: database pool, cache and event bus (Redis or
 //! in-process), secrets kept in the data dir, webhook delivery.
 
+pub mod anthropic;
 pub mod bus;
 pub mod cache;
 pub mod clock;

@@ -392,6 +392,27 @@ pub async fn agent_sim(args: &[&str]) -> (bool, String) {
     (ok, format!("{report}{:?}", result.err()))
 }
 
+/// Runs the agent simulator against `server` with an install token of
+/// `admin`'s tenant, the gateway and CA filled in; `args` adds the rest
+/// (`--machines`, scenario flags, …).
+pub async fn agent_sim_for(server: &TestServer, admin: &str, args: &[&str]) -> (bool, String) {
+    let token = install_token(server, admin, json!({})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, server.state.services.agents.ca().cert_pem()).unwrap();
+    let gateway = format!("https://127.0.0.1:{}", server.gateway_addr.port());
+    let mut all = vec![
+        "--gateway",
+        &gateway,
+        "--token",
+        &token,
+        "--ca",
+        ca.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    agent_sim(&all).await
+}
+
 /// The first error's `extensions.code`.
 /// An HTTPS client trusting `ca_pem` only, optionally presenting a client
 /// certificate (PEM certificate + key).

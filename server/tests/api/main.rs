@@ -5,6 +5,7 @@
 mod admin;
 mod agent_config;
 mod agent_contract;
+mod agent_scenarios;
 mod agents;
 mod ai_automation;
 mod alerting;
@@ -25,6 +26,7 @@ mod licensing;
 mod listening;
 mod live_resources;
 mod machines;
+mod narrator;
 mod organise;
 mod process;
 mod query_cost;

@@ -1,7 +1,7 @@
 //! Streaming anomaly score for one series, cheap enough to run on every
 //! sample of every machine.
 //!
-//! Three stages, each using only the points already seen:
+//! Four stages, each using only the points already seen:
 //! 1. a robust deviation: how many (MAD-based) standard deviations the value
 //!    sits from the median of a sliding window, and the same for the step
 //!    from the previous value (a level shift or a sudden flatline shows
@@ -12,13 +12,21 @@
 //!    alarms on a small, sustained change. The test is two-sided: a
 //!    deviation far *below* its usual level (the series went flat) counts
 //!    too. The tail probability is put on a log scale so that 0.5 means
-//!    "1 in 10^5" and 1.0 "1 in 10^10";
-//! 3. novelty: a value beyond everything seen so far (by a margin of the
+//!    "1 in 10^20" and 1.0 "1 in 10^40": a shorter scale (10^10) tied
+//!    many distinct events at exactly 1, which no threshold can then rank;
+//! 3. a daily profile (`seasonal`): the residual against what the series
+//!    usually reads at this time of day gets its own likelihood, once two
+//!    days are seen and only where the profile explains the series. A
+//!    missing nightly peak, or a flatline at noon, sits inside the day's
+//!    range and shows nowhere else;
+//! 4. novelty: a value beyond everything seen so far (by a margin of the
 //!    range) is an anomaly whatever the likelihood says.
 
+mod seasonal;
 mod window;
 
 use chrono::{DateTime, Utc};
+use seasonal::DailyProfile;
 use std::collections::VecDeque;
 use window::SortedWindow;
 
@@ -72,10 +80,13 @@ impl Default for Params {
 /// Deviations are capped so that one absurd value cannot dominate the
 /// long-run variance for the whole horizon.
 const MAX_DEVIATION: f64 = 50.0;
+/// The daily profile counts once its residuals spread less than this
+/// share of the values' spread.
+const SEASONAL_GAIN: f64 = 0.5;
 /// 1.4826 × MAD estimates the standard deviation of normal data.
 const MAD_TO_SIGMA: f64 = 1.4826;
-/// The log-likelihood scale: a tail probability of 1e-10 scores 1.
-const TAIL_FLOOR: f64 = 1e-10;
+/// The log-likelihood scale: a tail probability of 1e-40 scores 1.
+const TAIL_FLOOR: f64 = 1e-40;
 
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -83,10 +94,9 @@ pub struct Detector {
     values: SortedWindow,
     steps: SortedWindow,
     previous: Option<f64>,
-    recent: VecDeque<f64>,
-    recent_sum: f64,
-    mean: f64,
-    variance: f64,
+    plain: Likelihood,
+    daily_likelihood: Likelihood,
+    daily: DailyProfile,
     seen: usize,
     range: Option<(f64, f64)>,
 }
@@ -103,10 +113,9 @@ impl Detector {
             values: SortedWindow::new(params.window),
             steps: SortedWindow::new(params.window),
             previous: None,
-            recent: VecDeque::with_capacity(params.short + 1),
-            recent_sum: 0.0,
-            mean: 0.0,
-            variance: 0.0,
+            plain: Likelihood::new(params.short),
+            daily_likelihood: Likelihood::new(params.short),
+            daily: DailyProfile::new(params.window),
             seen: 0,
             range: None,
             params,
@@ -115,12 +124,14 @@ impl Detector {
 
     /// The anomaly score of `value` in [0, 1], then `value` joins the
     /// history. A value that is not finite scores 0 and is not learnt.
-    pub fn score(&mut self, _timestamp: DateTime<Utc>, value: f64) -> f64 {
+    pub fn score(&mut self, timestamp: DateTime<Utc>, value: f64) -> f64 {
         if !value.is_finite() {
             return 0.0;
         }
         self.seen += 1;
         let deviation = self.deviation(value);
+        let seasonal = self.seasonal_deviation(timestamp, value);
+        self.daily.learn(timestamp, value);
         // The step between two huge finite values can overflow.
         let step = self.previous.map(|p| value - p).filter(|s| s.is_finite());
         self.values.push(value);
@@ -129,7 +140,11 @@ impl Detector {
         }
         self.previous = Some(value);
 
-        let likelihood = self.likelihood(deviation);
+        let long = self.params.long;
+        let mut likelihood = self.plain.score(deviation, long);
+        if let Some(seasonal) = seasonal {
+            likelihood = likelihood.max(self.daily_likelihood.score(seasonal, long));
+        }
         let novelty = self.novelty(value);
         if self.seen <= self.params.warmup {
             return 0.0;
@@ -152,25 +167,19 @@ impl Detector {
         of_value.max(of_step).min(MAX_DEVIATION)
     }
 
-    fn likelihood(&mut self, deviation: f64) -> f64 {
-        self.recent.push_back(deviation);
-        self.recent_sum += deviation;
-        if self.recent.len() > self.params.short {
-            self.recent_sum -= self.recent.pop_front().unwrap_or(0.0);
+    /// The deviation from the daily profile, where the profile explains
+    /// the series (its residuals spread much less than the values); `None`
+    /// otherwise, so a series with no daily rhythm is judged as before.
+    fn seasonal_deviation(&self, at: DateTime<Utc>, value: f64) -> Option<f64> {
+        if !self.daily.mature(at) {
+            return None;
         }
-        let average = self.recent_sum / self.recent.len() as f64;
-        // Exponentially weighted mean and variance: O(1) state, and the
-        // first points weigh as in a plain average.
-        let alpha = 1.0 / self.seen.min(self.params.long) as f64;
-        let delta = average - self.mean;
-        self.mean += alpha * delta;
-        self.variance = (1.0 - alpha) * (self.variance + alpha * delta * delta);
-        let sigma = self.variance.sqrt().max(1e-6);
-        // Two-sided: a series gone unusually calm (a stuck sensor, a
-        // flatline where there was a cycle) is as much news as a jumpy one.
-        let upper = normal_tail((average - self.mean) / sigma);
-        let tail = 2.0 * upper.min(1.0 - upper);
-        (tail + TAIL_FLOOR).ln() / TAIL_FLOOR.ln()
+        let (values, residuals) = (spread(&self.values)?, self.daily.residual_spread()?);
+        (residuals < SEASONAL_GAIN * values).then(|| {
+            self.daily
+                .deviation(at, value, self.params.min_scale)
+                .min(MAX_DEVIATION)
+        })
     }
 
     fn novelty(&mut self, value: f64) -> f64 {
@@ -206,6 +215,62 @@ fn robust_z(window: &SortedWindow, value: f64, floor: f64) -> f64 {
         0.0
     } else {
         z
+    }
+}
+
+/// The 10–90 % interquantile range: unlike the MAD, it sees both levels
+/// of a two-level series (a machine idle at night and busy by day).
+fn spread(window: &SortedWindow) -> Option<f64> {
+    match (window.quantile(0.1), window.quantile(0.9)) {
+        (Some(lo), Some(hi)) => Some(hi - lo),
+        _ => None,
+    }
+}
+
+/// An anomaly likelihood, after Numenta's: the short-term average of a
+/// deviation is compared with the long-run distribution of that average.
+#[derive(Debug, Clone)]
+struct Likelihood {
+    short: usize,
+    recent: VecDeque<f64>,
+    recent_sum: f64,
+    mean: f64,
+    variance: f64,
+    seen: usize,
+}
+
+impl Likelihood {
+    fn new(short: usize) -> Self {
+        Self {
+            short,
+            recent: VecDeque::with_capacity(short + 1),
+            recent_sum: 0.0,
+            mean: 0.0,
+            variance: 0.0,
+            seen: 0,
+        }
+    }
+
+    fn score(&mut self, deviation: f64, long: usize) -> f64 {
+        self.seen += 1;
+        self.recent.push_back(deviation);
+        self.recent_sum += deviation;
+        if self.recent.len() > self.short {
+            self.recent_sum -= self.recent.pop_front().unwrap_or(0.0);
+        }
+        let average = self.recent_sum / self.recent.len() as f64;
+        // Exponentially weighted mean and variance: O(1) state, and the
+        // first points weigh as in a plain average.
+        let alpha = 1.0 / self.seen.min(long) as f64;
+        let delta = average - self.mean;
+        self.mean += alpha * delta;
+        self.variance = (1.0 - alpha) * (self.variance + alpha * delta * delta);
+        let sigma = self.variance.sqrt().max(1e-6);
+        // Two-sided: a series gone unusually calm (a stuck sensor, a
+        // flatline where there was a cycle) is as much news as a jumpy one.
+        let upper = normal_tail((average - self.mean) / sigma);
+        let tail = 2.0 * upper.min(1.0 - upper);
+        (tail + TAIL_FLOOR).ln() / TAIL_FLOOR.ln()
     }
 }
 

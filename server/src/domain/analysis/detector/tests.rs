@@ -111,3 +111,26 @@ fn nan_and_infinities_score_zero_and_leave_the_state_alone() {
         assert_eq!(poisoned.score(at(i), *v), expected, "point {i}");
     }
 }
+
+/// Five days of a two-level daily rhythm (busy 9:00–18:00, idle otherwise)
+/// with noise; on day 6 the busy period does not come.
+#[test]
+fn a_missing_daily_peak_is_found_by_the_daily_profile() {
+    let mut noise = Noise(7);
+    let per_day = 288;
+    let values: Vec<f64> = (0..7 * per_day)
+        .map(|i| {
+            let slot = i % per_day;
+            let busy = (108..216).contains(&slot) && i / per_day != 5;
+            (if busy { 80.0 } else { 20.0 }) + 2.0 * noise.next()
+        })
+        .collect();
+    let scores = run(&values);
+    let routine = max_of(&scores[3 * per_day + 120..5 * per_day]);
+    let missing = max_of(&scores[5 * per_day + 108..5 * per_day + 216]);
+    assert!(missing > 0.5, "the missing peak scored {missing}");
+    assert!(
+        missing > 2.0 * routine,
+        "missing {missing} vs routine days {routine}"
+    );
+}
