@@ -566,7 +566,7 @@ async fn triggers_fire_on_real_events_once_per_cooldown_and_show_in_the_overview
 
 #[tokio::test]
 #[ignore = "needs Analyses::run (service branch)"]
-async fn a_trigger_records_its_analysis_and_a_refusal_in_its_cooldown() {
+async fn a_trigger_records_the_analysis_it_ran() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;
     let (_, _, admin) = tenant_on(&server, &root, "Analysed", "essentials").await;
