@@ -20,6 +20,7 @@ mod m20261129_000013_licensing;
 mod m20261129_000014_windows_builds;
 mod m20261129_000015_client_settings;
 mod m20261129_000017_ai_analyses;
+mod m20261129_000018_ai_automation;
 pub mod timescale;
 
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_windows_builds::Migration),
             Box::new(m20261129_000015_client_settings::Migration),
             Box::new(m20261129_000017_ai_analyses::Migration),
+            Box::new(m20261129_000018_ai_automation::Migration),
         ]
     }
 }

@@ -59,6 +59,10 @@ pub struct Services {
     pub settings: TenantSettings,
     /// Analyses: the engine behind the spec's protections.
     pub analyses: crate::domain::analysis::service::Analyses,
+    /// AI routines and triggers.
+    pub automation: crate::domain::analysis::automation::Automation,
+    /// AI configuration (Enterprise): custom context, machine criticality.
+    pub ai_config: crate::domain::analysis::config::AiConfiguration,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -154,6 +158,12 @@ impl Services {
             agent_versions.clone(),
             infra.cache.clone(),
         );
+        let ai_config = crate::domain::analysis::config::AiConfiguration::new(
+            infra.db.clone(),
+            licensing.clone(),
+            activity.clone(),
+            infra.clock.clone(),
+        );
         let analyses = crate::domain::analysis::service::Analyses::new(
             infra.db.clone(),
             infra.cache.clone(),
@@ -162,8 +172,20 @@ impl Services {
             licensing.clone(),
             activity.clone(),
             crate::domain::analysis::narrative::Narrator::new(config.claude.clone(), infra.cache.clone()),
+            ai_config.clone(),
+        );
+        let automation = crate::domain::analysis::automation::Automation::new(
+            infra.db.clone(),
+            licensing.clone(),
+            activity.clone(),
+            outbox.clone(),
+            infra.clock.clone(),
+            analyses.clone(),
+            config.dashboard_url.clone(),
         );
         Self {
+            automation,
+            ai_config,
             sites,
             licensing,
             windows_builds: WindowsBuilds::new(

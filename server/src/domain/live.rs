@@ -108,6 +108,16 @@ pub struct AnalysisCompleted {
     pub at: DateTime<Utc>,
 }
 
+/// A machine's stored health score moved (published by the ingest's
+/// health-score updater when it writes a new score).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthChange {
+    pub machine_id: Uuid,
+    pub previous: i32,
+    pub score: i32,
+    pub at: DateTime<Utc>,
+}
+
 /// Every event of the bus, with the tenant it belongs to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -128,6 +138,10 @@ pub enum LiveEvent {
         client_id: Uuid,
         analysis: AnalysisCompleted,
     },
+    HealthScore {
+        client_id: Uuid,
+        change: HealthChange,
+    },
 }
 
 /// The bus the domain publishes on.
@@ -142,6 +156,7 @@ pub enum Kind {
     MachineCollect,
     AlertFired,
     AnalysisCompleted,
+    HealthScore,
 }
 
 impl Routed for LiveEvent {
@@ -158,6 +173,9 @@ impl Routed for LiveEvent {
             Self::AlertFired { client_id, alert } => (Kind::AlertFired, *client_id, alert.machine_id),
             Self::AnalysisCompleted { client_id, analysis } => {
                 (Kind::AnalysisCompleted, *client_id, Some(analysis.machine_id))
+            }
+            Self::HealthScore { client_id, change } => {
+                (Kind::HealthScore, *client_id, Some(change.machine_id))
             }
         };
         Topic {
@@ -197,6 +215,10 @@ pub fn status(client_id: Uuid, change: StatusChange) -> LiveEvent {
 
 pub fn collected(client_id: Uuid, sample: Collected) -> LiveEvent {
     LiveEvent::MachineCollect { client_id, sample }
+}
+
+pub fn health(client_id: Uuid, change: HealthChange) -> LiveEvent {
+    LiveEvent::HealthScore { client_id, change }
 }
 
 pub fn alert(client_id: Uuid, alert: AlertFired) -> LiveEvent {

@@ -6,6 +6,7 @@ mod admin;
 mod admin_fleet;
 mod agent_config;
 mod agents;
+mod ai_automation;
 mod alerting;
 mod analyses;
 mod api_tokens;
@@ -68,6 +69,7 @@ pub struct QueryRoot(
     admin_fleet::AdminFleetQuery,
     settings::SettingsQuery,
     analyses::AnalysisQuery,
+    ai_automation::AiAutomationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -91,6 +93,7 @@ pub struct MutationRoot(
     machine_ops::MachineOpsMutation,
     settings::SettingsMutation,
     analyses::AnalysisMutation,
+    ai_automation::AiAutomationMutation,
 );
 
 #[derive(MergedSubscription, Default)]

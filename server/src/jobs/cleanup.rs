@@ -3,14 +3,14 @@
 //! tokens 24 hours after expiry, time series past their tenant's licence
 //! retention, and (where
 //! TimescaleDB's retention policy does not do it) activity logs older than
-//! 30 days; notifications after 30 days, fired alerts and analyses after
-//! 90.
+//! 30 days; notifications after 30 days; fired alerts, analyses and AI
+//! routine and trigger history after 90.
 
 use crate::{infra::db::Database, services::Services};
 use chrono::{Duration, Utc};
 use entities::{
-    activity_logs, alert_rule_history, install_tokens, notification_history, password_reset_tokens,
-    refresh_tokens, reminders_sent, token_blacklist,
+    activity_logs, ai_routine_history, ai_trigger_history, alert_rule_history, install_tokens,
+    notification_history, password_reset_tokens, refresh_tokens, reminders_sent, token_blacklist,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio_util::sync::CancellationToken;
@@ -72,6 +72,15 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         .exec(&db.conn)
         .await?;
     let analyses = crate::domain::analysis::service::Analyses::purge_expired(db, now).await?;
+    let ai_history = crate::domain::analysis::automation::HISTORY_RETENTION;
+    let routine_runs = ai_routine_history::Entity::delete_many()
+        .filter(ai_routine_history::Column::StartedAt.lt(now - ai_history))
+        .exec(&db.conn)
+        .await?;
+    let trigger_firings = ai_trigger_history::Entity::delete_many()
+        .filter(ai_trigger_history::Column::TriggeredAt.lt(now - ai_history))
+        .exec(&db.conn)
+        .await?;
     // A reminder's key names its deadline, so one this old cannot recur.
     let reminders = reminders_sent::Entity::delete_many()
         .filter(reminders_sent::Column::SentAt.lt(now - Duration::days(400)))
@@ -83,6 +92,8 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         notification_history = notifications.rows_affected,
         alert_rule_history = alerts.rows_affected,
         ai_analysis_results = analyses,
+        ai_routine_history = routine_runs.rows_affected,
+        ai_trigger_history = trigger_firings.rows_affected,
         reminders_sent = reminders.rows_affected,
         install_tokens = installs.rows_affected,
         blacklist = blacklist.rows_affected,

@@ -11,6 +11,8 @@ pub mod offline;
 pub mod outbox;
 pub mod reminders;
 pub mod rollups;
+pub mod routines;
+pub mod triggers;
 
 use crate::{infra::mailer::Mailer, services::Services};
 use std::{future::Future, sync::Arc, time::Duration};
@@ -38,6 +40,8 @@ impl Workers {
         tasks.spawn(rollups::run(services.clone(), stop.clone()));
         tasks.spawn(offline::run(services.clone(), stop.clone()));
         tasks.spawn(reminders::run(services.clone(), stop.clone()));
+        tasks.spawn(routines::run(services.clone(), stop.clone()));
+        tasks.spawn(triggers::run(services.clone(), stop.clone()));
         tasks.spawn(outbox::run(services, mailer, stop.clone()));
         Running { tasks, stop }
     }

@@ -7,6 +7,7 @@ mod agent_config;
 mod agent_contract;
 mod agent_scenarios;
 mod agents;
+mod ai_automation;
 mod alerting;
 mod analyses;
 mod cli;

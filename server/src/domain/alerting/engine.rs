@@ -37,7 +37,7 @@ impl Alerting {
                 }
                 _ => Ok(()),
             },
-            LiveEvent::AlertFired { .. } | LiveEvent::AnalysisCompleted { .. } => Ok(()),
+            LiveEvent::AlertFired { .. } | LiveEvent::AnalysisCompleted { .. } | LiveEvent::HealthScore { .. } => Ok(()),
         }
     }
 

@@ -3,6 +3,8 @@
 //! (`narrative`: our templates, or Claude when a key is set), behind the
 //! spec's protections (`service`), run by hand, by routines or by triggers.
 
+pub mod automation;
+pub mod config;
 pub mod detector;
 pub mod engine;
 pub mod findings;

@@ -10,9 +10,10 @@
 //! runs can never share the last unit.
 
 use super::{
+    config::AiConfiguration,
     engine::Engine,
     findings::Findings,
-    narrative::{NarrationContext, Narrative, Narrator, NarratorKind},
+    narrative::{Narrative, Narrator, NarratorKind},
     AnalysisKind,
 };
 use crate::{
@@ -225,6 +226,9 @@ pub struct Analyses {
     activity: ActivityLog,
     engine: Engine,
     narrator: Narrator,
+    /// The tenant's criticality and custom context (Enterprise), given to
+    /// the narrator as data.
+    ai_config: AiConfiguration,
 }
 
 impl Analyses {
@@ -237,8 +241,10 @@ impl Analyses {
         licensing: Licensing,
         activity: ActivityLog,
         narrator: Narrator,
+        ai_config: AiConfiguration,
     ) -> Self {
         Self {
+            ai_config,
             engine: Engine::new(db.clone(), clock.clone()),
             db,
             cache,
@@ -427,11 +433,13 @@ impl Analyses {
         if findings.hostname.is_empty() {
             findings.hostname = machine.hostname.clone();
         }
-        // Criticality and custom context come with the AI configuration,
-        // which the automation wires.
+        let context = self
+            .ai_config
+            .narration_context(request.client_id, request.machine_id)
+            .await?;
         let narrative = self
             .narrator
-            .narrate(&findings, request.kind, language, &NarrationContext::default())
+            .narrate(&findings, request.kind, language, &context)
             .await;
         // Microseconds, as PostgreSQL keeps them and page cursors carry
         // them: SQLite would keep the nanoseconds a cursor cannot name.

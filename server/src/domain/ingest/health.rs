@@ -156,21 +156,22 @@ impl HealthScores {
     }
 
     /// Recomputes the machine's score with `payload`, a sample already
-    /// committed; writes it when it changed.
+    /// committed; writes it when it changed, and then returns (previous,
+    /// new) for the bus.
     pub async fn on_sample(
         &self,
         client_id: Uuid,
         machine_id: Uuid,
         payload: &Payload,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Option<(i32, i32)>, DomainError> {
         if !self.enabled.load(Ordering::Relaxed) || !counts(payload.collector()) {
-            return Ok(());
+            return Ok(None);
         }
         let entry = match self.tracked.get(&machine_id).await {
             Some(t) => t,
             None => {
                 let Some(t) = self.load(client_id, machine_id).await? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let t = Arc::new(Mutex::new(t));
                 self.tracked.insert(machine_id, t.clone()).await;
@@ -181,16 +182,17 @@ impl HealthScores {
         t.apply(payload);
         t.refresh(Utc::now());
         let now_score = score(&t.inputs);
-        if now_score != t.written {
-            machines::Entity::update_many()
-                .col_expr(machines::Column::HealthScore, Expr::value(now_score))
-                .filter(machines::Column::Id.eq(machine_id))
-                .filter(machines::Column::ClientId.eq(client_id))
-                .exec(&self.db.conn)
-                .await?;
-            t.written = now_score;
+        if now_score == t.written {
+            return Ok(None);
         }
-        Ok(())
+        machines::Entity::update_many()
+            .col_expr(machines::Column::HealthScore, Expr::value(now_score))
+            .filter(machines::Column::Id.eq(machine_id))
+            .filter(machines::Column::ClientId.eq(client_id))
+            .exec(&self.db.conn)
+            .await?;
+        let previous = std::mem::replace(&mut t.written, now_score);
+        Ok(Some((previous, now_score)))
     }
 
     /// Every input of one machine from what is stored.

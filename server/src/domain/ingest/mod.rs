@@ -107,8 +107,22 @@ impl Ingest {
             .await?;
         // The sample is stored whatever becomes of its score.
         if let Some(payload) = &for_health {
-            if let Err(e) = self.health.on_sample(client_id, machine_id, payload).await {
-                e.log("health score");
+            match self.health.on_sample(client_id, machine_id, payload).await {
+                Ok(Some((previous, score))) => {
+                    self.bus
+                        .publish(live::health(
+                            client_id,
+                            live::HealthChange {
+                                machine_id,
+                                previous,
+                                score,
+                                at: now,
+                            },
+                        ))
+                        .await;
+                }
+                Ok(None) => {}
+                Err(e) => e.log("health score"),
             }
         }
         let known = match load {

@@ -2,6 +2,7 @@
 //! outbox table, delivered by the outbox worker with retries. A [`Notice`]
 //! is what an event says; `render` shapes it per channel.
 
+pub mod digest;
 pub mod email;
 pub mod notice;
 pub mod outbox;

@@ -9,6 +9,7 @@
 //! data, never markup.
 
 mod account;
+mod digest;
 mod fleet;
 mod helpers;
 #[cfg(test)]
@@ -132,6 +133,9 @@ pub enum Template {
         tenant: String,
         certificates: Vec<ExpiringCertificate>,
     },
+    /// `routine_notification` or `report_notification`, as the digest's
+    /// kind says.
+    Digest(super::digest::Digest),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -153,6 +157,10 @@ impl Template {
             Self::LicenseExpiration { .. } => "license-expiration.html",
             Self::LicenseExtended { .. } => "license-extended.html",
             Self::CertificateExpiration { .. } => "certificate-expiration.html",
+            Self::Digest(d) => match d.kind {
+                super::digest::DigestKind::Routine => "ai-routine.html",
+                super::digest::DigestKind::Report => "ai-report.html",
+            },
         }
     }
 
@@ -164,6 +172,7 @@ impl Template {
             Self::ContactConfirmation { .. } | Self::LicenseExtended { .. } => GREEN,
             Self::PasswordExpiration { .. } | Self::LicenseExpiration { .. } => AMBER,
             Self::CertificateExpiration { .. } => RED,
+            Self::Digest(_) => ORANGE,
             // A resolution is good news and a channel test no news at all:
             // neither should look like the danger red of a live alert.
             Self::MachineAlert(a) if a.resolved => GREEN,
@@ -173,7 +182,7 @@ impl Template {
     }
 }
 
-const FILES: [(&str, &str); 11] = [
+const FILES: [(&str, &str); 13] = [
     ("base.html", include_str!("../../../../templates/email/base.html")),
     (
         "macros.html",
@@ -214,6 +223,14 @@ const FILES: [(&str, &str); 11] = [
     (
         "certificate-expiration.html",
         include_str!("../../../../templates/email/certificate-expiration.html"),
+    ),
+    (
+        "ai-routine.html",
+        include_str!("../../../../templates/email/ai-routine.html"),
+    ),
+    (
+        "ai-report.html",
+        include_str!("../../../../templates/email/ai-report.html"),
     ),
 ];
 
@@ -342,6 +359,7 @@ fn draft(template: &Template, lang: Language, common: &Common) -> Draft {
         Template::CertificateExpiration { tenant, certificates } => {
             fleet::certificate_expiration(lang, common, tenant, certificates)
         }
+        Template::Digest(d) => digest::digest(d),
     }
 }
 

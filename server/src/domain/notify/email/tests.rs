@@ -333,3 +333,28 @@ fn every_template_matches_its_golden_text() {
         }
     }
 }
+
+/// Golden text of the AI automation e-mails, both kinds and languages;
+/// machine-supplied text reaches the HTML escaped.
+#[test]
+fn ai_digests_match_their_golden_text_and_escape_machine_text() {
+    use crate::domain::notify::digest::{tests::sample, DigestKind};
+    for kind in [DigestKind::Routine, DigestKind::Report] {
+        for (lang, code) in [(Language::Fr, "fr"), (Language::En, "en")] {
+            let d = sample(kind, lang);
+            let r = render(&Template::Digest(d.clone()), lang, &common()).unwrap();
+            insta::assert_snapshot!(
+                format!("{}_{code}", kind.code()),
+                format!("Subject: {}\n\n{}", r.subject, r.text)
+            );
+            assert!(r.html.contains("&lt;b&gt;pc-02&lt;/b&gt;"), "{}", r.html);
+            assert!(r.html.contains("SRV-PROD-01") && r.html.contains(&d.link));
+            assert!(!r.html.contains("{{") && !r.html.contains("{%"));
+            assert!(r.html.contains(&format!("border-top:3px solid {ORANGE}")));
+            if kind == DigestKind::Report {
+                assert!(r.html.contains("/reports/00000000-0000-0000-0000-000000000007"));
+                assert!(r.text.contains("/reports/00000000-0000-0000-0000-000000000007"));
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod slack;
 mod teams;
 
 pub use discord::discord;
+pub(crate) use slack::escape as slack_escape;
 pub use slack::slack;
 pub use teams::teams;
 
