@@ -3,12 +3,15 @@
 //! (`narrative`: our templates, or Claude when a key is set), behind the
 //! spec's protections (`service`), run by hand, by routines or by triggers.
 
+pub mod baselines;
 pub mod detector;
 pub mod engine;
 pub mod findings;
+pub mod history;
 pub mod kind;
 pub mod narrative;
 pub mod service;
+pub mod stats;
 
 pub use findings::Findings;
 pub use kind::{AnalysisKind, Section};
