@@ -497,12 +497,18 @@ async fn disk_latency_and_io_wait_are_stored_and_range_checked() {
         assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["code"], "BAD_REQUEST");
         assert!(
-            answer["error"].as_str().unwrap().starts_with(&format!("{field}:")),
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}:")),
             "{field} expected in {answer}"
         );
     }
     let (status, answer) = agent
-        .collect(metrics(at, json!({ "disk_latency_ms": 72.5, "io_wait_percent": 18.25 })))
+        .collect(metrics(
+            at,
+            json!({ "disk_latency_ms": 72.5, "io_wait_percent": 18.25 }),
+        ))
         .await;
     assert_eq!(status, 200, "{answer}");
     // Both stay optional: an agent that does not measure them is accepted.
@@ -513,7 +519,10 @@ async fn disk_latency_and_io_wait_are_stored_and_range_checked() {
         .all(&server.state.services.infra.db.conn)
         .await
         .unwrap();
-    let mut rows: Vec<_> = rows.into_iter().map(|r| (r.recorded_at, r.disk_latency_ms, r.io_wait_percent)).collect();
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .map(|r| (r.recorded_at, r.disk_latency_ms, r.io_wait_percent))
+        .collect();
     rows.sort_by_key(|r| r.0);
     assert_eq!(rows.len(), 2, "the refused samples kept nothing");
     assert_eq!((rows[0].1, rows[0].2), (Some(72.5), Some(18.25)));

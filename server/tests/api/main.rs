@@ -7,6 +7,7 @@ mod agent_config;
 mod agent_contract;
 mod agents;
 mod alerting;
+mod analysis_engine;
 mod cli;
 mod collect;
 mod db_outage;
