@@ -455,7 +455,7 @@ pub fn issues(f: &Findings, ctx: &Context, lang: Language) -> Vec<Found> {
         );
     }
     let mut out = b.out;
-    out.sort_by(|a, b| b.issue.severity.cmp(&a.issue.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.issue.severity));
     out.truncate(MAX_ISSUES);
     out
 }

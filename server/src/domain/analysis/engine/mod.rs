@@ -175,7 +175,7 @@ pub fn compute(h: &History, sections: &[Section], lang: Language) -> Findings {
                 .iter()
                 .filter_map(|(mount, s)| trends::degradation(&disk_metric(mount), s, now)),
         );
-        out.sort_by(|a, b| b.severity.cmp(&a.severity));
+        out.sort_by_key(|d| std::cmp::Reverse(d.severity));
         f.degradations = Some(out);
     }
     if wants(Section::Intermittency) {
