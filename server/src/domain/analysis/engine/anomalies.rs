@@ -14,6 +14,13 @@ use std::collections::HashMap;
 
 /// |z| from which a point is an anomaly (Iglewicz and Hoaglin's 3.5).
 pub const THRESHOLD: f64 = 3.5;
+/// |z| from which a point beyond everything the baseline ever reached is
+/// an anomaly: a wide, busy series (a CPU swinging between 5 and 65 %)
+/// hides a jump to 100 % from the z-score alone.
+const NOVEL_THRESHOLD: f64 = 2.0;
+/// How far beyond the baseline's 1st–99th percentile range, as a share of
+/// it, a value must go to be new.
+const NOVELTY_MARGIN: f64 = 0.25;
 /// Points a seasonal bucket needs before it is trusted: two weeks give an
 /// hour-of-week bucket two hourly averages, which is what the weekly
 /// profile's 14 days promise.
@@ -174,11 +181,20 @@ pub fn detect_with(
     let Some(profile) = profile else {
         return Vec::new();
     };
+    let values: Vec<f64> = baseline.iter().map(|p| p.value).collect();
+    let range = match (stats::quantile(&values, 0.01), stats::quantile(&values, 0.99)) {
+        (Some(lo), Some(hi)) => {
+            let margin = (NOVELTY_MARGIN * (hi - lo)).max(min_scale(metric));
+            Some((lo - margin, hi + margin))
+        }
+        _ => None,
+    };
     let mut found: Vec<Anomaly> = Vec::new();
     for p in scored {
         let (expected, scale, seasonal) = profile.expect(p.at);
         let score = (p.value - expected) / scale;
-        if score.abs() < THRESHOLD {
+        let novel = range.is_some_and(|(lo, hi)| p.value < lo || p.value > hi);
+        if score.abs() < THRESHOLD && !(novel && score.abs() >= NOVEL_THRESHOLD) {
             continue;
         }
         let anomaly = Anomaly {
@@ -188,7 +204,12 @@ pub fn detect_with(
             expected: stats::round2(expected),
             score: stats::round2(score),
             seasonal,
-            severity: severity(score),
+            // A value never seen before is at least worth a look.
+            severity: if novel {
+                severity(score).max(Severity::Medium)
+            } else {
+                severity(score)
+            },
         };
         match found.last_mut() {
             // One excursion, one anomaly: keep its peak.
@@ -275,6 +296,25 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].value, 55.0);
         assert!(found[0].seasonal && found[0].score > 10.0, "{:?}", found[0]);
+    }
+
+    #[test]
+    fn a_jump_beyond_a_wide_series_range_is_new_even_at_a_modest_score() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+        // The load simulator's CPU: 35 ± 30 on a 44-sample cycle.
+        let mut series: Vec<Point> = (0..600)
+            .map(|i| Point::new(t0 + Duration::minutes(i), 35.0 + 30.0 * (i as f64 / 7.0).sin()))
+            .collect();
+        series[550].value = 100.0;
+        let found = detect_with("cpu_percent", &series, None, series[500].at);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].value, 100.0);
+        assert!(
+            found[0].score > 2.0 && found[0].score < THRESHOLD,
+            "{:?}",
+            found[0]
+        );
+        assert_eq!(found[0].severity, Severity::Medium);
     }
 
     #[test]

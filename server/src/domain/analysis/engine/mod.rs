@@ -34,6 +34,8 @@ use uuid::Uuid;
 
 /// The metrics of the metrics collector the engine reads.
 const METRICS: [&str; 4] = ["cpu_percent", "ram_percent", "disk_latency_ms", "io_wait_percent"];
+/// Samples before the scored day that make a baseline.
+const MIN_BASELINE: usize = 30;
 
 #[derive(Clone)]
 pub struct Engine {
@@ -92,6 +94,13 @@ fn anomalies_of(
         _ => false,
     };
     let raw: Vec<Point> = h.raw_series(metric);
+    // A machine seen for less than a day and a bit: the second half of
+    // its samples is scored against the first.
+    let from = if raw.iter().take_while(|p| p.at < from).count() < MIN_BASELINE {
+        raw.get(raw.len() / 2).map_or(from, |p| p.at)
+    } else {
+        from
+    };
     anomalies::detect_with(metric, &raw, long.then_some(&hourly[..]), from)
 }
 

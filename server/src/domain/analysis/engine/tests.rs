@@ -338,3 +338,22 @@ mod db {
         assert!(matches!(refused, DomainError::NotFound("machine")), "{refused:?}");
     }
 }
+
+#[test]
+fn a_machine_seen_for_hours_only_is_scored_against_its_first_half() {
+    let mut h = history();
+    h.raw = raw(
+        &h,
+        180,
+        |age| if age == 5 { 99.0 } else { 20.0 + (age % 3) as f64 },
+    );
+    let f = compute(&h, AnalysisKind::Anomalies.sections(), Language::En);
+    // The helper gives RAM the same series as CPU: one spike each.
+    let found = f.anomalies.unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found
+        .iter()
+        .all(|a| a.at == now() - Duration::minutes(5) && !a.seasonal));
+    let codes: Vec<&str> = f.issues.iter().map(|i| i.code.as_str()).collect();
+    assert_eq!(codes, ["cpu_anomaly", "ram_anomaly"]);
+}

@@ -206,7 +206,9 @@ mod tests {
     fn a_linear_fill_predicts_the_critical_and_full_dates_within_a_day() {
         // 0.5 %/day from 60 % thirty days ago: 75 % now, 90 % in 30 days,
         // 100 % in 50, with a little daily wobble.
-        let series = hourly(30, |ago| 60.0 + 0.5 * (30.0 - ago) + 0.3 * (ago * std::f64::consts::TAU).sin());
+        let series = hourly(30, |ago| {
+            60.0 + 0.5 * (30.0 - ago) + 0.3 * (ago * std::f64::consts::TAU).sin()
+        });
         let d = degradation("disk_percent:/", &series, now()).unwrap();
         let expected = now() + Duration::days(30);
         let at = d.predicted_critical_at.unwrap();
