@@ -18,7 +18,9 @@ use entities::{
     alert_rule_history, disk_hourly, disk_info, event_logs, machine_collector_data, machines, metrics,
     metrics_hourly, risk_overrides,
 };
-use sea_orm::{sea_query::Expr, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    sea_query::Expr, ActiveEnum, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -201,8 +203,10 @@ impl History {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Needs {
     pub raw: bool,
-    /// Days of hourly CPU/RAM and disk usage; 0 for none.
+    /// Days of hourly CPU/RAM; 0 for none.
     pub hourly_days: i64,
+    /// Disk usage per volume, over `hourly_days`.
+    pub disks: bool,
     pub events: bool,
     pub event_groups: bool,
     pub snapshots: bool,
@@ -221,8 +225,13 @@ impl Needs {
                     n.alerts = true;
                     n.hourly_days = n.hourly_days.max(7);
                 }
-                Section::Anomalies | Section::Trends | Section::Degradation => {
+                Section::Anomalies => {
                     n.raw = true;
+                    n.hourly_days = n.hourly_days.max(30);
+                }
+                Section::Trends | Section::Degradation => {
+                    n.raw = true;
+                    n.disks = true;
                     n.hourly_days = n.hourly_days.max(30);
                 }
                 Section::Intermittency | Section::Drift => n.raw = true,
@@ -232,6 +241,7 @@ impl Needs {
                 }
                 Section::Capacity => {
                     n.raw = true;
+                    n.disks = true;
                     n.snapshots = true;
                     n.hourly_days = n.hourly_days.max(180);
                 }
@@ -362,7 +372,7 @@ pub async fn load(
             .map(Some)
     };
     let disk_hourly_q = async {
-        if needs.hourly_days <= RAW_WINDOW.num_days() {
+        if !needs.disks || needs.hourly_days <= RAW_WINDOW.num_days() {
             return Ok(None);
         }
         disk_hourly::Entity::find()
@@ -376,7 +386,7 @@ pub async fn load(
             .map(Some)
     };
     let disk_raw_q = async {
-        if needs.hourly_days == 0 {
+        if !needs.disks {
             return Ok(None);
         }
         disk_info::Entity::find()
@@ -657,8 +667,8 @@ pub async fn load(
         h.alerts = alerts
             .into_iter()
             .map(|a| ActiveAlert {
-                metric: format!("{:?}", a.metric).to_ascii_lowercase(),
-                severity: format!("{:?}", a.severity).to_ascii_lowercase(),
+                metric: a.metric.to_value(),
+                severity: a.severity.to_value(),
                 since: a.triggered_at,
             })
             .collect();
@@ -709,6 +719,8 @@ mod tests {
         assert!(logs.event_groups && !logs.raw && !logs.events && logs.hourly_days == 0);
         let capacity = Needs::of(&[Section::Trends, Section::Capacity]);
         assert_eq!(capacity.hourly_days, 180);
-        assert!(capacity.snapshots && capacity.raw);
+        assert!(capacity.snapshots && capacity.raw && capacity.disks);
+        let health = Needs::of(&[Section::Health]);
+        assert!(health.raw && health.snapshots && health.alerts && !health.disks);
     }
 }
