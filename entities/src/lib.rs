@@ -32,6 +32,7 @@ pub mod machine_collector_data;
 pub mod machine_inventory;
 pub mod machine_labels;
 pub mod machines;
+pub mod metric_baselines;
 pub mod metrics;
 pub mod metrics_hourly;
 pub mod mfa_backup_codes;

@@ -22,6 +22,10 @@ pub struct Model {
     pub bytes_sent: Option<i64>,
     pub packet_loss: Option<f64>,
     pub latency_ms: Option<f64>,
+    /// Average disk request latency over the sample (metrics collector).
+    pub disk_latency_ms: Option<f64>,
+    /// Share of CPU time spent waiting on IO (metrics collector).
+    pub io_wait_percent: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

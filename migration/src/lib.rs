@@ -19,6 +19,7 @@ mod m20261129_000012_alerting;
 mod m20261129_000013_licensing;
 mod m20261129_000014_windows_builds;
 mod m20261129_000015_client_settings;
+mod m20261129_000016_analysis_data;
 mod m20261129_000017_ai_analyses;
 mod m20261129_000018_ai_automation;
 pub mod timescale;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000013_licensing::Migration),
             Box::new(m20261129_000014_windows_builds::Migration),
             Box::new(m20261129_000015_client_settings::Migration),
+            Box::new(m20261129_000016_analysis_data::Migration),
             Box::new(m20261129_000017_ai_analyses::Migration),
             Box::new(m20261129_000018_ai_automation::Migration),
         ]

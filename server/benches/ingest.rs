@@ -183,6 +183,8 @@ fn row(client: Uuid, machine: Uuid, at: chrono::DateTime<Utc>) -> metrics::Activ
         bytes_sent: Set(None),
         packet_loss: Set(None),
         latency_ms: Set(None),
+        disk_latency_ms: Set(None),
+        io_wait_percent: Set(None),
     }
 }
 

@@ -182,7 +182,11 @@ impl Services {
             infra.clock.clone(),
             analyses.clone(),
             config.dashboard_url.clone(),
-        );
+        )
+        .with_baselines(Arc::new(crate::domain::analysis::baselines::Baselines::new(
+            infra.db.clone(),
+            infra.clock.clone(),
+        )));
         Self {
             automation,
             ai_config,

@@ -372,7 +372,6 @@ async fn the_scheduler_runs_a_due_routine_once_across_concurrent_ticks_and_moves
 }
 
 #[tokio::test]
-#[ignore = "needs Analyses::run (service branch)"]
 async fn a_routine_analyses_its_machines_and_tells_its_channel() {
     let server = TestServer::spawn_env(
         TestEnv::new()
@@ -565,7 +564,6 @@ async fn triggers_fire_on_real_events_once_per_cooldown_and_show_in_the_overview
 }
 
 #[tokio::test]
-#[ignore = "needs Analyses::run (service branch)"]
 async fn a_trigger_records_the_analysis_it_ran() {
     let server = TestServer::spawn().await;
     let root = server.admin_token().await;

@@ -473,3 +473,58 @@ async fn retention_follows_each_tenants_licence() {
         .unwrap();
     assert_eq!(hourly, 2, "rollups follow the raw data");
 }
+
+#[tokio::test]
+async fn disk_latency_and_io_wait_are_stored_and_range_checked() {
+    let server = TestServer::spawn().await;
+    let (_, agents) = fleet(&server, &server.admin_token().await, "Latency", 1).await;
+    let agent = &agents[0];
+    let at = Utc::now() - Duration::seconds(5);
+    let metrics = |at, extra: Value| {
+        let mut data = json!({ "cpu_percent": 12.0, "ram_percent": 40.0, "uptime_seconds": 60 });
+        data.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        sample("metrics", at, data)
+    };
+    for (extra, field) in [
+        (json!({ "disk_latency_ms": 600_000.5 }), "data.disk_latency_ms"),
+        (json!({ "disk_latency_ms": -1 }), "data.disk_latency_ms"),
+        (json!({ "io_wait_percent": 100.5 }), "data.io_wait_percent"),
+        (json!({ "io_wait_percent": "high" }), "data.io_wait_percent"),
+    ] {
+        let (status, answer) = agent.collect(metrics(at, extra)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["code"], "BAD_REQUEST");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}:")),
+            "{field} expected in {answer}"
+        );
+    }
+    let (status, answer) = agent
+        .collect(metrics(
+            at,
+            json!({ "disk_latency_ms": 72.5, "io_wait_percent": 18.25 }),
+        ))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    // Both stay optional: an agent that does not measure them is accepted.
+    let (status, answer) = agent.collect(metrics(at + Duration::seconds(1), json!({}))).await;
+    assert_eq!(status, 200, "{answer}");
+    let rows = metrics::Entity::find()
+        .filter(metrics::Column::MachineId.eq(agent.machine_id))
+        .all(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .map(|r| (r.recorded_at, r.disk_latency_ms, r.io_wait_percent))
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    assert_eq!(rows.len(), 2, "the refused samples kept nothing");
+    assert_eq!((rows[0].1, rows[0].2), (Some(72.5), Some(18.25)));
+    assert_eq!((rows[1].1, rows[1].2), (None, None));
+}

@@ -131,7 +131,6 @@ async fn run_health_score(server: &TestServer, admin: &str, machine: &str) -> Va
 }
 
 #[tokio::test]
-#[ignore = "needs runAnalysis (service branch)"]
 async fn with_a_key_claude_writes_the_narrative() {
     let (api, base) = stand_in(false).await;
     let (server, admin, machine) = machine_with_history(Some(&base)).await;
@@ -160,7 +159,6 @@ async fn with_a_key_claude_writes_the_narrative() {
 }
 
 #[tokio::test]
-#[ignore = "needs runAnalysis (service branch)"]
 async fn when_the_stand_in_stays_overloaded_the_templates_write_it() {
     let (api, base) = stand_in(true).await;
     let (server, admin, machine) = machine_with_history(Some(&base)).await;
@@ -175,7 +173,6 @@ async fn when_the_stand_in_stays_overloaded_the_templates_write_it() {
 }
 
 #[tokio::test]
-#[ignore = "needs runAnalysis (service branch)"]
 async fn without_a_key_the_templates_write_it() {
     let (server, admin, machine) = machine_with_history(None).await;
     let run = run_health_score(&server, &admin, &machine).await;

@@ -37,7 +37,9 @@ impl Alerting {
                 }
                 _ => Ok(()),
             },
-            LiveEvent::AlertFired { .. } | LiveEvent::AnalysisCompleted { .. } | LiveEvent::HealthScore { .. } => Ok(()),
+            LiveEvent::AlertFired { .. }
+            | LiveEvent::AnalysisCompleted { .. }
+            | LiveEvent::HealthScore { .. } => Ok(()),
         }
     }
 

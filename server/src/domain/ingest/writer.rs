@@ -69,6 +69,8 @@ fn metric_row(s: &Sample, collector: &str) -> metrics::ActiveModel {
         bytes_sent: Set(None),
         packet_loss: Set(None),
         latency_ms: Set(None),
+        disk_latency_ms: Set(None),
+        io_wait_percent: Set(None),
     }
 }
 
@@ -167,6 +169,8 @@ impl Rows {
                 r.cpu_temp = Set(m.cpu_temp);
                 r.ram_used_bytes = Set(m.ram_used_bytes);
                 r.ram_total_bytes = Set(m.ram_total_bytes);
+                r.disk_latency_ms = Set(m.disk_latency_ms);
+                r.io_wait_percent = Set(m.io_wait_percent);
                 self.metrics.push(r);
             }
             Payload::Network(n) => {

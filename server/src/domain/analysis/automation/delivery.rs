@@ -332,7 +332,9 @@ mod tests {
             summary: "Santé 72/100.".into(),
             narrator: NarratorKind::Builtin,
             explanations: vec![],
-            origin: crate::domain::analysis::service::Origin::Routine { routine_id: routine.id },
+            origin: crate::domain::analysis::service::Origin::Routine {
+                routine_id: routine.id,
+            },
             cost: 2,
             language: Language::Fr,
             created_at: clock.now(),

@@ -118,6 +118,8 @@ impl Payload {
                 c.opt_range("cpu_temp", m.cpu_temp, -50.0, 150.0)?;
                 c.non_negative("ram_used_bytes", m.ram_used_bytes)?;
                 c.non_negative("ram_total_bytes", m.ram_total_bytes)?;
+                c.opt_range("disk_latency_ms", m.disk_latency_ms, 0.0, 600_000.0)?;
+                c.opt_range("io_wait_percent", m.io_wait_percent, 0.0, 100.0)?;
                 Self::Metrics(m)
             }
             Collector::Storage => {
@@ -371,6 +373,14 @@ mod tests {
             (
                 json!({ "cpu_percent": 1, "ram_percent": 1, "uptime_seconds": -5 }),
                 "data.uptime_seconds",
+            ),
+            (
+                json!({ "cpu_percent": 1, "ram_percent": 1, "uptime_seconds": 1, "disk_latency_ms": 600_001 }),
+                "data.disk_latency_ms",
+            ),
+            (
+                json!({ "cpu_percent": 1, "ram_percent": 1, "uptime_seconds": 1, "io_wait_percent": -0.5 }),
+                "data.io_wait_percent",
             ),
         ] {
             assert_eq!(

@@ -31,6 +31,12 @@ pub struct MetricsData {
     pub ram_used_bytes: Option<i64>,
     #[serde(default)]
     pub ram_total_bytes: Option<i64>,
+    /// Average disk request latency over the sample, ms.
+    #[serde(default)]
+    pub disk_latency_ms: Option<f64>,
+    /// Share of CPU time spent waiting on IO over the sample.
+    #[serde(default)]
+    pub io_wait_percent: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
