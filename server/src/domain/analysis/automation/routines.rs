@@ -555,7 +555,11 @@ mod tests {
         async fn refresh(&self, _client_id: Uuid, _machine_id: Uuid) -> Result<Vec<Drift>, DomainError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.quota_spent {
-                return Err(DomainError::Conflict("monthly quota exceeded".into()));
+                return Err(DomainError::QuotaExceeded {
+                    limit: 10,
+                    used: 10,
+                    resets_at: chrono::Utc::now(),
+                });
             }
             let drift = |metric: &str, severity| Drift {
                 metric: metric.into(),
