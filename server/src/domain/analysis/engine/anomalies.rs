@@ -14,13 +14,21 @@ use std::collections::HashMap;
 
 /// |z| from which a point is an anomaly (Iglewicz and Hoaglin's 3.5).
 pub const THRESHOLD: f64 = 3.5;
-/// |z| from which a point beyond everything the baseline ever reached is
-/// an anomaly: a wide, busy series (a CPU swinging between 5 and 65 %)
-/// hides a jump to 100 % from the z-score alone.
-const NOVEL_THRESHOLD: f64 = 2.0;
-/// How far beyond the baseline's 1st–99th percentile range, as a share of
-/// it, a value must go to be new.
+/// |z| from which a point beyond everything the baseline usually reaches
+/// is an anomaly: a wide, busy series (a CPU swinging between 5 and 65 %)
+/// hides a jump to 100 % from the z-score alone, its MAD being a third of
+/// its range. Being new already means a quarter of the range beyond it;
+/// this floor only keeps a fraction of a point on a nearly flat series
+/// (where the scale is the metric's minimum) from counting. At 2.0 a jump
+/// to 97 % on that CPU (z ≈ 1.99) was missed.
+const NOVEL_THRESHOLD: f64 = 1.5;
+/// How far beyond the baseline's usual range, as a share of it, a value
+/// must go to be new.
 const NOVELTY_MARGIN: f64 = 0.25;
+/// The usual range is the baseline's 5th–95th percentiles: with the 1st
+/// and 99th, a single earlier spike in a day of 10-minute samples was the
+/// 99th percentile, and made every later spike of the same height normal.
+const USUAL_RANGE: (f64, f64) = (0.05, 0.95);
 /// Points a seasonal bucket needs before it is trusted: two weeks give an
 /// hour-of-week bucket two hourly averages, which is what the weekly
 /// profile's 14 days promise.
@@ -182,7 +190,10 @@ pub fn detect_with(
         return Vec::new();
     };
     let values: Vec<f64> = baseline.iter().map(|p| p.value).collect();
-    let range = match (stats::quantile(&values, 0.01), stats::quantile(&values, 0.99)) {
+    let range = match (
+        stats::quantile(&values, USUAL_RANGE.0),
+        stats::quantile(&values, USUAL_RANGE.1),
+    ) {
         (Some(lo), Some(hi)) => {
             let margin = (NOVELTY_MARGIN * (hi - lo)).max(min_scale(metric));
             Some((lo - margin, hi + margin))
@@ -315,6 +326,21 @@ mod tests {
             found[0]
         );
         assert_eq!(found[0].severity, Severity::Medium);
+    }
+
+    #[test]
+    fn an_earlier_spike_in_the_baseline_does_not_make_the_next_one_normal() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+        // Two days of the simulator's CPU every 15 minutes, one spike in
+        // the baseline day and one in the scored day.
+        let mut series: Vec<Point> = (0..192)
+            .map(|i| Point::new(t0 + Duration::minutes(15 * i), 35.0 + 30.0 * (i as f64 / 7.0).sin()))
+            .collect();
+        series[48].value = 97.5;
+        series[144].value = 97.5;
+        let found = detect_with("cpu_percent", &series, None, series[96].at);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].at, series[144].at);
     }
 
     #[test]
