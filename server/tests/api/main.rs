@@ -10,6 +10,7 @@ mod agents;
 mod ai_automation;
 mod alerting;
 mod analyses;
+mod analysis_acceptance;
 mod analysis_engine;
 mod cli;
 mod collect;
