@@ -116,7 +116,11 @@ async fn planted_spikes_disk_fill_and_event_storm_are_found_with_their_numbers()
     let at_index = |i: usize| series[i].recorded_at;
     assert_eq!(
         cpu_spikes,
-        vec![at_index(steps / 4), at_index(steps * 3 / 4), at_index(steps * 9 / 10)]
+        vec![
+            at_index(steps / 4),
+            at_index(steps * 3 / 4),
+            at_index(steps * 9 / 10)
+        ]
     );
     assert_eq!(ram_spikes, vec![at_index(steps / 2), at_index(steps * 9 / 10)]);
     let last_spike = at_index(steps * 9 / 10);
@@ -133,7 +137,8 @@ async fn planted_spikes_disk_fill_and_event_storm_are_found_with_their_numbers()
         "troubled {sick_health}\ncontrol {well_health}"
     );
     assert!(
-        sick_health["categoryScores"]["stability"].as_i64() < well_health["categoryScores"]["stability"].as_i64(),
+        sick_health["categoryScores"]["stability"].as_i64()
+            < well_health["categoryScores"]["stability"].as_i64(),
         "an error storm hurts stability: {sick_health}\n{well_health}"
     );
 
@@ -201,7 +206,10 @@ async fn planted_spikes_disk_fill_and_event_storm_are_found_with_their_numbers()
     assert!((slope - FILL_PER_DAY).abs() < 0.25, "{disk}");
     assert_eq!(disk["direction"], "declining", "{disk}");
     let cpu = trend("cpu_percent", 7);
-    assert!(cpu["p99"].as_f64().unwrap() >= 95.0, "the spikes are in p99: {cpu}");
+    assert!(
+        cpu["p99"].as_f64().unwrap() >= 95.0,
+        "the spikes are in p99: {cpu}"
+    );
     assert!(cpu["p95"].as_f64().unwrap() <= cpu["p99"].as_f64().unwrap());
 
     // The arithmetic answer: 40 % at the origin, FILL_PER_DAY a day.
@@ -300,7 +308,100 @@ async fn planted_spikes_disk_fill_and_event_storm_are_found_with_their_numbers()
         html.contains(&report["overallScore"].to_string()),
         "the score: {html}"
     );
-    assert!(html.contains(STORM_SOURCE) && html.contains(&STORM_EVENT_ID.to_string()), "{html}");
+    assert!(
+        html.contains(STORM_SOURCE) && html.contains(&STORM_EVENT_ID.to_string()),
+        "{html}"
+    );
     let critical_day = at(&d["predicted_critical_at"]).date_naive().to_string();
-    assert!(html.contains(&critical_day), "the disk's critical date {critical_day}: {html}");
+    assert!(
+        html.contains(&critical_day),
+        "the disk's critical date {critical_day}: {html}"
+    );
+}
+
+/// Beyond the raw week, the analyses read the hourly rollups: twelve days
+/// of a disk filling 3 points a day give the full date from the whole
+/// history once the rollup job has run.
+#[tokio::test]
+async fn a_fill_longer_than_the_raw_week_is_forecast_from_the_rollups() {
+    let server = TestServer::spawn().await;
+    let root = server.admin_token().await;
+    let (client_id, _, admin) = tenant_with_admin(&server, &root, "LongFill").await;
+    let client_id: Uuid = client_id.parse().unwrap();
+    let (ok, report) = agent_sim_for(
+        &server,
+        &admin,
+        &[
+            "--machines",
+            "1",
+            "--heartbeats",
+            "1",
+            "--prefix",
+            "long",
+            "--backfill-days",
+            "12",
+            "--backfill-step-secs",
+            "3600",
+            "--disk-fill-percent-per-day",
+            "3",
+        ],
+    )
+    .await;
+    assert!(ok, "{report}");
+    let db = &server.state.services.infra.db;
+    let machine = entities::machines::Entity::find()
+        .filter(entities::machines::Column::ClientId.eq(client_id))
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    let origin = entities::metrics::Entity::find()
+        .filter(entities::metrics::Column::MachineId.eq(machine.id))
+        .order_by_asc(entities::metrics::Column::RecordedAt)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .recorded_at;
+    let now = Utc::now();
+    optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(13), now + Duration::hours(1))
+        .await
+        .unwrap();
+
+    let pm = run(&server, &admin, machine.id, "PREDICTIVE_MAINTENANCE").await;
+    let disk = pm["findings"]["capacity"]["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["mount_point"] == "/")
+        .unwrap_or_else(|| panic!("{pm}"))
+        .clone();
+    let month = &disk["windows"][0];
+    assert_eq!(month["window_days"], 30);
+    // An hour a point: the twelve days, not only the raw week.
+    let hours = month["samples"].as_u64().unwrap();
+    assert!((11 * 24..=12 * 24 + 1).contains(&hours), "{disk}");
+    assert!(
+        (month["growth_per_day"].as_f64().unwrap() - 3.0).abs() < 0.1,
+        "{disk}"
+    );
+    // 40 % at the origin, 3 points a day: full 20 days after it.
+    let full_at = (origin + Duration::days(20)).date_naive();
+    let predicted = date(&disk["predicted_full_date"]);
+    assert!(
+        (predicted - full_at).num_days().abs() <= 1,
+        "{predicted} vs {full_at}: {disk}"
+    );
+    let current = disk["current_usage_percent"].as_f64().unwrap();
+    assert!((current - 76.0).abs() < 0.5, "{disk}");
+
+    let trends = run(&server, &admin, machine.id, "TRENDS").await;
+    let cpu_month = trends["findings"]["trends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["metric"] == "cpu_percent" && t["window_days"] == 30)
+        .unwrap_or_else(|| panic!("{trends}"))
+        .clone();
+    assert!(cpu_month["samples"].as_u64().unwrap() >= 11 * 24, "{cpu_month}");
 }

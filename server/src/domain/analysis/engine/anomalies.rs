@@ -334,7 +334,12 @@ mod tests {
         // Two days of the simulator's CPU every 15 minutes, one spike in
         // the baseline day and one in the scored day.
         let mut series: Vec<Point> = (0..192)
-            .map(|i| Point::new(t0 + Duration::minutes(15 * i), 35.0 + 30.0 * (i as f64 / 7.0).sin()))
+            .map(|i| {
+                Point::new(
+                    t0 + Duration::minutes(15 * i),
+                    35.0 + 30.0 * (i as f64 / 7.0).sin(),
+                )
+            })
             .collect();
         series[48].value = 97.5;
         series[144].value = 97.5;
