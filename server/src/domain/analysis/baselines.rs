@@ -104,6 +104,13 @@ impl Baselines {
     }
 }
 
+#[async_trait::async_trait]
+impl super::automation::DriftBaselines for Baselines {
+    async fn refresh(&self, client_id: Uuid, machine_id: Uuid) -> Result<Vec<Drift>, DomainError> {
+        Baselines::refresh(self, client_id, machine_id).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,12 +184,5 @@ mod tests {
             baselines.refresh(other.id, machine.id).await,
             Err(DomainError::NotFound("machine"))
         ));
-    }
-}
-
-#[async_trait::async_trait]
-impl super::automation::DriftBaselines for Baselines {
-    async fn refresh(&self, client_id: Uuid, machine_id: Uuid) -> Result<Vec<Drift>, DomainError> {
-        Baselines::refresh(self, client_id, machine_id).await
     }
 }

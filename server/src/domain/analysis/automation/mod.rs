@@ -43,6 +43,48 @@ pub trait DriftBaselines: Send + Sync {
     async fn refresh(&self, client_id: Uuid, machine_id: Uuid) -> Result<Vec<Drift>, DomainError>;
 }
 
+/// The newest history row of each parent in `ids` (a routine's runs, a
+/// trigger's firings), in two statements whatever the count: the newest
+/// time per parent, then the rows at those times.
+pub(crate) async fn latest_per_parent<E>(
+    db: &Database,
+    columns: (E::Column, E::Column, E::Column),
+    client_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<E::Model>, DomainError>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Send + Sync,
+{
+    use sea_orm::{Condition, QuerySelect};
+    let (client, parent, at) = columns;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let latest = E::find()
+        .select_only()
+        .column(parent)
+        .column_as(sea_orm::sea_query::Expr::col(at).max(), "at")
+        .filter(client.eq(client_id))
+        .filter(parent.is_in(ids.iter().copied()))
+        .group_by(parent)
+        .into_tuple::<(Uuid, chrono::DateTime<chrono::Utc>)>()
+        .all(&db.conn)
+        .await?;
+    if latest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut newest = Condition::any();
+    for (id, when) in &latest {
+        newest = newest.add(Condition::all().add(parent.eq(*id)).add(at.eq(*when)));
+    }
+    Ok(E::find()
+        .filter(client.eq(client_id))
+        .filter(newest)
+        .all(&db.conn)
+        .await?)
+}
+
 /// What became of one machine's analysis in a routine or a trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {

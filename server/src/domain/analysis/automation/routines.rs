@@ -277,35 +277,14 @@ impl Automation {
         client_id: Uuid,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, ai_routine_history::Model>, DomainError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let latest = ai_routine_history::Entity::find()
-            .select_only()
-            .column(ai_routine_history::Column::RoutineId)
-            .column_as(ai_routine_history::Column::StartedAt.max(), "started_at")
-            .filter(ai_routine_history::Column::ClientId.eq(client_id))
-            .filter(ai_routine_history::Column::RoutineId.is_in(ids.iter().copied()))
-            .group_by(ai_routine_history::Column::RoutineId)
-            .into_tuple::<(Uuid, DateTime<Utc>)>()
-            .all(&self.db.conn)
-            .await?;
-        if latest.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut cond = Condition::any();
-        for (routine, at) in &latest {
-            cond = cond.add(
-                Condition::all()
-                    .add(ai_routine_history::Column::RoutineId.eq(*routine))
-                    .add(ai_routine_history::Column::StartedAt.eq(*at)),
-            );
-        }
-        let rows = ai_routine_history::Entity::find()
-            .filter(ai_routine_history::Column::ClientId.eq(client_id))
-            .filter(cond)
-            .all(&self.db.conn)
-            .await?;
+        use ai_routine_history::Column as C;
+        let rows = super::latest_per_parent::<ai_routine_history::Entity>(
+            &self.db,
+            (C::ClientId, C::RoutineId, C::StartedAt),
+            client_id,
+            ids,
+        )
+        .await?;
         Ok(rows.into_iter().map(|r| (r.routine_id, r)).collect())
     }
 

@@ -20,7 +20,7 @@ use crate::domain::{
 use chrono::{DateTime, Duration, Utc};
 use entities::{ai_trigger_history, ai_triggers, machines};
 use sea_orm::{
-    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
+    sea_query::Expr, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
@@ -319,36 +319,14 @@ impl Automation {
         client_id: Uuid,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, ai_trigger_history::Model>, DomainError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let latest = ai_trigger_history::Entity::find()
-            .select_only()
-            .column(ai_trigger_history::Column::TriggerId)
-            .column_as(ai_trigger_history::Column::TriggeredAt.max(), "triggered_at")
-            .filter(ai_trigger_history::Column::ClientId.eq(client_id))
-            .filter(ai_trigger_history::Column::TriggerId.is_in(ids.iter().copied()))
-            .group_by(ai_trigger_history::Column::TriggerId)
-            .into_tuple::<(Uuid, DateTime<Utc>)>()
-            .all(&self.db.conn)
-            .await?;
-        if latest.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut cond = Condition::any();
-        for (trigger, at) in &latest {
-            cond = cond.add(
-                Condition::all()
-                    .add(ai_trigger_history::Column::TriggerId.eq(*trigger))
-                    .add(ai_trigger_history::Column::TriggeredAt.eq(*at)),
-            );
-        }
-        let rows = ai_trigger_history::Entity::find()
-            .filter(ai_trigger_history::Column::ClientId.eq(client_id))
-            .filter(cond)
-            .order_by_asc(ai_trigger_history::Column::Id)
-            .all(&self.db.conn)
-            .await?;
+        use ai_trigger_history::Column as C;
+        let rows = super::latest_per_parent::<ai_trigger_history::Entity>(
+            &self.db,
+            (C::ClientId, C::TriggerId, C::TriggeredAt),
+            client_id,
+            ids,
+        )
+        .await?;
         Ok(rows.into_iter().map(|r| (r.trigger_id, r)).collect())
     }
 
