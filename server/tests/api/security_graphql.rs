@@ -164,11 +164,7 @@ async fn a_fragment_chain_over_websocket_is_refused_and_the_socket_lives() {
     let started = Instant::now();
     ws.subscribe("chain", &fragment_chain(29), json!({})).await;
     let msg = ws.recv().await;
-    assert!(
-        started.elapsed() < LIVENESS,
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < LIVENESS, "{:?}", started.elapsed());
     let errors = if msg["type"] == "error" {
         msg["payload"].clone()
     } else {
@@ -252,10 +248,7 @@ async fn deep_nesting_many_aliases_and_huge_documents_are_answered_quickly() {
     let (status, body, elapsed) = post_raw(&server, body).await;
     assert_eq!(status, 200);
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{}", short(&body));
-    assert!(
-        elapsed < LIVENESS,
-        "10 MB body answered in {elapsed:?}"
-    );
+    assert!(elapsed < LIVENESS, "10 MB body answered in {elapsed:?}");
 }
 
 #[tokio::test]
