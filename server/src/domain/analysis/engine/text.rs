@@ -148,11 +148,11 @@ pub fn disk_advice(
             "Critical: free space now (temporary files, logs) or extend the volume".into()
         }
         (Language::Fr, Some(d)) if d <= 90.0 => format!(
-            "Seuil de 90 % atteint dans {d:.0} jours environ : ajouter {:.0} Go ou nettoyer les fichiers temporaires",
+            "Seuil de 90 % atteint dans {d:.0} jours environ : ajouter {:.0} Go (six mois de croissance) ou nettoyer les fichiers temporaires",
             (gb_per_month * 6.0).max(10.0)
         ),
         (Language::En, Some(d)) if d <= 90.0 => format!(
-            "90 % reached in about {d:.0} days: add {:.0} GB or clean temporary files",
+            "90 % reached in about {d:.0} days: add {:.0} GB (six months of growth) or clean temporary files",
             (gb_per_month * 6.0).max(10.0)
         ),
         (Language::Fr, _) => "Aucune action nécessaire : croissance maîtrisée".into(),
