@@ -23,8 +23,10 @@
 //! fresh PostgreSQL database created and dropped by the bench)
 
 use chrono::{DateTime, Duration as Days, DurationRound, Utc};
-use entities::{ai_analysis_results, ai_routine_history, ai_routines, clients, disk_hourly, disk_info, enums,
-    event_logs, machines, metrics, metrics_hourly};
+use entities::{
+    ai_analysis_results, ai_routine_history, ai_routines, clients, disk_hourly, disk_info, enums, event_logs,
+    machines, metrics, metrics_hourly,
+};
 use optralis::{
     app::AppState,
     config::Config,
@@ -127,7 +129,13 @@ fn ram_at(at: DateTime<Utc>, now: DateTime<Utc>, noise: &mut Noise) -> f64 {
     (70.0 - 0.5 * age_days + 3.0 * noise.next()).clamp(0.0, 100.0)
 }
 
-fn sample(client: Uuid, machine: Uuid, at: DateTime<Utc>, now: DateTime<Utc>, n: &mut Noise) -> metrics::ActiveModel {
+fn sample(
+    client: Uuid,
+    machine: Uuid,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    n: &mut Noise,
+) -> metrics::ActiveModel {
     metrics::ActiveModel {
         machine_id: Set(machine),
         collector: Set("metrics".into()),
@@ -149,11 +157,26 @@ fn sample(client: Uuid, machine: Uuid, at: DateTime<Utc>, now: DateTime<Utc>, n:
 }
 
 /// Raw samples every `every` seconds over `span`, ending at `now`.
-async fn seed_raw(db: &Database, client: Uuid, machine: Uuid, now: DateTime<Utc>, span: Days, every: i64) -> usize {
+async fn seed_raw(
+    db: &Database,
+    client: Uuid,
+    machine: Uuid,
+    now: DateTime<Utc>,
+    span: Days,
+    every: i64,
+) -> usize {
     let mut noise = Noise(machine.as_u128() as u64);
     let count = (span.num_seconds() / every) as usize;
     let rows: Vec<_> = (0..count)
-        .map(|k| sample(client, machine, now - Days::seconds(every * k as i64), now, &mut noise))
+        .map(|k| {
+            sample(
+                client,
+                machine,
+                now - Days::seconds(every * k as i64),
+                now,
+                &mut noise,
+            )
+        })
         .collect();
     for chunk in rows.chunks(CHUNK) {
         metrics::Entity::insert_many(chunk.to_vec())
@@ -166,7 +189,14 @@ async fn seed_raw(db: &Database, client: Uuid, machine: Uuid, now: DateTime<Utc>
 
 /// Event logs over `span`: one every `every` seconds, mostly information,
 /// one in ten a warning, one in thirty an error, a few critical.
-async fn seed_events(db: &Database, client: Uuid, machine: Uuid, now: DateTime<Utc>, span: Days, every: i64) -> usize {
+async fn seed_events(
+    db: &Database,
+    client: Uuid,
+    machine: Uuid,
+    now: DateTime<Utc>,
+    span: Days,
+    every: i64,
+) -> usize {
     let count = (span.num_seconds() / every) as usize;
     let rows: Vec<_> = (0..count)
         .map(|k| {

@@ -259,9 +259,7 @@ impl PgDatabase {
     pub async fn create(admin_url: &str) -> (Self, String) {
         let name = format!("optralis_bench_{}", uuid::Uuid::new_v4().simple());
         let admin = sea_orm::Database::connect(admin_url).await.unwrap();
-        sea_orm::ConnectionTrait::execute_unprepared(
-            &admin,
-            &format!("CREATE DATABASE \"{name}\""))
+        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{name}\""))
             .await
             .unwrap();
         admin.close().await.ok();
@@ -280,8 +278,9 @@ impl PgDatabase {
         let admin = sea_orm::Database::connect(&self.admin_url).await.unwrap();
         let _ = sea_orm::ConnectionTrait::execute_unprepared(
             &admin,
-            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .await;
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        )
+        .await;
         admin.close().await.ok();
     }
 }
