@@ -18,13 +18,13 @@ use chrono::{Duration as Days, Utc};
 use entities::{client_certificates, clients, enums, machines, sites};
 use hdrhistogram::Histogram;
 use optralis::{app::AppState, config::Config, http, serve};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{json, Value};
 use std::{collections::HashMap, time::Instant};
 use uuid::Uuid;
 
 mod support;
-use support::{EMAIL, PASSWORD};
+use support::{PgDatabase, EMAIL, PASSWORD};
 
 const TENANTS: usize = 100;
 const SIZES: [usize; 2] = [1_000, 10_000];
@@ -52,41 +52,6 @@ struct Server {
     url: String,
     state: AppState,
     _dir: tempfile::TempDir,
-}
-
-/// A PostgreSQL database of the bench's own, when asked for.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    async fn create(admin_url: &str) -> (Self, String) {
-        let name = format!("optralis_bench_{}", Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        let mut url = url::Url::parse(admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
-        (
-            Self {
-                admin_url: admin_url.to_owned(),
-                name,
-            },
-            url.to_string(),
-        )
-    }
-
-    async fn drop_it(self) {
-        let admin = sea_orm::Database::connect(&self.admin_url).await.unwrap();
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .await;
-        admin.close().await.ok();
-    }
 }
 
 async fn spawn(database_url: Option<&str>) -> Server {

@@ -247,3 +247,40 @@ impl ServerProcess {
         )
     }
 }
+
+/// A PostgreSQL database of the bench's own (`BENCH_DATABASE_URL` names
+/// the server's admin database), created fresh and dropped afterwards.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create(admin_url: &str) -> (Self, String) {
+        let name = format!("optralis_bench_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(admin_url).await.unwrap();
+        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        let mut url = url::Url::parse(admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        (
+            Self {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+            url.to_string(),
+        )
+    }
+
+    pub async fn drop_it(self) {
+        let admin = sea_orm::Database::connect(&self.admin_url).await.unwrap();
+        let _ = sea_orm::ConnectionTrait::execute_unprepared(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+        )
+        .await;
+        admin.close().await.ok();
+    }
+}
