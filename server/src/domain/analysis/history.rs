@@ -320,6 +320,10 @@ pub async fn load(
         .one(conn)
         .await?
         .ok_or(DomainError::NotFound("machine"))?;
+    // The machine is the tenant's: the series below are read by machine
+    // alone. With the tenant in the filter too, SQLite's planner took the
+    // tenant-wide time index and walked every machine's window (a routine
+    // over 1,000 machines grew with the square of the fleet).
     let mut h = History::empty(
         MachineInfo {
             id: machine.id,
@@ -346,7 +350,6 @@ pub async fn load(
                 metrics::Column::IoWaitPercent,
             ])
             .filter(metrics::Column::MachineId.eq(machine_id))
-            .filter(metrics::Column::ClientId.eq(client_id))
             .filter(metrics::Column::Collector.eq("metrics"))
             .filter(metrics::Column::RecordedAt.gte(raw_from))
             .filter(metrics::Column::RecordedAt.lte(now))
@@ -363,7 +366,6 @@ pub async fn load(
         }
         metrics_hourly::Entity::find()
             .filter(metrics_hourly::Column::MachineId.eq(machine_id))
-            .filter(metrics_hourly::Column::ClientId.eq(client_id))
             .filter(metrics_hourly::Column::Bucket.gte(long_from))
             .filter(metrics_hourly::Column::Bucket.lt(hour_of(raw_from)))
             .order_by_asc(metrics_hourly::Column::Bucket)
@@ -377,7 +379,6 @@ pub async fn load(
         }
         disk_hourly::Entity::find()
             .filter(disk_hourly::Column::MachineId.eq(machine_id))
-            .filter(disk_hourly::Column::ClientId.eq(client_id))
             .filter(disk_hourly::Column::Bucket.gte(long_from))
             .filter(disk_hourly::Column::Bucket.lt(hour_of(raw_from)))
             .order_by_asc(disk_hourly::Column::Bucket)
@@ -397,7 +398,6 @@ pub async fn load(
                 disk_info::Column::UsedPercent,
             ])
             .filter(disk_info::Column::MachineId.eq(machine_id))
-            .filter(disk_info::Column::ClientId.eq(client_id))
             .filter(disk_info::Column::RecordedAt.gte(hour_of(raw_from)))
             .filter(disk_info::Column::RecordedAt.lte(now))
             .order_by_desc(disk_info::Column::RecordedAt)
@@ -413,7 +413,6 @@ pub async fn load(
         }
         event_logs::Entity::find()
             .filter(event_logs::Column::MachineId.eq(machine_id))
-            .filter(event_logs::Column::ClientId.eq(client_id))
             .filter(event_logs::Column::Level.is_in(["critical", "error", "warning"]))
             .filter(event_logs::Column::RecordedAt.gte(raw_from))
             .filter(event_logs::Column::RecordedAt.lte(now))
@@ -435,7 +434,6 @@ pub async fn load(
             .column_as(Expr::col(E::RecordedAt).min(), "first_seen")
             .column_as(Expr::col(E::RecordedAt).max(), "last_seen")
             .filter(E::MachineId.eq(machine_id))
-            .filter(E::ClientId.eq(client_id))
             .filter(E::Level.is_in(["critical", "error"]))
             .filter(E::RecordedAt.gte(now - LOG_WINDOW))
             .filter(E::RecordedAt.lte(now))
@@ -618,8 +616,7 @@ pub async fn load(
                 .select_only()
                 .columns([E::Source, E::EventId, E::RecordedAt, E::Message])
                 .filter(E::MachineId.eq(machine_id))
-                .filter(E::ClientId.eq(client_id))
-                .filter(any)
+                    .filter(any)
                 .into_tuple()
                 .all(conn)
                 .await?;
