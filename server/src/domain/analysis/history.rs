@@ -616,7 +616,7 @@ pub async fn load(
                 .select_only()
                 .columns([E::Source, E::EventId, E::RecordedAt, E::Message])
                 .filter(E::MachineId.eq(machine_id))
-                    .filter(any)
+                .filter(any)
                 .into_tuple()
                 .all(conn)
                 .await?;
