@@ -660,11 +660,11 @@ async fn ai_config_detects_criticality_from_hostnames_and_keeps_manual_choices()
         "manual kept"
     );
 
-    let context = server
-        .state
-        .services
+    let services = &server.state.services;
+    let licence = services.licensing.of(bigco.parse().unwrap()).await.unwrap();
+    let context = services
         .ai_config
-        .narration_context(bigco.parse().unwrap(), ids["uat-app"].parse().unwrap())
+        .narration_context(&licence, bigco.parse().unwrap(), ids["uat-app"].parse().unwrap())
         .await
         .unwrap();
     assert_eq!(context.criticality.as_deref(), Some("critical"));

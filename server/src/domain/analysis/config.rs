@@ -8,7 +8,7 @@ use crate::{
     domain::{
         activity::{ActivityLog, Category, Entry, Level, RequestMeta},
         auth::Principal,
-        licensing::{Feature, Licensing},
+        licensing::{Feature, Licence, Licensing},
         DomainError,
     },
     infra::{clock::Clock, db::Database},
@@ -333,13 +333,14 @@ impl AiConfiguration {
     }
 
     /// What the narrator adds to a prompt about this machine: empty unless
-    /// the tenant's plan includes AI configuration.
+    /// the tenant's plan (`licence`, which the caller has already read)
+    /// includes AI configuration.
     pub async fn narration_context(
         &self,
+        licence: &Licence,
         client_id: Uuid,
         machine_id: Uuid,
     ) -> Result<NarrationContext, DomainError> {
-        let licence = self.licensing.of(client_id).await?;
         if licence.require(Feature::AiConfiguration).is_err() {
             return Ok(NarrationContext::default());
         }

@@ -296,9 +296,7 @@ impl Analyses {
                 next_available: self.clock.now() + to_chrono(remaining),
             });
         }
-        let outcome = self
-            .guarded(&request, &machine, &client, licence.ai_quota_monthly)
-            .await;
+        let outcome = self.guarded(&request, &machine, &client, &licence).await;
         if let Err(e) = self.cache.delete(&claim).await {
             tracing::warn!(error = %e, "analysis claim not released; it expires on its TTL");
         }
@@ -353,7 +351,7 @@ impl Analyses {
         request: &RunRequest,
         machine: &machines::Model,
         client: &clients::Model,
-        quota: i32,
+        licence: &licensing::Licence,
     ) -> Result<StoredAnalysis, DomainError> {
         let now = self.clock.now();
         let kind = request.kind;
@@ -402,9 +400,11 @@ impl Analyses {
             }
         }
         let usage = self.licensing.usage();
-        let reservation = usage.consume(request.client_id, quota, kind.cost()).await?;
+        let reservation = usage
+            .consume(request.client_id, licence.ai_quota_monthly, kind.cost())
+            .await?;
         match self
-            .compute_and_store(request, machine, client, &observed, &reservation)
+            .compute_and_store(request, machine, client, licence, &observed, &reservation)
             .await
         {
             Ok(stored) => Ok(stored),
@@ -422,6 +422,7 @@ impl Analyses {
         request: &RunRequest,
         machine: &machines::Model,
         client: &clients::Model,
+        licence: &licensing::Licence,
         observed: &Observed,
         reservation: &Reservation,
     ) -> Result<StoredAnalysis, DomainError> {
@@ -435,7 +436,7 @@ impl Analyses {
         }
         let context = self
             .ai_config
-            .narration_context(request.client_id, request.machine_id)
+            .narration_context(licence, request.client_id, request.machine_id)
             .await?;
         let narrative = self
             .narrator
