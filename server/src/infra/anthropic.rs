@@ -196,18 +196,14 @@ impl AnthropicClient {
     }
 }
 
-/// `retry-after` in seconds (the form the API sends).
+/// `retry-after`, read as the webhooks read it (seconds or an HTTP date).
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    response
+    let raw = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .ok()?;
+    super::webhook::parse_retry_after(raw, chrono::Utc::now())
 }
 
 async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, AnthropicError> {

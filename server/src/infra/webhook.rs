@@ -220,7 +220,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 
 /// `Retry-After` as seconds or as an HTTP date; a date already past means
 /// "now".
-fn parse_retry_after(raw: &str, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(raw: &str, now: DateTime<Utc>) -> Option<Duration> {
     let raw = raw.trim();
     if let Ok(secs) = raw.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -25,6 +25,7 @@
 mod seasonal;
 mod window;
 
+use super::stats::MAD_TO_SIGMA;
 use chrono::{DateTime, Utc};
 use seasonal::DailyProfile;
 use std::collections::VecDeque;
@@ -83,8 +84,6 @@ const MAX_DEVIATION: f64 = 50.0;
 /// The daily profile counts once its residuals spread less than this
 /// share of the values' spread.
 const SEASONAL_GAIN: f64 = 0.5;
-/// 1.4826 × MAD estimates the standard deviation of normal data.
-const MAD_TO_SIGMA: f64 = 1.4826;
 /// The log-likelihood scale: a tail probability of 1e-40 scores 1.
 const TAIL_FLOOR: f64 = 1e-40;
 

@@ -101,21 +101,6 @@ impl LicenceTypes {
         Ok(all)
     }
 
-    pub async fn by_code(&self, code: &str) -> Result<Option<license_types::Model>, DomainError> {
-        Ok(license_types::Entity::find()
-            .filter(license_types::Column::Code.eq(code))
-            .one(&self.db.conn)
-            .await?)
-    }
-
-    /// Tenants on each type.
-    pub async fn in_use(&self, code: &str) -> Result<u64, DomainError> {
-        Ok(clients::Entity::find()
-            .filter(clients::Column::LicenseType.eq(code))
-            .count(&self.db.conn)
-            .await?)
-    }
-
     pub async fn create(
         &self,
         actor: &Principal,

@@ -123,11 +123,6 @@ impl AiUsage {
         Ok(())
     }
 
-    /// When this month's quota renews.
-    pub fn renews_at(&self) -> DateTime<Utc> {
-        next_month(self.clock.now())
-    }
-
     /// This month, `YYYY-MM`.
     pub fn month(&self) -> String {
         month_of(self.clock.now())

@@ -21,7 +21,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Routines one scheduler pass takes at most; the rest wait for the next.
@@ -440,11 +440,7 @@ impl Automation {
         let config = config_of(routine);
         let kind = config.kind(routine_type);
         let mut tally = Tally::default();
-        let mut seen = HashSet::new();
         for machine in self.targets(routine, &config).await? {
-            if !seen.insert(machine.id) {
-                continue;
-            }
             let result = match kind {
                 Some(kind) => self
                     .analyses
