@@ -326,6 +326,55 @@ pub struct Settings {
         help_heading = "Analyses"
     )]
     pub ai_cache_ttl_minutes: String,
+
+    /// UptimeRobot read-only API key: `/status/external` lists its
+    /// monitors (an empty list without it)
+    #[arg(
+        long,
+        env = "UPTIMEROBOT_API_KEY",
+        hide_env_values = true,
+        help_heading = "Public face"
+    )]
+    pub uptimerobot_api_key: Option<String>,
+    /// Base URL of the UptimeRobot API
+    #[arg(
+        long,
+        env = "UPTIMEROBOT_BASE_URL",
+        default_value = "https://api.uptimerobot.com/v2",
+        help_heading = "Public face"
+    )]
+    pub uptimerobot_base_url: String,
+    /// Cloudflare Turnstile secret: the contact form then requires a valid
+    /// token (no check without it)
+    #[arg(
+        long,
+        env = "TURNSTILE_SECRET_KEY",
+        hide_env_values = true,
+        help_heading = "Public face"
+    )]
+    pub turnstile_secret_key: Option<String>,
+    /// Turnstile's siteverify endpoint
+    #[arg(
+        long,
+        env = "TURNSTILE_VERIFY_URL",
+        default_value = "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        help_heading = "Public face"
+    )]
+    pub turnstile_verify_url: String,
+    /// Where contact-form messages are e-mailed (stored in any case)
+    #[arg(long, env = "CONTACT_EMAIL", help_heading = "Public face")]
+    pub contact_email: Option<String>,
+    /// Serve the GraphiQL explorer at `GET /graphql` for browsers
+    #[arg(long, env = "GRAPHIQL", default_value = "true", help_heading = "Public face")]
+    pub graphiql: String,
+    /// Bearer token for `GET /metrics`; unset, only loopback may scrape
+    #[arg(
+        long,
+        env = "METRICS_TOKEN",
+        hide_env_values = true,
+        help_heading = "Public face"
+    )]
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -457,6 +506,27 @@ pub struct Config {
     pub claude: Option<ClaudeSettings>,
     /// Language of analyses for a tenant without one.
     pub ai_default_language: Language,
+    /// `/status/external`'s source; `None` without `UPTIMEROBOT_API_KEY`.
+    pub uptimerobot: Option<UptimeRobotSettings>,
+    /// Contact-form bot check; `None` without `TURNSTILE_SECRET_KEY`.
+    pub turnstile: Option<TurnstileSettings>,
+    /// Recipient of contact-form notifications.
+    pub contact_email: Option<String>,
+    pub graphiql: bool,
+    /// `None`: `/metrics` answers loopback clients only.
+    pub metrics_token: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UptimeRobotSettings {
+    pub api_key: String,
+    pub base_url: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct TurnstileSettings {
+    pub secret_key: String,
+    pub verify_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -724,7 +794,41 @@ impl Config {
             }
         };
 
+        let http_url = |raw: &str, variable: &'static str| {
+            Url::parse(raw.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .ok_or_else(|| ConfigError::new(variable, "must be an http(s) URL"))
+        };
+        let uptimerobot = match set(&s.uptimerobot_api_key) {
+            None => None,
+            Some(key) => Some(UptimeRobotSettings {
+                api_key: key.to_owned(),
+                base_url: http_url(&s.uptimerobot_base_url, "UPTIMEROBOT_BASE_URL")?,
+            }),
+        };
+        let turnstile = match set(&s.turnstile_secret_key) {
+            None => None,
+            Some(secret) => Some(TurnstileSettings {
+                secret_key: secret.to_owned(),
+                verify_url: http_url(&s.turnstile_verify_url, "TURNSTILE_VERIFY_URL")?,
+            }),
+        };
+        let contact_email = match set(&s.contact_email) {
+            None => None,
+            Some(address) if address.parse::<lettre::Address>().is_ok() => Some(address.to_owned()),
+            Some(_) => return Err(ConfigError::new("CONTACT_EMAIL", "is not an e-mail address")),
+        };
+        let graphiql = parse_bool(&s.graphiql, "GRAPHIQL")?;
+        let metrics_token = set(&s.metrics_token).map(str::to_owned);
+
         Ok(Self {
+            uptimerobot,
+            turnstile,
+            contact_email,
+            graphiql,
+            metrics_token,
             claude,
             ai_default_language,
             password_cost: PasswordCost::PRODUCTION,

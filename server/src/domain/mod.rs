@@ -20,6 +20,7 @@ pub mod licensing;
 pub mod live;
 pub mod notify;
 pub mod pki;
+pub mod public;
 pub mod status;
 pub mod tenancy;
 pub mod users;

@@ -6,7 +6,11 @@ mod export;
 mod graphql;
 mod health;
 mod installer;
+mod metrics;
+mod public;
 mod reports;
+mod status;
+mod status_page;
 
 use crate::{app::AppState, config::CorsOrigins};
 use axum::{
@@ -14,7 +18,7 @@ use axum::{
     handler::Handler,
     http::{header, HeaderName, HeaderValue, Method, StatusCode},
     middleware,
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use std::time::Duration;
@@ -47,6 +51,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(graphql::websocket))
         .route("/health", get(health::health))
+        .route("/status", get(status::status))
+        .route("/status/incidents", get(status::incidents))
+        .route("/status/external", get(public::external))
+        .route("/api/public/contact", post(public::contact))
+        .route("/api/public/landing-stats", get(public::landing_stats))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/export/machines", get(export::machines))
         .route("/api/reports/{file}", get(reports::html))
         .route("/api/installer/windows", get(installer::windows))

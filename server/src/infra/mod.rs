@@ -13,7 +13,10 @@ pub mod fanout;
 pub mod group_commit;
 pub mod mailer;
 mod redis;
+pub mod metrics;
 pub mod secrets;
+pub mod turnstile;
+pub mod uptimerobot;
 pub mod webhook;
 
 use crate::{

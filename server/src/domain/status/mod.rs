@@ -1,6 +1,11 @@
 //! What the server is and how healthy it is: version, backends, database
 //! reachability.
 
+pub mod external;
+pub mod incidents;
+pub mod report;
+pub mod uptime;
+
 pub use crate::infra::{db::Backend, CacheBackend};
 
 use crate::{domain::DomainError, infra::Infra};

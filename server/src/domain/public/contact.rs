@@ -1,0 +1,1 @@
+//! The contact form: validation, anti-spam, storage, notification.

@@ -1,0 +1,1 @@
+//! External monitors (UptimeRobot) for `/status/external`.

@@ -1,0 +1,1 @@
+//! The `/status` report: services, 15-day uptime, fleet figures; cached.

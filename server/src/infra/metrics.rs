@@ -1,0 +1,1 @@
+//! Prometheus metrics: the recorder, its registry of names, the exposition.

@@ -1,0 +1,1 @@
+//! Cloudflare Turnstile siteverify client.

@@ -1,0 +1,1 @@
+//! UptimeRobot getMonitors client.
