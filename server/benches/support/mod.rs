@@ -5,6 +5,7 @@
 
 #[path = "../../tests/api/listening.rs"]
 mod listening;
+pub mod seed;
 
 use serde_json::{json, Value};
 use std::{path::PathBuf, time::Duration};
