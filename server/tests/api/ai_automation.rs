@@ -774,7 +774,9 @@ async fn routine_and_trigger_history_is_purged_after_ninety_days() {
         .await
         .unwrap();
     }
-    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    optralis::jobs::cleanup::purge(db, server.timescaledb())
+        .await
+        .unwrap();
     let left_runs = ai_routine_history::Entity::find().all(&db.conn).await.unwrap();
     let left_firings = ai_trigger_history::Entity::find().all(&db.conn).await.unwrap();
     assert_eq!(left_runs.len(), 1);

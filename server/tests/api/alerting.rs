@@ -798,7 +798,9 @@ async fn notifications_are_kept_30_days_and_fired_alerts_90() {
         1
     );
     server.graphql_as(&admin, test, json!({ "id": channel })).await;
-    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    optralis::jobs::cleanup::purge(db, server.timescaledb())
+        .await
+        .unwrap();
     assert_eq!(
         entities::alert_rule_history::Entity::find()
             .count(&db.conn)

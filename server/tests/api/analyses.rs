@@ -464,7 +464,9 @@ async fn analyses_are_purged_after_90_days() {
         .exec(&db.conn)
         .await
         .unwrap();
-    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    optralis::jobs::cleanup::purge(db, server.timescaledb())
+        .await
+        .unwrap();
     let left: Vec<String> = ai_analysis_results::Entity::find()
         .filter(ai_analysis_results::Column::MachineId.eq(m))
         .all(&db.conn)

@@ -367,9 +367,14 @@ async fn a_fill_longer_than_the_raw_week_is_forecast_from_the_rollups() {
         .unwrap()
         .recorded_at;
     let now = Utc::now();
-    optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(13), now + Duration::hours(1))
-        .await
-        .unwrap();
+    optralis::domain::fleet::rollups::refresh(
+        db,
+        server.timescaledb(),
+        now - Duration::days(13),
+        now + Duration::hours(1),
+    )
+    .await
+    .unwrap();
 
     let pm = run(&server, &admin, machine.id, "PREDICTIVE_MAINTENANCE").await;
     let disk = pm["findings"]["capacity"]["disks"]

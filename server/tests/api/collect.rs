@@ -339,8 +339,21 @@ async fn a_failed_write_keeps_nothing_and_fails_only_its_own_request() {
     let (_, agents) = fleet(&server, &server.admin_token().await, "Broken", 2).await;
     let (agent, bystander) = (&agents[0], &agents[1]);
     let db = &server.state.services.infra.db.conn;
-    // A fault, not an outage (those answer 503: `db_outage.rs`).
-    db.execute_unprepared("DROP TABLE disk_info").await.unwrap();
+    // A fault, not an outage (those answer 503: `db_outage.rs`): every
+    // write into disk_info fails. A trigger rather than dropping the table,
+    // which TimescaleDB refuses while a continuous aggregate reads it.
+    let fault: &[&str] = match server.state.services.infra.db.backend {
+        optralis::domain::status::Backend::Sqlite => &[
+            "CREATE TRIGGER injected_fault BEFORE INSERT ON disk_info BEGIN SELECT RAISE(ABORT, 'injected fault in disk_info'); END",
+        ],
+        optralis::domain::status::Backend::Postgres => &[
+            "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault in disk_info'; END $$",
+            "CREATE TRIGGER injected_fault BEFORE INSERT ON disk_info FOR EACH ROW EXECUTE FUNCTION injected_fault()",
+        ],
+    };
+    for sql in fault {
+        db.execute_unprepared(sql).await.unwrap();
+    }
     let body = sample(
         "storage",
         Utc::now(),
@@ -440,10 +453,11 @@ async fn retention_follows_each_tenants_licence() {
             assert_eq!(agent.collect(disks).await.0, 200);
         }
     }
-    optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(200), now)
+    let timescaledb = server.timescaledb();
+    optralis::domain::fleet::rollups::refresh(db, timescaledb, now - Duration::days(200), now)
         .await
         .unwrap();
-    optralis::jobs::cleanup::purge(db, false).await.unwrap();
+    optralis::jobs::cleanup::purge(db, timescaledb).await.unwrap();
     let conn = &db.conn;
     let kept = |machine: Uuid| async move {
         let rows = metrics::Entity::find()

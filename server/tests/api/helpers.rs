@@ -338,6 +338,31 @@ impl TestServer {
 
     /// Stops accepting, drains, then stops the background jobs, as on
     /// SIGTERM; says how the jobs ended.
+    /// Whether this server's database runs TimescaleDB.
+    pub fn timescaledb(&self) -> bool {
+        self.state.services.status.timescaledb()
+    }
+
+    /// Runs TimescaleDB's background job `proc_name` (`policy_retention`,
+    /// `policy_compression`, …) of `hypertable` now, as its schedule would;
+    /// panics when there is no such job. TimescaleDB only.
+    pub async fn run_timescale_job(&self, proc_name: &str, hypertable: &str) {
+        let conn = &self.state.services.infra.db.conn;
+        let row = conn
+            .query_one(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = $1 AND hypertable_name = $2",
+                [proc_name.into(), hypertable.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {proc_name} job on {hypertable}"));
+        let job: i32 = row.try_get("", "job_id").unwrap();
+        conn.execute_unprepared(&format!("CALL run_job({job})"))
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(mut self) -> Option<Stopped> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

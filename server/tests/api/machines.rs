@@ -283,9 +283,14 @@ async fn metric_history_reads_raw_then_rollups_with_a_sampled_fallback() {
     );
 
     let db = &server.state.services.infra.db;
-    optralis::domain::fleet::rollups::refresh(db, false, now - Duration::days(31), now + Duration::hours(1))
-        .await
-        .unwrap();
+    optralis::domain::fleet::rollups::refresh(
+        db,
+        server.timescaledb(),
+        now - Duration::days(31),
+        now + Duration::hours(1),
+    )
+    .await
+    .unwrap();
     let rolled = server.graphql_as(&admin, query, vars("D30")).await;
     let rolled = &rolled["data"]["metricHistory"];
     assert_eq!(rolled["resolution"], "HOURLY");

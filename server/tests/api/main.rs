@@ -46,4 +46,5 @@ mod sites;
 mod storage;
 mod subscriptions;
 mod tenancy;
+mod timescale;
 mod windows_builds;

@@ -2,14 +2,14 @@
 //! (the built-in ones: Trial 7, Starter and Essentials 30, Pro and
 //! Business 90, Enterprise 365). One set-based DELETE per table and
 //! retention class (never a loop over machines); the rollups follow the
-//! raw data. TimescaleDB's 365-day policy is the safety net on top.
+//! raw data, continuous aggregates included. TimescaleDB's 365-day policy is the safety net on top.
 
 use crate::infra::db::Database;
 use chrono::{Duration, Utc};
 use entities::{clients, license_types};
 use sea_orm::{
     sea_query::{Alias, Expr, Query, SelectStatement},
-    ConnectionTrait, DbErr, EntityTrait, QuerySelect,
+    ConnectionTrait, DbErr, EntityTrait, QuerySelect, Statement,
 };
 
 /// Days kept for a tenant whose licence type is unknown (deleted by hand,
@@ -24,8 +24,8 @@ const RAW: [(&str, &str); 4] = [
     ("event_logs", "recorded_at"),
 ];
 
-/// Job-filled rollups (continuous aggregates on TimescaleDB are left to
-/// their own refresh).
+/// Job-filled rollups; on TimescaleDB the same names are continuous
+/// aggregates, which cannot be deleted from (see [`apply`]).
 const ROLLUPS: [(&str, &str); 3] = [
     ("metrics_hourly", "bucket"),
     ("network_hourly", "bucket"),
@@ -94,6 +94,24 @@ pub async fn apply(db: &Database, timescaledb: bool) -> Result<Vec<Deleted>, DbE
                 tracing::info!(table, retention_days = days, rows, "retention: rows deleted");
             }
             report.push(Deleted { table, days, rows });
+        }
+    }
+    if timescaledb {
+        // The raw deletes above are logged as invalidations; refreshing
+        // the aggregates up to the shortest retention recomputes only the
+        // invalidated buckets, so those whose raw rows are gone disappear
+        // too. Their own policy refreshes the last 31 days only: older
+        // invalidations would otherwise never be applied.
+        let shortest = classes.map(|(days, _)| days).min().unwrap_or(UNKNOWN_TYPE_DAYS);
+        let until = now - Duration::days(shortest);
+        for (view, _) in ROLLUPS {
+            db.conn
+                .execute(Statement::from_sql_and_values(
+                    db.conn.get_database_backend(),
+                    format!("CALL refresh_continuous_aggregate('{view}', NULL, $1)"),
+                    [until.into()],
+                ))
+                .await?;
         }
     }
     Ok(report)
