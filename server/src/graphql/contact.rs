@@ -89,7 +89,10 @@ impl ContactQuery {
     ) -> Result<Connection<String, ContactMessage, EmptyFields, EmptyFields>> {
         ctx.user_session_with_role(Role::SuperAdmin)?;
         if !(1..=MAX_PAGE as i32).contains(&first) {
-            return Err(ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")));
+            return Err(ApiError::bad_input(
+                "first",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
         }
         let after = match after {
             None => None,

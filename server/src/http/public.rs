@@ -50,14 +50,12 @@ fn validation_error(field: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Each text field of the body; a field of another type is named.
-fn input_from(object: &Map<String, Value>) -> Result<ContactInput, Response> {
-    let text = |field: &str| -> Result<Option<String>, Response> {
-        match object.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(validation_error(field, "must be a string")),
-        }
+/// Each text field of the body; `Err` names a field of another type.
+fn input_from(object: &Map<String, Value>) -> Result<ContactInput, &'static str> {
+    let text = |field: &'static str| match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(field),
     };
     Ok(ContactInput {
         name: text("name")?,
@@ -107,7 +105,7 @@ pub async fn contact(
     };
     let input = match input_from(&object) {
         Ok(i) => i,
-        Err(response) => return response,
+        Err(field) => return validation_error(field, "must be a string"),
     };
     match form.submit(input, &meta).await {
         Ok(_) => Json(json!({

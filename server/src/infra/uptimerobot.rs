@@ -157,17 +157,19 @@ impl MonitorSource for UptimeRobot {
             })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("UptimeRobot getMonitors answered HTTP {}", status.as_u16()));
+            return Err(format!(
+                "UptimeRobot getMonitors answered HTTP {}",
+                status.as_u16()
+            ));
         }
-        let answer: Answer = response
-            .json()
-            .await
-            .map_err(|e| format!("UptimeRobot getMonitors answered no monitor list: {}", root_cause(&e)))?;
+        let answer: Answer = response.json().await.map_err(|e| {
+            format!(
+                "UptimeRobot getMonitors answered no monitor list: {}",
+                root_cause(&e)
+            )
+        })?;
         if answer.stat != "ok" {
-            let (kind, message) = answer
-                .error
-                .map(|e| (e.kind, e.message))
-                .unwrap_or_default();
+            let (kind, message) = answer.error.map(|e| (e.kind, e.message)).unwrap_or_default();
             return Err(format!("UptimeRobot refused getMonitors: {kind} {message}"));
         }
         Ok(answer.monitors.into_iter().map(SourceMonitor::from).collect())

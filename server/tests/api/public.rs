@@ -2,9 +2,7 @@
 //! Turnstile, storage and e-mails), the landing page's figures and the
 //! external monitors read from a UptimeRobot stand-in.
 
-use crate::helpers::{
-    error_code, fleet, observer_of, tenant_with_admin, SmtpSink, TestEnv, TestServer,
-};
+use crate::helpers::{error_code, fleet, observer_of, tenant_with_admin, SmtpSink, TestEnv, TestServer};
 use axum::{extract::State, routing::post, Form, Json, Router};
 use chrono::{DateTime, DurationRound, Utc};
 use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -46,7 +44,11 @@ async fn env_behind_proxy() -> TestEnv {
     TestEnv::new().await.set("TRUST_PROXY_HEADERS", "true")
 }
 
-async fn post_contact(server: &TestServer, ip: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+async fn post_contact(
+    server: &TestServer,
+    ip: &str,
+    body: &Value,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let resp = server
         .http
         .post(server.url("/api/public/contact"))
@@ -127,10 +129,19 @@ async fn contact_form_stores_the_message_and_mails_the_team_and_the_sender() {
     assert!(team_subject.contains("Jean Dupont"), "{team_subject}");
     assert!(team_text.contains("jean@example.com"), "{team_text}");
     assert!(team_text.contains("Acme Corp"), "{team_text}");
-    assert!(team_text.contains("Je souhaite une démonstration."), "{team_text}");
+    assert!(
+        team_text.contains("Je souhaite une démonstration."),
+        "{team_text}"
+    );
     let (sender_subject, sender_text) = to_sender.expect("the sender is told");
-    assert_eq!(sender_subject, "Optralis – we received your message", "in the sender's language");
-    assert!(sender_text.contains("Je souhaite une démonstration."), "{sender_text}");
+    assert_eq!(
+        sender_subject, "Optralis – we received your message",
+        "in the sender's language"
+    );
+    assert!(
+        sender_text.contains("Je souhaite une démonstration."),
+        "{sender_text}"
+    );
 
     // Stored, and listed to the super_admin.
     let listed = server.graphql_as(&root, CONTACTS, json!({})).await;
@@ -218,7 +229,11 @@ async fn contact_messages_are_listed_newest_first_page_by_page() {
     assert_eq!(conn["edges"][0]["node"]["name"], "Sender 0", "{second}");
     assert_eq!(conn["pageInfo"]["hasNextPage"], false);
     let bad = server
-        .graphql_as(&root, "{ contactMessages(first: 101) { edges { cursor } } }", json!({}))
+        .graphql_as(
+            &root,
+            "{ contactMessages(first: 101) { edges { cursor } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&bad), "BAD_USER_INPUT", "{bad}");
 }
@@ -235,16 +250,39 @@ async fn contact_form_names_the_first_bad_field() {
     let mut no_name = form();
     no_name.as_object_mut().unwrap().remove("name");
     assert_field(&post_contact(&server, &ip(), &no_name).await, "name");
-    assert_field(&post_contact(&server, &ip(), &with(form(), "name", json!("   "))).await, "name");
-    assert_field(&post_contact(&server, &ip(), &with(form(), "email", json!("not-an-address"))).await, "email");
     assert_field(
-        &post_contact(&server, &ip(), &with(form(), "email", json!("a@x.com,victim@y.com"))).await,
+        &post_contact(&server, &ip(), &with(form(), "name", json!("   "))).await,
+        "name",
+    );
+    assert_field(
+        &post_contact(&server, &ip(), &with(form(), "email", json!("not-an-address"))).await,
         "email",
     );
-    assert_field(&post_contact(&server, &ip(), &with(form(), "subject", json!("sales"))).await, "subject");
-    assert_field(&post_contact(&server, &ip(), &with(form(), "language", json!("de"))).await, "language");
-    assert_field(&post_contact(&server, &ip(), &with(form(), "message", json!(""))).await, "message");
-    assert_field(&post_contact(&server, &ip(), &with(form(), "name", json!(42))).await, "name");
+    assert_field(
+        &post_contact(
+            &server,
+            &ip(),
+            &with(form(), "email", json!("a@x.com,victim@y.com")),
+        )
+        .await,
+        "email",
+    );
+    assert_field(
+        &post_contact(&server, &ip(), &with(form(), "subject", json!("sales"))).await,
+        "subject",
+    );
+    assert_field(
+        &post_contact(&server, &ip(), &with(form(), "language", json!("de"))).await,
+        "language",
+    );
+    assert_field(
+        &post_contact(&server, &ip(), &with(form(), "message", json!(""))).await,
+        "message",
+    );
+    assert_field(
+        &post_contact(&server, &ip(), &with(form(), "name", json!(42))).await,
+        "name",
+    );
     assert_field(
         &post_contact(&server, &ip(), &with(form(), "company", json!("c".repeat(101)))).await,
         "company",
@@ -288,17 +326,26 @@ async fn contact_form_names_the_first_bad_field() {
             .unwrap();
         assert_eq!(resp.status(), 400, "{raw}");
         let body: Value = resp.json().await.unwrap();
-        assert_eq!((body["code"].as_str(), body["field"].as_str()), (Some("VALIDATION_ERROR"), Some("body")));
+        assert_eq!(
+            (body["code"].as_str(), body["field"].as_str()),
+            (Some("VALIDATION_ERROR"), Some("body"))
+        );
     }
     // Past 64 KiB the body is not read.
     let huge = with(form(), "message", json!("x".repeat(70 * 1024)));
     let (status, _, body) = post_contact(&server, &ip(), &huge).await;
-    assert_eq!((status, body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn contact_form_honeypot_answers_success_and_keeps_nothing() {
-    let env = env_behind_proxy().await.set("CONTACT_EMAIL", "team@optralis.test");
+    let env = env_behind_proxy()
+        .await
+        .set("CONTACT_EMAIL", "team@optralis.test");
     let server = TestServer::spawn_env(env).await;
     let bot = with(form(), "website", json!("http://spam.example"));
     let (status, _, body) = post_contact(&server, "192.0.2.10", &bot).await;
@@ -348,12 +395,12 @@ async fn contact_form_takes_three_messages_per_address_in_five_minutes() {
     assert_eq!(post_contact(&server, "198.51.100.79", &form()).await.0, 429);
 }
 
+/// The forms a stand-in received.
+type Seen = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
 /// A Turnstile siteverify stand-in: `good-token` passes with our secret.
-async fn turnstile_stand_in(seen: Arc<Mutex<Vec<HashMap<String, String>>>>) -> SocketAddr {
-    async fn verify(
-        State(seen): State<Arc<Mutex<Vec<HashMap<String, String>>>>>,
-        Form(form): Form<HashMap<String, String>>,
-    ) -> Json<Value> {
+async fn turnstile_stand_in(seen: Seen) -> SocketAddr {
+    async fn verify(State(seen): State<Seen>, Form(form): Form<HashMap<String, String>>) -> Json<Value> {
         let ok = form.get("secret").map(String::as_str) == Some("turnstile-secret")
             && form.get("response").map(String::as_str) == Some("good-token");
         seen.lock().unwrap().push(form);
@@ -387,13 +434,21 @@ async fn contact_form_verifies_turnstile_tokens_server_side() {
     let server = TestServer::spawn_env(env).await;
 
     let (status, _, body) = post_contact(&server, "203.0.113.1", &form()).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("TURNSTILE_FAILED")), "no token: {body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("TURNSTILE_FAILED")),
+        "no token: {body}"
+    );
     assert_eq!(body["field"], "turnstile_token");
     assert!(seen.lock().unwrap().is_empty(), "no token, nothing to ask");
 
     let bad = with(form(), "turnstile_token", json!("forged-token"));
     let (status, _, body) = post_contact(&server, "203.0.113.2", &bad).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("TURNSTILE_FAILED")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("TURNSTILE_FAILED")),
+        "{body}"
+    );
 
     let good = with(form(), "turnstile_token", json!("good-token"));
     let (status, _, body) = post_contact(&server, "203.0.113.3", &good).await;
@@ -404,7 +459,10 @@ async fn contact_form_verifies_turnstile_tokens_server_side() {
     assert_eq!(asked.len(), 2);
     assert_eq!(asked[1]["secret"], "turnstile-secret");
     assert_eq!(asked[1]["response"], "good-token");
-    assert_eq!(asked[1]["remoteip"], "203.0.113.3", "the client's address, not the proxy's");
+    assert_eq!(
+        asked[1]["remoteip"], "203.0.113.3",
+        "the client's address, not the proxy's"
+    );
 
     // An invalid form is refused before the token is spent.
     let invalid = with(good.clone(), "email", json!("nope"));
@@ -424,7 +482,11 @@ async fn contact_form_is_refused_when_turnstile_cannot_be_asked() {
     let server = TestServer::spawn_env(env).await;
     let good = with(form(), "turnstile_token", json!("good-token"));
     let (status, _, body) = post_contact(&server, "203.0.113.9", &good).await;
-    assert_eq!((status, body["code"].as_str()), (503, Some("SERVICE_UNAVAILABLE")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("SERVICE_UNAVAILABLE")),
+        "{body}"
+    );
     assert_eq!(stored_messages(&server).await, 0, "never accepted unverified");
 }
 
@@ -451,7 +513,10 @@ async fn landing_stats_count_machines_customers_and_hours_and_are_cached() {
     let (suspended, _, _) = tenant_with_admin(&server, &root, "Gamma").await;
     let (expired, _, _) = tenant_with_admin(&server, &root, "Delta").await;
     clients::Entity::update_many()
-        .col_expr(clients::Column::LicenseStatus, Expr::value(LicenceStatus::Suspended))
+        .col_expr(
+            clients::Column::LicenseStatus,
+            Expr::value(LicenceStatus::Suspended),
+        )
         .filter(clients::Column::Id.eq(uuid::Uuid::parse_str(&suspended).unwrap()))
         .exec(db)
         .await
@@ -505,7 +570,10 @@ async fn landing_stats_count_machines_customers_and_hours_and_are_cached() {
     let (_, fresh) = landing(&server).await;
     assert_eq!(fresh["total_machines"], 4);
     assert_eq!(fresh["active_clients"], 3);
-    assert_eq!(fresh["total_monitoring_hours"], 60, "the new machine has not run an hour yet");
+    assert_eq!(
+        fresh["total_monitoring_hours"], 60,
+        "the new machine has not run an hour yet"
+    );
 }
 
 const RECORDED_HALF: i64 = 1_764_417_600;
@@ -543,7 +611,10 @@ async fn uptimerobot_stand_in(answer: Value) -> UptimeRobotStandIn {
         calls: Arc<AtomicUsize>,
         failing: Arc<AtomicBool>,
     }
-    async fn get_monitors(State(s): State<S>, Form(form): Form<HashMap<String, String>>) -> axum::response::Response {
+    async fn get_monitors(
+        State(s): State<S>,
+        Form(form): Form<HashMap<String, String>>,
+    ) -> axum::response::Response {
         use axum::response::IntoResponse;
         s.calls.fetch_add(1, Ordering::SeqCst);
         if s.failing.load(Ordering::SeqCst) {
@@ -556,7 +627,10 @@ async fn uptimerobot_stand_in(answer: Value) -> UptimeRobotStandIn {
             ("logs_limit", "1000"),
             ("custom_uptime_ratios", "15"),
         ];
-        if expected.iter().any(|(k, v)| form.get(*k).map(String::as_str) != Some(*v)) {
+        if expected
+            .iter()
+            .any(|(k, v)| form.get(*k).map(String::as_str) != Some(*v))
+        {
             return Json(json!({
                 "stat": "fail",
                 "error": { "type": "invalid_parameter", "parameter_name": "api_key", "message": "api_key is invalid." }
@@ -581,7 +655,12 @@ async fn uptimerobot_stand_in(answer: Value) -> UptimeRobotStandIn {
 }
 
 async fn external(server: &TestServer) -> (reqwest::header::HeaderMap, Value) {
-    let resp = server.http.get(server.url("/status/external")).send().await.unwrap();
+    let resp = server
+        .http
+        .get(server.url("/status/external"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200, "never a 500");
     let headers = resp.headers().clone();
     (headers, resp.json().await.unwrap())
@@ -651,7 +730,10 @@ async fn external_monitors_compute_half_days_from_uptimerobot_logs() {
     let front = &monitors[1];
     assert_eq!(front["status"], "offline");
     assert_eq!(front["uptime_ratio"], 98.127);
-    assert_eq!(front["response_time"], 85, "the average, rounded, without a latest check");
+    assert_eq!(
+        front["response_time"], 85,
+        "the average, rounded, without a latest check"
+    );
     let bars: Vec<f64> = serde_json::from_value(front["uptime_15d"].clone()).unwrap();
     // Down since 6 h into the previous half, still down: half of it lost,
     // and the current half up to now, over the whole 43200 s.
@@ -676,7 +758,10 @@ async fn external_monitors_compute_half_days_from_uptimerobot_logs() {
     assert_eq!(stand_in.calls.load(Ordering::SeqCst), 2);
     assert!(stale["error"].is_string(), "{stale}");
     assert_eq!(stale["monitors"], body["monitors"]);
-    assert_eq!(headers["cache-control"], "public, max-age=10", "a failure is not kept the full minute");
+    assert_eq!(
+        headers["cache-control"], "public, max-age=10",
+        "a failure is not kept the full minute"
+    );
 }
 
 #[tokio::test]
@@ -684,12 +769,18 @@ async fn external_monitors_survive_uptimerobot_being_down_or_refusing() {
     let env = TestEnv::new()
         .await
         .set("UPTIMEROBOT_API_KEY", "ur-test-key")
-        .set("UPTIMEROBOT_BASE_URL", &format!("http://{}/v2", closed_port().await));
+        .set(
+            "UPTIMEROBOT_BASE_URL",
+            &format!("http://{}/v2", closed_port().await),
+        );
     let server = TestServer::spawn_env(env).await;
     let (_, body) = external(&server).await;
     assert_eq!(body["monitors"], json!([]), "{body}");
     assert!(body["error"].is_string(), "{body}");
-    assert!(!body.to_string().contains("ur-test-key"), "the key is never shown");
+    assert!(
+        !body.to_string().contains("ur-test-key"),
+        "the key is never shown"
+    );
 
     // A key UptimeRobot refuses is an error too, not monitors.
     let stand_in = uptimerobot_stand_in(recorded_answer(half_of(Utc::now()))).await;

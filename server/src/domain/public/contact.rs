@@ -144,7 +144,10 @@ fn present(value: &Option<String>) -> Option<&str> {
 
 fn bounded(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
     if value.chars().count() > max {
-        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(value.to_owned())
 }
@@ -154,7 +157,10 @@ pub fn validate(input: &ContactInput) -> Result<Submission, DomainError> {
     let name = present(&input.name).ok_or_else(|| DomainError::invalid("name", "is required"))?;
     let name = bounded("name", name, MAX_NAME_CHARS)?;
     if name.chars().any(char::is_control) {
-        return Err(DomainError::invalid("name", "must not contain control characters"));
+        return Err(DomainError::invalid(
+            "name",
+            "must not contain control characters",
+        ));
     }
     let email = present(&input.email).ok_or_else(|| DomainError::invalid("email", "is required"))?;
     let email = validate_email(email)?;
@@ -232,7 +238,10 @@ impl ContactForm {
     /// Handles an admitted submission.
     pub async fn submit(&self, input: ContactInput, meta: &RequestMeta) -> Result<Outcome, DomainError> {
         if present(&input.website).is_some() {
-            tracing::info!(ip = meta.ip.as_deref().unwrap_or("-"), "contact form honeypot filled; discarded");
+            tracing::info!(
+                ip = meta.ip.as_deref().unwrap_or("-"),
+                "contact form honeypot filled; discarded"
+            );
             return Ok(Outcome::Discarded);
         }
         let submission = validate(&input)?;
@@ -243,7 +252,10 @@ impl ContactForm {
             match check.verify(token, meta.ip.as_deref()).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    return Err(DomainError::invalid(TURNSTILE_FIELD, "the anti-spam check failed"));
+                    return Err(DomainError::invalid(
+                        TURNSTILE_FIELD,
+                        "the anti-spam check failed",
+                    ));
                 }
                 Err(why) => {
                     tracing::warn!(error = %why, "Turnstile verification unavailable; contact form refused");
@@ -378,7 +390,11 @@ impl ContactForm {
 
     /// Marks a message dealt with by `by`; a message already handled keeps
     /// its first handling.
-    pub async fn mark_handled(&self, id: Uuid, by: Option<Uuid>) -> Result<contact_messages::Model, DomainError> {
+    pub async fn mark_handled(
+        &self,
+        id: Uuid,
+        by: Option<Uuid>,
+    ) -> Result<contact_messages::Model, DomainError> {
         use contact_messages::Column;
         contact_messages::Entity::update_many()
             .col_expr(Column::HandledAt, Expr::value(Some(self.clock.now())))
@@ -436,7 +452,13 @@ mod tests {
 
     #[test]
     fn the_first_bad_field_is_named() {
-        assert_eq!(field_of(validate(&ContactInput { name: Some(" ".into()), ..form() })), "name");
+        assert_eq!(
+            field_of(validate(&ContactInput {
+                name: Some(" ".into()),
+                ..form()
+            })),
+            "name"
+        );
         assert_eq!(
             field_of(validate(&ContactInput {
                 name: None,
@@ -469,7 +491,13 @@ mod tests {
             })),
             "language"
         );
-        assert_eq!(field_of(validate(&ContactInput { message: None, ..form() })), "message");
+        assert_eq!(
+            field_of(validate(&ContactInput {
+                message: None,
+                ..form()
+            })),
+            "message"
+        );
         assert_eq!(
             field_of(validate(&ContactInput {
                 company: Some("x".repeat(101)),

@@ -46,7 +46,10 @@ fn statement(backend: Backend, now: chrono::DateTime<chrono::Utc>) -> Statement 
     // timestamps as RFC 3339 text, which julianday() reads.
     let (hours, p) = match backend {
         Backend::Sqlite => ("MAX(julianday(?1) - julianday(created_at), 0) * 24.0", "?1"),
-        Backend::Postgres => ("GREATEST(EXTRACT(EPOCH FROM ($1 - created_at)), 0) / 3600.0", "$1"),
+        Backend::Postgres => (
+            "GREATEST(EXTRACT(EPOCH FROM ($1 - created_at)), 0) / 3600.0",
+            "$1",
+        ),
     };
     let sql = format!(
         "SELECT \

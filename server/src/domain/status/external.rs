@@ -125,7 +125,11 @@ pub fn half_start(at: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Outages as `[start, end)` from the events, oldest first, clipped to
 /// `[from, now]`.
-fn outages(logs: &[LogEvent], from: DateTime<Utc>, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+fn outages(
+    logs: &[LogEvent],
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut events: Vec<LogEvent> = logs.iter().copied().filter(|e| e.at <= now).collect();
     // UptimeRobot lists newest first; ties keep their relative order
     // reversed, so a down and an up logged the same second read down, up.
@@ -353,7 +357,11 @@ mod tests {
 
     #[test]
     fn an_up_without_its_down_counts_from_the_window_start() {
-        let logs = [ev(UP, "2026-06-01T03:00:00Z"), ev(DOWN, "2026-06-02T00:00:00Z"), ev(UP, "2026-06-02T01:00:00Z")];
+        let logs = [
+            ev(UP, "2026-06-01T03:00:00Z"),
+            ev(DOWN, "2026-06-02T00:00:00Z"),
+            ev(UP, "2026-06-02T01:00:00Z"),
+        ];
         let v = uptime_15d(&logs, t(NOW));
         assert_eq!(dips(&v), [(0, 75.0), (2, 91.67)]);
     }
