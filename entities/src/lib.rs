@@ -19,6 +19,7 @@ pub mod client_certificates;
 pub mod client_settings;
 pub mod clients;
 pub mod collection_settings;
+pub mod contact_messages;
 pub mod disk_hourly;
 pub mod disk_info;
 pub mod email_outbox;

@@ -63,6 +63,12 @@ pub struct Services {
     pub automation: crate::domain::analysis::automation::Automation,
     /// AI configuration (Enterprise): custom context, machine criticality.
     pub ai_config: crate::domain::analysis::config::AiConfiguration,
+    /// The public contact form.
+    pub contact: crate::domain::public::contact::ContactForm,
+    /// The landing page's public figures.
+    pub landing: crate::domain::public::landing::Landing,
+    /// `/status/external`: UptimeRobot's monitors.
+    pub external_monitors: crate::domain::status::external::ExternalMonitors,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -187,7 +193,35 @@ impl Services {
             infra.db.clone(),
             infra.clock.clone(),
         )));
+        let contact = crate::domain::public::contact::ContactForm::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            outbox.clone(),
+            config.turnstile.clone().map(|t| {
+                Arc::new(crate::infra::turnstile::Turnstile::new(t))
+                    as Arc<dyn crate::domain::public::contact::BotCheck>
+            }),
+            config.contact_email.clone(),
+            config.dashboard_url.clone(),
+            infra.clock.clone(),
+        );
+        let landing = crate::domain::public::landing::Landing::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            infra.clock.clone(),
+        );
+        let external_monitors = crate::domain::status::external::ExternalMonitors::new(
+            config.uptimerobot.clone().map(|u| {
+                Arc::new(crate::infra::uptimerobot::UptimeRobot::new(u))
+                    as Arc<dyn crate::domain::status::external::MonitorSource>
+            }),
+            infra.cache.clone(),
+            infra.clock.clone(),
+        );
         Self {
+            contact,
+            landing,
+            external_monitors,
             automation,
             ai_config,
             sites,

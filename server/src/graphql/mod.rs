@@ -12,6 +12,7 @@ mod analyses;
 mod api_tokens;
 pub mod auth;
 mod certificates;
+mod contact;
 mod context;
 mod cost;
 mod docker;
@@ -70,6 +71,7 @@ pub struct QueryRoot(
     settings::SettingsQuery,
     analyses::AnalysisQuery,
     ai_automation::AiAutomationQuery,
+    contact::ContactQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -94,6 +96,7 @@ pub struct MutationRoot(
     settings::SettingsMutation,
     analyses::AnalysisMutation,
     ai_automation::AiAutomationMutation,
+    contact::ContactMutation,
 );
 
 #[derive(MergedSubscription, Default)]

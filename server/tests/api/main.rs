@@ -32,6 +32,7 @@ mod machines;
 mod narrator;
 mod organise;
 mod process;
+mod public;
 mod query_cost;
 mod reminders;
 mod scale_out;

@@ -13,6 +13,8 @@ pub enum LimitedAction {
     PasswordResetRequest,
     PasswordReset,
     InstallerDownload,
+    /// The public contact form.
+    ContactForm,
 }
 
 impl LimitedAction {
@@ -24,6 +26,7 @@ impl LimitedAction {
             Self::PasswordResetRequest => "reset-request",
             Self::PasswordReset => "reset",
             Self::InstallerDownload => "installer",
+            Self::ContactForm => "contact",
         }
     }
 }
