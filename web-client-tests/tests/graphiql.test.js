@@ -86,20 +86,27 @@ test('GraphiQL runs a query and a subscription with a Bearer token', async () =>
 
     // A subscription over /graphql/ws, authenticated by the same token in
     // connection_init: the server's clock ticks into the result pane.
-    const socket = page.waitForEvent('websocket', { timeout: 15_000 });
+    // Frames are watched from the socket's creation, before any arrives.
+    const sockets = [];
+    const sent = [];
+    const ticks = [];
+    page.on('websocket', (ws) => {
+      sockets.push(ws.url());
+      ws.on('framesent', (frame) => sent.push(String(frame.payload)));
+      ws.on('framereceived', (frame) => {
+        if (String(frame.payload).includes('"serverTime"')) ticks.push(String(frame.payload));
+      });
+    });
     await typeQuery(page, 'subscription { serverTime(intervalMs: 100) }');
     await page.click('.graphiql-execute-button');
-    const ws = await socket;
-    assert.ok(ws.url().endsWith('/graphql/ws'), ws.url());
-    const ticks = [];
-    ws.on('framereceived', (frame) => {
-      if (typeof frame.payload === 'string' && frame.payload.includes('"serverTime"')) ticks.push(frame.payload);
-    });
     await page.waitForFunction(
       () => /"serverTime": "\d{4}-/.test(document.querySelector('.graphiql-response')?.innerText ?? ''),
       null,
       { timeout: 15_000 },
     );
+    assert.deepEqual(sockets, [server.wsUrl]);
+    const init = JSON.parse(sent.find((f) => f.includes('connection_init')));
+    assert.equal(init.payload.Authorization, `Bearer ${token}`);
     assert.ok(ticks.length >= 1, 'ticks arrive over the socket');
     await page.screenshot({ path: artifactPath('graphiql.png') });
     // Stop the subscription (the run button toggles).
