@@ -139,6 +139,8 @@ pub fn page(headers: &HeaderMap) -> Response {
         headers_out.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     headers_out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // `/graphql` answers JSON to other clients.
+    headers_out.insert(header::VARY, HeaderValue::from_static("Accept"));
     response
 }
 

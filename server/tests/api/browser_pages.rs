@@ -138,6 +138,7 @@ async fn graphiql_page_and_its_assets_come_from_the_binary() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(header(&resp, "content-type").starts_with("text/html"));
+    assert_eq!(header(&resp, "vary"), "Accept");
     let policy = header(&resp, "content-security-policy").to_owned();
     let html = resp.text().await.unwrap();
     assert!(html.contains("id=\"graphiql\""));
