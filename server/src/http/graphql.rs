@@ -404,6 +404,9 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if super::graphiql::wanted(state.config.graphiql, &headers, query.as_deref()) {
+        return super::graphiql::page(&headers);
+    }
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(r) => r,
         Err(e) => {

@@ -3,6 +3,7 @@
 
 mod errors;
 mod export;
+mod graphiql;
 mod graphql;
 mod health;
 mod installer;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
             get(graphql::get).post(graphql::post.layer(middleware::from_fn(graphql::single_json_operation))),
         )
         .route("/graphql/ws", get(graphql::websocket))
+        .route("/graphql/assets/{file}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/status", get(status::status))
         .route("/status/incidents", get(status::incidents))

@@ -12,6 +12,7 @@ mod alerting;
 mod analyses;
 mod analysis_acceptance;
 mod analysis_engine;
+mod browser_pages;
 mod cli;
 mod collect;
 mod db_outage;
