@@ -8,10 +8,16 @@ use crate::{
     collect::metrics_sample,
     helpers::{drive_outbox, error_code, fleet, heartbeat_body, TestEnv, TestServer, WsClient, WITHOUT_WORKERS},
 };
-use prometheus_parse::{Scrape, Value as Sample};
+use openmetrics_parser::{prometheus::parse_prometheus, MetricsExposition, PrometheusType, PrometheusValue};
 use serde_json::{json, Value};
 use std::time::Duration;
 use uuid::Uuid;
+
+type Scrape = MetricsExposition<PrometheusType, PrometheusValue>;
+
+fn parse(text: &str) -> Scrape {
+    parse_prometheus(text).unwrap_or_else(|e| panic!("not Prometheus text ({e:?}):\n{text}"))
+}
 
 /// The scraped text, parsed; asserts the transport rules of a scrape.
 async fn scrape(server: &TestServer) -> (Scrape, String) {
@@ -23,22 +29,31 @@ async fn scrape(server: &TestServer) -> (Scrape, String) {
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let text = resp.text().await.unwrap();
-    let parsed = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format");
-    (parsed, text)
+    (parse(&text), text)
 }
 
-fn matches(sample: &prometheus_parse::Sample, name: &str, labels: &[(&str, &str)]) -> bool {
-    sample.metric == name && labels.iter().all(|(k, v)| sample.labels.get(k) == Some(*v))
+/// The values of family `name` whose labels include `labels`.
+fn values<'a>(scrape: &'a Scrape, name: &str, labels: &[(&str, &str)]) -> Vec<&'a PrometheusValue> {
+    let Some(family) = scrape.families.get(name) else {
+        return Vec::new();
+    };
+    family
+        .iter_samples()
+        .filter(|s| {
+            let set = s.get_labelset().unwrap();
+            labels.iter().all(|(k, v)| set.get_label_value(k) == Some(*v))
+        })
+        .map(|s| &s.value)
+        .collect()
 }
 
 /// The sum of a counter or gauge over the samples carrying `labels`.
 fn total(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|s| matches(s, name, labels))
-        .map(|s| match &s.value {
-            Sample::Counter(v) | Sample::Gauge(v) | Sample::Untyped(v) => *v,
+    values(scrape, name, labels)
+        .into_iter()
+        .map(|value| match value {
+            PrometheusValue::Counter(c) => c.value.as_f64(),
+            PrometheusValue::Gauge(n) | PrometheusValue::Unknown(n) => n.as_f64(),
             other => panic!("{name} is not a counter or gauge: {other:?}"),
         })
         .sum()
@@ -47,15 +62,14 @@ fn total(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
 /// How many observations the histograms carrying `labels` hold (their
 /// `+Inf` bucket).
 fn observations(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
-    scrape
-        .samples
-        .iter()
-        .filter(|s| matches(s, name, labels))
-        .map(|s| match &s.value {
-            Sample::Histogram(buckets) => buckets
+    values(scrape, name, labels)
+        .into_iter()
+        .map(|value| match value {
+            PrometheusValue::Histogram(h) => h
+                .buckets
                 .iter()
-                .find(|b| b.less_than.is_infinite())
-                .map_or(0.0, |b| b.count),
+                .find(|b| b.upper_bound.is_infinite())
+                .map_or(0.0, |b| b.count.as_f64()),
             other => panic!("{name} is not a histogram: {other:?}"),
         })
         .sum()
@@ -296,7 +310,7 @@ async fn with_a_token_set_scrapes_need_it() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
-    let parsed = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let parsed = parse(&text);
     assert!(total(&parsed, "optralis_db_pool_max_connections", &[]) >= 1.0);
 }
 
