@@ -424,11 +424,18 @@ pub fn router(state: AppState) -> axum::Router {
 
 /// Counts agent requests by route template and status; here rather than
 /// in the gateway crate, which knows nothing of this server's metrics.
-async fn count_agent_requests(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn count_agent_requests(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let started = std::time::Instant::now();
     let route = request.extensions().get::<axum::extract::MatchedPath>().cloned();
     let response = next.run(request).await;
-    crate::infra::metrics::agent_request(route.as_ref().map(|r| r.as_str()), response.status(), started.elapsed());
+    crate::infra::metrics::agent_request(
+        route.as_ref().map(|r| r.as_str()),
+        response.status(),
+        started.elapsed(),
+    );
     response
 }
 

@@ -150,7 +150,12 @@ impl Extension for Tracker {
     ) -> ServerResult<ExecutableDocument> {
         let parsed = next.run(ctx, query, variables).await;
         if let Ok(doc) = &parsed {
-            let requested = self.0.requested.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let requested = self
+                .0
+                .requested
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
             *self.0.selected.lock().unwrap_or_else(PoisonError::into_inner) =
                 Some(select(doc, requested.as_deref()));
         }
@@ -186,6 +191,9 @@ mod tests {
         assert_eq!(pick(two, Some("B")), (Some("B".into()), "mutation"));
         assert_eq!(pick(two, None), (None, UNKNOWN));
         assert_eq!(pick(two, Some("C")), (None, UNKNOWN));
-        assert_eq!(pick("subscription S { t }", Some("S")), (Some("S".into()), "subscription"));
+        assert_eq!(
+            pick("subscription S { t }", Some("S")),
+            (Some("S".into()), "subscription")
+        );
     }
 }

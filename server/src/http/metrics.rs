@@ -26,11 +26,7 @@ pub async fn metrics(
     remote: Option<Extension<RemoteAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refusal) = refusal(
-        state.config.metrics_token.as_deref(),
-        &headers,
-        remote.as_deref(),
-    ) {
+    if let Some(refusal) = refusal(state.config.metrics_token.as_deref(), &headers, remote.as_deref()) {
         return refusal;
     }
     let services = &state.services;
@@ -147,9 +143,18 @@ mod tests {
         for (remote, hdrs) in [
             (Some(peer("10.0.0.7:5000")), headers(&[])),
             (None, headers(&[])),
-            (Some(peer("127.0.0.1:5000")), headers(&[("x-forwarded-for", "203.0.113.9")])),
-            (Some(peer("127.0.0.1:5000")), headers(&[("forwarded", "for=203.0.113.9")])),
-            (Some(peer("127.0.0.1:5000")), headers(&[("x-real-ip", "203.0.113.9")])),
+            (
+                Some(peer("127.0.0.1:5000")),
+                headers(&[("x-forwarded-for", "203.0.113.9")]),
+            ),
+            (
+                Some(peer("127.0.0.1:5000")),
+                headers(&[("forwarded", "for=203.0.113.9")]),
+            ),
+            (
+                Some(peer("127.0.0.1:5000")),
+                headers(&[("x-real-ip", "203.0.113.9")]),
+            ),
         ] {
             let refused = refusal(None, &hdrs, remote.as_ref()).expect("refused");
             assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -163,7 +168,11 @@ mod tests {
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(refused.headers()[header::WWW_AUTHENTICATE], "Bearer");
         for wrong in ["Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "s3cret"] {
-            let refused = refusal(Some("s3cret"), &headers(&[("authorization", wrong)]), Some(&local));
+            let refused = refusal(
+                Some("s3cret"),
+                &headers(&[("authorization", wrong)]),
+                Some(&local),
+            );
             assert_eq!(refused.expect(wrong).status(), StatusCode::UNAUTHORIZED);
         }
         let remote = peer("203.0.113.9:5000");

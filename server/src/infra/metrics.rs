@@ -54,9 +54,7 @@ const FLUSH_BUCKETS: &[f64] = &[
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 512.0, 1024.0];
 /// Jobs range from a millisecond (an empty outbox) to minutes (a purge or
 /// a 31-day rollup refresh).
-const JOB_BUCKETS: &[f64] = &[
-    0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0,
-];
+const JOB_BUCKETS: &[f64] = &[0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0];
 
 const fn series(
     name: &'static str,
@@ -421,7 +419,11 @@ fn status_label(status: http::StatusCode) -> SharedString {
 /// A request answered on the main port; `route` is the matched template.
 pub fn http_request(route: Option<&str>, method: &http::Method, status: http::StatusCode, elapsed: Duration) {
     let (route, method) = (route_label(route), s(method_label(method)));
-    count(&HTTP_REQUESTS, [route.clone(), method.clone(), status_label(status)], 1);
+    count(
+        &HTTP_REQUESTS,
+        [route.clone(), method.clone(), status_label(status)],
+        1,
+    );
     observe(&HTTP_DURATION, [route, method], elapsed.as_secs_f64());
 }
 
@@ -460,7 +462,12 @@ impl BoundedLabels {
         if !well_formed {
             return s(Self::INVALID);
         }
-        if self.seen.read().unwrap_or_else(PoisonError::into_inner).contains(raw) {
+        if self
+            .seen
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(raw)
+        {
             return SharedString::from(raw.to_owned());
         }
         let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
@@ -504,7 +511,11 @@ pub fn graphql_duration(name: Option<&str>, kind: &'static str, elapsed: Duratio
 
 /// One error of a GraphQL response, by its `extensions.code`.
 pub fn graphql_error(name: Option<&str>, code: &str) {
-    count(&GRAPHQL_ERRORS, [operation_label(name), ERROR_CODES.label(code)], 1);
+    count(
+        &GRAPHQL_ERRORS,
+        [operation_label(name), ERROR_CODES.label(code)],
+        1,
+    );
 }
 
 /// One group-commit transaction of `size` writes.
@@ -527,7 +538,11 @@ pub enum Delivery {
 
 /// One outbox delivery attempt (`transport`: the row's, email or webhook).
 pub fn outbox_delivery(transport: &str, outcome: Delivery) {
-    let transport = if transport == "webhook" { "webhook" } else { "email" };
+    let transport = if transport == "webhook" {
+        "webhook"
+    } else {
+        "email"
+    };
     let outcome = match outcome {
         Delivery::Sent => "sent",
         Delivery::Retry => "retry",
@@ -685,7 +700,10 @@ mod tests {
         }
         let fresh = BoundedLabels::new(1);
         assert_eq!(fresh.label("bad name").as_ref(), BoundedLabels::INVALID);
-        assert_eq!(fresh.label(&"b".repeat(BoundedLabels::MAX_LEN)).len(), BoundedLabels::MAX_LEN);
+        assert_eq!(
+            fresh.label(&"b".repeat(BoundedLabels::MAX_LEN)).len(),
+            BoundedLabels::MAX_LEN
+        );
         assert_eq!(fresh.label("late").as_ref(), BoundedLabels::OTHER);
     }
 
@@ -696,13 +714,19 @@ mod tests {
             assert!(names.insert(s.name), "{} declared twice", s.name);
             assert!(s.name.starts_with("optralis_"), "{}", s.name);
             assert!(
-                s.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                s.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{}",
                 s.name
             );
             assert_eq!(s.kind == Kind::Counter, s.name.ends_with("_total"), "{}", s.name);
             assert_eq!(s.kind == Kind::Histogram, !s.buckets.is_empty(), "{}", s.name);
-            assert!(s.buckets.windows(2).all(|w| w[0] < w[1]), "{} buckets ascend", s.name);
+            assert!(
+                s.buckets.windows(2).all(|w| w[0] < w[1]),
+                "{} buckets ascend",
+                s.name
+            );
             let suffix = match s.unit {
                 Unit::Seconds => Some("_seconds"),
                 Unit::Bytes => Some("_bytes"),
@@ -738,6 +762,9 @@ mod tests {
     #[test]
     fn unknown_methods_share_one_label() {
         assert_eq!(method_label(&http::Method::GET), "GET");
-        assert_eq!(method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()), "OTHER");
+        assert_eq!(
+            method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()),
+            "OTHER"
+        );
     }
 }

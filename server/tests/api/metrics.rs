@@ -6,7 +6,9 @@
 
 use crate::{
     collect::metrics_sample,
-    helpers::{drive_outbox, error_code, fleet, heartbeat_body, TestEnv, TestServer, WsClient, WITHOUT_WORKERS},
+    helpers::{
+        drive_outbox, error_code, fleet, heartbeat_body, TestEnv, TestServer, WsClient, WITHOUT_WORKERS,
+    },
 };
 use openmetrics_parser::{prometheus::parse_prometheus, MetricsExposition, PrometheusType, PrometheusValue};
 use serde_json::{json, Value};
@@ -117,7 +119,9 @@ async fn a_scrape_shows_the_traffic_jobs_and_resources_of_the_server() {
         .graphql("query StatusProbe { serverInfo { version } }", json!({}))
         .await;
     assert!(probed["data"]["serverInfo"]["version"].is_string(), "{probed}");
-    let denied = server.graphql("query MetricsDenied { me { id } }", json!({})).await;
+    let denied = server
+        .graphql("query MetricsDenied { me { id } }", json!({}))
+        .await;
     assert_eq!(error_code(&denied), "UNAUTHENTICATED", "{denied}");
 
     // Agents: enrolment, a heartbeat and a sample through the gateway.
@@ -132,8 +136,12 @@ async fn a_scrape_shows_the_traffic_jobs_and_resources_of_the_server() {
     // A live subscription over the WebSocket.
     let mut ws = WsClient::connect(&server.ws_url()).await;
     ws.init_with(&admin).await;
-    ws.subscribe("s", "subscription { machineStatusChanged { machineId status } }", json!({}))
-        .await;
+    ws.subscribe(
+        "s",
+        "subscription { machineStatusChanged { machineId status } }",
+        json!({}),
+    )
+    .await;
     let live = scrape_until(&server, "the subscription registered", |s| {
         total(s, "optralis_live_subscriptions", &[]) == 1.0
     })
@@ -152,18 +160,26 @@ async fn a_scrape_shows_the_traffic_jobs_and_resources_of_the_server() {
     assert!(attempted >= 1);
     drive_outbox(&server, 3).await;
     // A job tick.
-    optralis::jobs::offline::tick(&server.state.services).await.unwrap();
+    optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .unwrap();
 
     let (after, text) = scrape(&server).await;
-    let delta = |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
-    let observed =
-        |name: &str, labels: &[(&str, &str)]| observations(&after, name, labels) - observations(&before, name, labels);
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
+    let observed = |name: &str, labels: &[(&str, &str)]| {
+        observations(&after, name, labels) - observations(&before, name, labels)
+    };
 
     assert!(!text.contains(&probe), "a raw path became a label");
     assert!(
         delta(
             "optralis_http_requests_total",
-            &[("route", "/api/reports/{file}"), ("method", "GET"), ("status", &report_status)]
+            &[
+                ("route", "/api/reports/{file}"),
+                ("method", "GET"),
+                ("status", &report_status)
+            ]
         ) >= 1.0
     );
     assert!(
@@ -199,7 +215,11 @@ async fn a_scrape_shows_the_traffic_jobs_and_resources_of_the_server() {
         ) >= 1.0
     );
     assert_eq!(
-        total(&after, "optralis_graphql_errors_total", &[("operation", "StatusProbe")]),
+        total(
+            &after,
+            "optralis_graphql_errors_total",
+            &[("operation", "StatusProbe")]
+        ),
         0.0,
         "a successful operation counts no error"
     );
@@ -207,15 +227,24 @@ async fn a_scrape_shows_the_traffic_jobs_and_resources_of_the_server() {
 
     for route in ["/api/public/bootstrap", "/agent/heartbeat", "/agent/collect"] {
         assert!(
-            delta("optralis_agent_requests_total", &[("route", route), ("status", "200")]) >= 1.0,
+            delta(
+                "optralis_agent_requests_total",
+                &[("route", route), ("status", "200")]
+            ) >= 1.0,
             "{route}"
         );
         assert!(observed("optralis_agent_request_duration_seconds", &[("route", route)]) >= 1.0);
     }
     for writer in ["collect", "heartbeats"] {
-        assert!(observed("optralis_group_commit_batch_size", &[("writer", writer)]) >= 1.0, "{writer}");
         assert!(
-            observed("optralis_group_commit_flush_duration_seconds", &[("writer", writer)]) >= 1.0,
+            observed("optralis_group_commit_batch_size", &[("writer", writer)]) >= 1.0,
+            "{writer}"
+        );
+        assert!(
+            observed(
+                "optralis_group_commit_flush_duration_seconds",
+                &[("writer", writer)]
+            ) >= 1.0,
             "{writer}"
         );
     }
@@ -319,13 +348,19 @@ async fn waits_on_a_closed_pool_and_failed_ticks_are_counted() {
     let server = TestServer::spawn_env(TestEnv::new().await.set(WITHOUT_WORKERS, "1")).await;
     let (before, _) = scrape(&server).await;
     server.state.services.infra.db.conn.close_by_ref().await.unwrap();
-    assert!(optralis::jobs::offline::tick(&server.state.services).await.is_err());
+    assert!(optralis::jobs::offline::tick(&server.state.services)
+        .await
+        .is_err());
     // The outbox depth cannot be counted now; the scrape still answers.
     let (after, _) = scrape(&server).await;
-    let delta = |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
     assert!(delta("optralis_db_pool_acquire_failures_total", &[("reason", "closed")]) >= 1.0);
     assert!(delta("optralis_job_failures_total", &[("job", "offline")]) >= 1.0);
-    assert_eq!(total(&after, "optralis_db_pool_connections", &[("state", "in_use")]), 0.0);
+    assert_eq!(
+        total(&after, "optralis_db_pool_connections", &[("state", "in_use")]),
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -350,7 +385,8 @@ async fn cache_and_bus_errors_are_counted_while_redis_is_away() {
         .await;
     assert_eq!(status, 200, "{body}");
     let (after, _) = scrape(&server).await;
-    let delta = |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
+    let delta =
+        |name: &str, labels: &[(&str, &str)]| total(&after, name, labels) - total(&before, name, labels);
     assert!(delta("optralis_cache_errors_total", &[]) >= 1.0);
     assert!(delta("optralis_bus_errors_total", &[("kind", "publish")]) >= 1.0);
 }

@@ -253,7 +253,14 @@ impl Outbox {
     ) -> Result<bool, DomainError> {
         let attempts = row.attempts + 1;
         let give_up = attempts >= MAX_ATTEMPTS || matches!(retry, Retry::Never);
-        metrics::outbox_delivery(&row.transport, if give_up { Delivery::Failed } else { Delivery::Retry });
+        metrics::outbox_delivery(
+            &row.transport,
+            if give_up {
+                Delivery::Failed
+            } else {
+                Delivery::Retry
+            },
+        );
         let mut backoff =
             Duration::seconds(5 * 2_i64.pow(attempts.clamp(0, 12) as u32)).min(Duration::hours(1));
         if let Retry::After(Some(asked)) = retry {
