@@ -50,6 +50,8 @@ impl AppState {
     /// come back unstarted: `serve` starts them, tests choose.
     pub async fn build(config: Config) -> Result<(Self, Workers), StartError> {
         secrets::ensure_data_dir(&config.data_dir)?;
+        // Recording starts with the first server of the process.
+        crate::infra::metrics::install();
         let jwt_secret: Arc<str> =
             secrets::jwt_secret(&config.data_dir, config.jwt_secret.as_deref())?.into();
         let infra = migrate(&config).await?;

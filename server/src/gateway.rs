@@ -419,6 +419,24 @@ fn config_source(source: Source) -> ConfigSource {
 pub fn router(state: AppState) -> axum::Router {
     let request_timeout = state.config.request_timeout;
     agent_gateway::router(Arc::new(Backend { state }), request_timeout)
+        .layer(axum::middleware::from_fn(count_agent_requests))
+}
+
+/// Counts agent requests by route template and status; here rather than
+/// in the gateway crate, which knows nothing of this server's metrics.
+async fn count_agent_requests(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = request.extensions().get::<axum::extract::MatchedPath>().cloned();
+    let response = next.run(request).await;
+    crate::infra::metrics::agent_request(
+        route.as_ref().map(|r| r.as_str()),
+        response.status(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// The public routes the main port serves as well (CRL, latest version).

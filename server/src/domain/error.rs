@@ -161,6 +161,9 @@ impl fmt::Display for Report<'_> {
 
 impl From<sea_orm::DbErr> for DomainError {
     fn from(e: sea_orm::DbErr) -> Self {
+        // Every database error passes here once (the group-commit writer
+        // counts its own), so pool waits are counted here.
+        crate::infra::metrics::db_error(&e);
         if db_failure::is_unavailable(&e) {
             Self::unavailable(e)
         } else {

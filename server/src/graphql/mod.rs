@@ -26,6 +26,7 @@ mod live;
 mod loaders;
 mod machine_ops;
 mod machines;
+mod operation_metrics;
 mod organise;
 mod settings;
 mod sites;
@@ -116,6 +117,8 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     .limit_recursive_depth(32)
     .limit_directives(8)
     .disable_suggestions()
+    // First, so it wraps the error policy and counts the codes clients get.
+    .extension(operation_metrics::OperationMetrics)
     .extension(extension::ErrorPolicy)
     .extension(licence_guard::LicenceGuard)
 }

@@ -107,6 +107,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+        // Outermost, so the count sees the status the client gets (a 408
+        // from the timeout, a 500 from a panic) and the latency includes
+        // every layer.
+        .layer(middleware::from_fn(metrics::track))
 }
 
 fn cors_layer(origins: &CorsOrigins) -> CorsLayer {

@@ -93,7 +93,10 @@ impl<E: BusEvent> RedisBus<E> {
                     Some(Ok(event)) => sink.deliver(Arc::new(event)),
                     // An instance of another version may publish a kind this
                     // one does not know: skipped, never fatal.
-                    _ => tracing::warn!(channel = %message.channel, "dropped an undecodable bus message"),
+                    _ => {
+                        super::metrics::bus_error(super::metrics::BusFailure::Decode);
+                        tracing::warn!(channel = %message.channel, "dropped an undecodable bus message")
+                    }
                 }
                 Ok(())
             }
@@ -128,6 +131,7 @@ impl<E: BusEvent> EventBus<E> for RedisBus<E> {
             }
         };
         if let Err(e) = self.conn.client.publish::<(), _, _>(&self.channel, encoded).await {
+            super::metrics::bus_error(super::metrics::BusFailure::Publish);
             tracing::warn!(error = %e, "redis publish failed; delivering to this instance only");
             self.local.deliver(event);
         }

@@ -186,8 +186,12 @@ impl RedisCache {
     }
 }
 
-fn unavailable(e: fred::error::Error) -> CacheError {
-    CacheError(e.to_string())
+/// A failed command: counted by operation, then reported to the caller.
+fn unavailable(operation: &'static str) -> impl FnOnce(fred::error::Error) -> CacheError {
+    move |e| {
+        super::metrics::cache_error(operation);
+        CacheError(e.to_string())
+    }
 }
 
 #[async_trait]
@@ -197,7 +201,7 @@ impl Cache for RedisCache {
             .client
             .get(self.conn.key(key))
             .await
-            .map_err(unavailable)
+            .map_err(unavailable("get"))
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
@@ -206,7 +210,7 @@ impl Cache for RedisCache {
             .client
             .set::<(), _, _>(self.conn.key(key), value, Some(Expiration::PX(ms)), None, false)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable("set"))
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
@@ -214,7 +218,7 @@ impl Cache for RedisCache {
             .client
             .del::<(), _>(self.conn.key(key))
             .await
-            .map_err(unavailable)
+            .map_err(unavailable("delete"))
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64, CacheError> {
@@ -234,7 +238,7 @@ impl Cache for RedisCache {
             .scan_buffered(format!("{escaped}*"), Some(500), None)
             .try_collect()
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable("delete_prefix"))?;
         let mut deleted = 0u64;
         for chunk in keys.chunks(500) {
             deleted += self
@@ -242,7 +246,7 @@ impl Cache for RedisCache {
                 .client
                 .del::<u64, _>(chunk.to_vec())
                 .await
-                .map_err(unavailable)?;
+                .map_err(unavailable("delete_prefix"))?;
         }
         Ok(deleted)
     }
@@ -260,6 +264,7 @@ impl Cache for RedisCache {
                 resets_in: Duration::from_millis(ttl_ms.max(0) as u64),
             },
             Err(e) => {
+                super::metrics::cache_error("hit");
                 tracing::warn!(error = %e, "redis counter unavailable; counting locally");
                 self.local.hit(key, window).await
             }

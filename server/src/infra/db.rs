@@ -158,6 +158,26 @@ impl Database {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// The pool's connections in use and idle, and its ceiling.
+    pub fn pool_figures(&self) -> super::metrics::PoolFigures {
+        let (size, idle, max) = match self.backend {
+            Backend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            Backend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        super::metrics::PoolFigures {
+            in_use: size.saturating_sub(idle),
+            idle,
+            max,
+        }
+    }
+
     /// Whether TimescaleDB is active on this database.
     pub async fn timescaledb(&self) -> Result<bool, DbErr> {
         migration::timescale::is_enabled(&self.conn).await

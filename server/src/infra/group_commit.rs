@@ -83,7 +83,10 @@ async fn run<T: Send + Sync + 'static>(
             }
         }
         let items = batch.iter().map(|(item, _)| item.clone()).collect();
-        match flush(db.clone(), items).await {
+        let started = std::time::Instant::now();
+        let flushed = flush(db.clone(), items).await;
+        super::metrics::group_commit_flush(name, batch.len(), started.elapsed(), flushed.is_ok());
+        match flushed {
             Ok(()) => {
                 for (_, done) in batch.drain(..) {
                     let _ = done.send(Ok(()));
@@ -103,6 +106,7 @@ async fn run<T: Send + Sync + 'static>(
                 }
             }
             Err(e) => {
+                super::metrics::db_error(&e);
                 tracing::warn!(writer = name, error = %e, size = batch.len(), "batch failed");
                 let e = Arc::new(e);
                 for (_, done) in batch.drain(..) {

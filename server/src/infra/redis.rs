@@ -74,6 +74,7 @@ fn log_connection_events<C: EventInterface>(client: &C, name: &'static str) {
         Ok(())
     });
     client.on_error(move |(error, server)| async move {
+        super::metrics::redis_connection_error(name);
         tracing::warn!(%error, server = ?server, "{name} connection error");
         Ok(())
     });

@@ -44,6 +44,7 @@ pub async fn run(services: Services, stop: CancellationToken) {
             // The engine fell more than the bus's buffer behind: those
             // samples go unevaluated (the next ones are), which the log says.
             Err(RecvError::Lagged(missed)) => {
+                crate::infra::metrics::bus_lagged("alerts", missed);
                 tracing::warn!(missed, "alert evaluation fell behind; skipped events");
             }
             Err(RecvError::Closed) => return,

@@ -6,7 +6,13 @@
 //! 30 days; notifications after 30 days; fired alerts, analyses and AI
 //! routine and trigger history after 90.
 
-use crate::{infra::db::Database, services::Services};
+use crate::{
+    infra::{
+        db::Database,
+        metrics::{self, Job},
+    },
+    services::Services,
+};
 use chrono::{Duration, Utc};
 use entities::{
     activity_logs, ai_routine_history, ai_trigger_history, alert_rule_history, install_tokens,
@@ -32,7 +38,8 @@ pub async fn run(services: Services, stop: CancellationToken) {
 /// One purge, unless another instance is running it (false).
 pub async fn tick(services: &Services) -> Result<bool, sea_orm::DbErr> {
     let (db, timescaledb) = (&services.infra.db, services.status.timescaledb());
-    super::exclusive::run_once(db, super::exclusive::keys::CLEANUP, || purge(db, timescaledb)).await
+    let purged = super::exclusive::run_once(db, super::exclusive::keys::CLEANUP, || purge(db, timescaledb));
+    metrics::job(Job::Cleanup, purged).await
 }
 
 pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbErr> {

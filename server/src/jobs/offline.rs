@@ -5,6 +5,7 @@
 use super::exclusive::{keys, run_once};
 use crate::{
     domain::{fleet::offline, DomainError},
+    infra::metrics::{self, Job},
     services::Services,
 };
 use std::time::Duration;
@@ -29,14 +30,14 @@ pub async fn tick(services: &Services) -> Result<Option<usize>, DomainError> {
     let now = services.infra.clock.now();
     let mut marked = 0;
     let counted = &mut marked;
-    let ran = run_once(db, keys::OFFLINE, move || async move {
+    let pass = run_once(db, keys::OFFLINE, move || async move {
         // First: a machine whose maintenance just ended is watched again
         // in this same pass.
         services.agents.expire_maintenance().await?;
         *counted = offline::detect(db, bus, cache, now).await?;
         services.alerting.evaluate_offline().await?;
         Ok::<_, DomainError>(())
-    })
-    .await?;
+    });
+    let ran = metrics::job(Job::Offline, pass).await?;
     Ok(ran.then_some(marked))
 }

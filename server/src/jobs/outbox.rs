@@ -7,7 +7,10 @@ use crate::{
         notify::outbox::Retry,
         DomainError,
     },
-    infra::mailer::{recipients, Mailer, OutgoingEmail},
+    infra::{
+        mailer::{recipients, Mailer, OutgoingEmail},
+        metrics::{self, Job},
+    },
     services::Services,
 };
 use serde_json::json;
@@ -33,7 +36,7 @@ fn sent_message(kind: &str) -> &'static str {
 pub async fn run(services: Services, mailer: Arc<dyn Mailer>, stop: CancellationToken) {
     let wake = services.outbox.wake_signal();
     loop {
-        match deliver(&services, mailer.as_ref(), &stop).await {
+        match metrics::job(Job::Outbox, deliver(&services, mailer.as_ref(), &stop)).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => e.log("outbox claim"),
@@ -48,7 +51,7 @@ pub async fn run(services: Services, mailer: Arc<dyn Mailer>, stop: Cancellation
 
 /// Delivers one batch of due emails; returns how many were attempted.
 pub async fn tick(services: &Services, mailer: &dyn Mailer) -> Result<usize, DomainError> {
-    deliver(services, mailer, &CancellationToken::new()).await
+    metrics::job(Job::Outbox, deliver(services, mailer, &CancellationToken::new())).await
 }
 
 /// Claimed emails left when `stop` is cancelled go back to the queue when

@@ -8,6 +8,7 @@
 use super::exclusive::{keys, run_once};
 use crate::{
     domain::{alerting::reminders::Sent, DomainError},
+    infra::metrics::{self, Job},
     services::Services,
 };
 use std::time::Duration;
@@ -29,11 +30,11 @@ pub async fn run(services: Services, stop: CancellationToken) {
 pub async fn tick(services: &Services) -> Result<Option<Sent>, DomainError> {
     let mut sent = Sent::default();
     let out = &mut sent;
-    let ran = run_once(&services.infra.db, keys::REMINDERS, move || async move {
+    let pass = run_once(&services.infra.db, keys::REMINDERS, move || async move {
         services.licensing.expire_due().await?;
         *out = services.alerting.send_reminders().await?;
         Ok::<_, DomainError>(())
-    })
-    .await?;
+    });
+    let ran = metrics::job(Job::Reminders, pass).await?;
     Ok(ran.then_some(sent))
 }

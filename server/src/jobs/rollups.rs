@@ -5,6 +5,7 @@
 use super::exclusive::{keys, run_once};
 use crate::{
     domain::fleet::rollups::{refresh, START_WINDOW, TICK_WINDOW},
+    infra::metrics::{self, Job},
     services::Services,
 };
 use chrono::{Duration, Utc};
@@ -17,7 +18,7 @@ pub async fn run(services: Services, stop: CancellationToken) {
     let now = Utc::now();
     let initial = tokio::select! {
         () = stop.cancelled() => return,
-        initial = run_once(db, keys::ROLLUPS, || refresh(db, timescaledb, now - START_WINDOW, now)) => initial,
+        initial = metrics::job(Job::Rollups, run_once(db, keys::ROLLUPS, || refresh(db, timescaledb, now - START_WINDOW, now))) => initial,
     };
     match initial {
         Ok(true) => tracing::info!(timescaledb, "hourly rollups refreshed over 31 days"),
@@ -45,8 +46,8 @@ pub async fn run(services: Services, stop: CancellationToken) {
 pub async fn tick(services: &Services) -> Result<bool, sea_orm::DbErr> {
     let (db, timescaledb) = (&services.infra.db, services.status.timescaledb());
     let now = Utc::now();
-    run_once(db, keys::ROLLUPS, || {
+    let refreshed = run_once(db, keys::ROLLUPS, || {
         refresh(db, timescaledb, now - TICK_WINDOW, now + Duration::hours(1))
-    })
-    .await
+    });
+    metrics::job(Job::Rollups, refreshed).await
 }

@@ -6,6 +6,7 @@
 
 use crate::{
     domain::{analysis::automation::routines::Pass, DomainError},
+    infra::metrics::{self, Job},
     services::Services,
 };
 use std::time::Duration;
@@ -25,5 +26,5 @@ pub async fn run(services: Services, stop: CancellationToken) {
 
 /// One pass: the routines this instance claimed and ran.
 pub async fn tick(services: &Services) -> Result<Pass, DomainError> {
-    services.automation.run_due().await
+    metrics::job(Job::Routines, services.automation.run_due()).await
 }

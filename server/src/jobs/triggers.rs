@@ -21,6 +21,7 @@ pub async fn run(services: Services, stop: CancellationToken) {
                 }
             }
             Err(RecvError::Lagged(missed)) => {
+                crate::infra::metrics::bus_lagged("ai_triggers", missed);
                 tracing::warn!(missed, "ai trigger evaluation fell behind; skipped events");
             }
             Err(RecvError::Closed) => return,

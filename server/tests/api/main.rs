@@ -30,6 +30,7 @@ mod licensing;
 mod listening;
 mod live_resources;
 mod machines;
+mod metrics;
 mod narrator;
 mod organise;
 mod process;

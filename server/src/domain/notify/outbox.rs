@@ -4,7 +4,10 @@
 
 use crate::{
     domain::DomainError,
-    infra::db::{Backend, Database},
+    infra::{
+        db::{Backend, Database},
+        metrics::{self, Delivery},
+    },
 };
 use chrono::{Duration, Utc};
 use entities::{
@@ -15,7 +18,7 @@ use entities::{
 use sea_orm::{
     sea_query::{Expr, LockBehavior, LockType},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -196,7 +199,16 @@ impl Outbox {
         Ok(rows)
     }
 
+    /// Messages not yet delivered nor given up: queued or being sent.
+    pub async fn pending(&self) -> Result<u64, DomainError> {
+        Ok(email_outbox::Entity::find()
+            .filter(email_outbox::Column::Status.is_in(["pending", "sending"]))
+            .count(&self.db.conn)
+            .await?)
+    }
+
     pub async fn mark_sent(&self, row: &email_outbox::Model) -> Result<(), DomainError> {
+        metrics::outbox_delivery(&row.transport, Delivery::Sent);
         let now = Utc::now();
         email_outbox::Entity::update_many()
             .col_expr(email_outbox::Column::Status, Expr::value("sent"))
@@ -241,6 +253,14 @@ impl Outbox {
     ) -> Result<bool, DomainError> {
         let attempts = row.attempts + 1;
         let give_up = attempts >= MAX_ATTEMPTS || matches!(retry, Retry::Never);
+        metrics::outbox_delivery(
+            &row.transport,
+            if give_up {
+                Delivery::Failed
+            } else {
+                Delivery::Retry
+            },
+        );
         let mut backoff =
             Duration::seconds(5 * 2_i64.pow(attempts.clamp(0, 12) as u32)).min(Duration::hours(1));
         if let Retry::After(Some(asked)) = retry {
