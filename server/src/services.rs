@@ -63,6 +63,8 @@ pub struct Services {
     pub automation: crate::domain::analysis::automation::Automation,
     /// AI configuration (Enterprise): custom context, machine criticality.
     pub ai_config: crate::domain::analysis::config::AiConfiguration,
+    /// The public status page: service checks, uptime, incidents.
+    pub status_board: crate::domain::status::report::StatusBoard,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -187,7 +189,22 @@ impl Services {
             infra.db.clone(),
             infra.clock.clone(),
         )));
+        let status_board = crate::domain::status::report::StatusBoard::new(
+            StatusService::new(infra.clone(), timescaledb),
+            infra.cache.clone(),
+            infra.clock.clone(),
+            fleet.clone(),
+            config.claude.as_ref().map(|c| c.base_url.as_str()),
+            crate::domain::status::uptime::Uptime::new(infra.db.clone()),
+            crate::domain::status::incidents::Incidents::new(
+                infra.db.clone(),
+                infra.cache.clone(),
+                infra.clock.clone(),
+                activity.clone(),
+            ),
+        );
         Self {
+            status_board,
             automation,
             ai_config,
             sites,

@@ -28,6 +28,7 @@ mod machines;
 mod organise;
 mod settings;
 mod sites;
+mod status;
 mod system;
 mod tenancy;
 mod types;
@@ -70,6 +71,7 @@ pub struct QueryRoot(
     settings::SettingsQuery,
     analyses::AnalysisQuery,
     ai_automation::AiAutomationQuery,
+    status::StatusQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -94,6 +96,7 @@ pub struct MutationRoot(
     settings::SettingsMutation,
     analyses::AnalysisMutation,
     ai_automation::AiAutomationMutation,
+    status::StatusMutation,
 );
 
 #[derive(MergedSubscription, Default)]
