@@ -9,7 +9,7 @@ use crate::{
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use entities::{service_incidents, service_uptime};
 use optralis::{domain::status::keys, jobs::uptime::tick};
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{json, Value};
 use std::time::Instant;
 use tokio::{
@@ -141,6 +141,40 @@ async fn the_uptime_series_counts_available_checks_per_half_day() {
     assert_eq!(ai[0], 75.0, "{ai:?}");
     assert!(ai[1..].iter().all(|v| *v == 100.0), "{ai:?}");
     assert_eq!(series(&report, "api"), vec![100.0; 30]);
+}
+
+#[tokio::test]
+async fn checks_are_kept_thirty_days() {
+    let server = server().await;
+    let services = &server.state.services;
+    let now = Utc::now();
+    seed_check(&server, "api", "online", now - Duration::days(31)).await;
+    seed_check(&server, "api", "online", now - Duration::days(29)).await;
+    if services.status.timescaledb() {
+        // The hypertable's own retention policy does it.
+        let row = services
+            .infra
+            .db
+            .conn
+            .query_one(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT (SELECT COUNT(*) FROM timescaledb_information.hypertables WHERE hypertable_name = 'service_uptime') AS hypertables, \
+                 (SELECT COUNT(*) FROM timescaledb_information.jobs WHERE hypertable_name = 'service_uptime' AND proc_name = 'policy_retention') AS policies",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "hypertables").unwrap(), 1);
+        assert_eq!(row.try_get::<i64>("", "policies").unwrap(), 1);
+        return;
+    }
+    assert!(optralis::jobs::cleanup::tick(services).await.unwrap());
+    let left = service_uptime::Entity::find()
+        .all(&services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].checked_at > now - Duration::days(30));
 }
 
 #[tokio::test]
