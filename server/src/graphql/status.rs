@@ -134,7 +134,9 @@ impl StatusQuery {
             .ok_or_else(|| ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")))?;
         let after_cursor = match &after {
             None => None,
-            Some(raw) => Some(decode_cursor(raw).ok_or_else(|| ApiError::bad_input("after", "is not a valid cursor"))?),
+            Some(raw) => Some(
+                decode_cursor(raw).ok_or_else(|| ApiError::bad_input("after", "is not a valid cursor"))?,
+            ),
         };
         let (items, more) = ctx
             .services()
@@ -143,9 +145,11 @@ impl StatusQuery {
             .page(principal, first, after_cursor)
             .await?;
         let mut connection = Connection::new(after.is_some(), more);
-        connection
-            .edges
-            .extend(items.into_iter().map(|i| Edge::new(encode_cursor(&i), ServiceIncident::from(i))));
+        connection.edges.extend(
+            items
+                .into_iter()
+                .map(|i| Edge::new(encode_cursor(&i), ServiceIncident::from(i))),
+        );
         Ok(connection)
     }
 }
@@ -157,7 +161,11 @@ pub struct StatusMutation;
 impl StatusMutation {
     /// Posts an incident on the status page (super_admin). A service has
     /// at most one open incident: CONFLICT when it already has one.
-    async fn create_incident(&self, ctx: &Context<'_>, input: CreateIncidentInput) -> Result<ServiceIncident> {
+    async fn create_incident(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateIncidentInput,
+    ) -> Result<ServiceIncident> {
         let principal = ctx.user_session_with_role(Role::SuperAdmin)?;
         let created = ctx
             .services()

@@ -12,11 +12,7 @@ use optralis::{domain::status::keys, jobs::uptime::tick};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{json, Value};
 use std::time::Instant;
-use tokio::{
-    io::AsyncWriteExt,
-    net::TcpListener,
-    sync::watch,
-};
+use tokio::{io::AsyncWriteExt, net::TcpListener, sync::watch};
 use uuid::Uuid;
 
 async fn server() -> TestServer {
@@ -82,7 +78,11 @@ async fn the_status_report_follows_the_contract_and_is_cached_a_minute() {
         let s = &report["services"][service];
         assert_eq!(s["status"], "online", "{service}: {report}");
         assert!(s["response_time_ms"].is_i64(), "{service}: {report}");
-        assert_eq!(series(&report, service), vec![100.0; 30], "{service}: no checks yet");
+        assert_eq!(
+            series(&report, service),
+            vec![100.0; 30],
+            "{service}: no checks yet"
+        );
     }
     assert_eq!(report["services"]["api"]["response_time_ms"], 0);
     // No Anthropic key: the analyses run on our own engine.
@@ -119,8 +119,20 @@ async fn the_uptime_series_counts_available_checks_per_half_day() {
     seed_check(&server, "database", "online", in_current).await;
     seed_check(&server, "database", "offline", in_current).await;
     // The 11th half: offline throughout.
-    seed_check(&server, "database", "offline", oldest + Duration::hours(12 * 10 + 1)).await;
-    seed_check(&server, "database", "offline", oldest + Duration::hours(12 * 10 + 11)).await;
+    seed_check(
+        &server,
+        "database",
+        "offline",
+        oldest + Duration::hours(12 * 10 + 1),
+    )
+    .await;
+    seed_check(
+        &server,
+        "database",
+        "offline",
+        oldest + Duration::hours(12 * 10 + 11),
+    )
+    .await;
     // The first half: three of four available (degraded counts as up).
     for status in ["online", "degraded", "online", "offline"] {
         seed_check(&server, "ai", status, oldest + Duration::minutes(30)).await;
@@ -134,7 +146,10 @@ async fn the_uptime_series_counts_available_checks_per_half_day() {
     assert_eq!(database[29], 50.0, "{database:?}");
     assert_eq!(database[10], 0.0, "{database:?}");
     assert!(
-        database.iter().enumerate().all(|(i, v)| i == 10 || i == 29 || *v == 100.0),
+        database
+            .iter()
+            .enumerate()
+            .all(|(i, v)| i == 10 || i == 29 || *v == 100.0),
         "halves without checks are 100: {database:?}"
     );
     let ai = series(&report, "ai");
@@ -227,13 +242,17 @@ impl AiHost {
         let (up, rx) = watch::channel(true);
         tokio::spawn(async move {
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 if *rx.borrow() {
                     tokio::spawn(async move {
                         let mut buf = [0u8; 4096];
                         let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await;
                         let _ = socket
-                            .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .write_all(
+                                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                            )
                             .await;
                     });
                 }
@@ -310,7 +329,8 @@ async fn seed_incident(server: &TestServer, service: &str, started_at: DateTime<
 
 const CREATE: &str = "mutation($input: CreateIncidentInput!) { createIncident(input: $input) { id serviceName status startedAt resolvedAt description manual } }";
 const UPDATE: &str = "mutation($id: ID!, $input: UpdateIncidentInput!) { updateIncident(id: $id, input: $input) { id status description } }";
-const RESOLVE: &str = "mutation($id: ID!, $at: DateTime) { resolveIncident(id: $id, resolvedAt: $at) { id resolvedAt } }";
+const RESOLVE: &str =
+    "mutation($id: ID!, $at: DateTime) { resolveIncident(id: $id, resolvedAt: $at) { id resolvedAt } }";
 const PAGE: &str = "query($first: Int!, $after: String) { serviceIncidents(first: $first, after: $after) { edges { cursor node { id serviceName } } pageInfo { hasNextPage } } }";
 
 #[tokio::test]
@@ -320,7 +340,10 @@ async fn the_public_list_shows_the_ten_newest_incidents_and_the_total() {
     let mut seeded = Vec::new();
     for hours in 1..=12 {
         let service = ["api", "database", "ai"][hours as usize % 3];
-        seeded.push((hours, seed_incident(&server, service, now - Duration::hours(hours)).await));
+        seeded.push((
+            hours,
+            seed_incident(&server, service, now - Duration::hours(hours)).await,
+        ));
     }
     let (headers, listed) = get(&server, "/status/incidents").await;
     assert!(headers["cache-control"].to_str().unwrap().starts_with("public"));
@@ -334,10 +357,20 @@ async fn the_public_list_shows_the_ten_newest_incidents_and_the_total() {
     let newest: Vec<String> = seeded.iter().take(10).map(|(_, id)| id.to_string()).collect();
     assert_eq!(shown, newest, "newest first, ten of them");
     let first = &listed["incidents"][0];
-    for field in ["id", "service_name", "status", "started_at", "resolved_at", "description"] {
+    for field in [
+        "id",
+        "service_name",
+        "status",
+        "started_at",
+        "resolved_at",
+        "description",
+    ] {
         assert!(first.get(field).is_some(), "{field}: {first}");
     }
-    assert_eq!(first["description"], format!("{} slow", first["service_name"].as_str().unwrap()));
+    assert_eq!(
+        first["description"],
+        format!("{} slow", first["service_name"].as_str().unwrap())
+    );
 
     // A posted incident shows at once: the cached list is dropped.
     let root = server.admin_token().await;
@@ -377,11 +410,18 @@ async fn super_admins_post_change_and_resolve_incidents_others_cannot() {
 
     // One open incident per service.
     let again = server
-        .graphql_as(&root, CREATE, json!({ "input": { "serviceName": "api", "status": "OFFLINE" } }))
+        .graphql_as(
+            &root,
+            CREATE,
+            json!({ "input": { "serviceName": "api", "status": "OFFLINE" } }),
+        )
         .await;
     assert_eq!(error_code(&again), "CONFLICT", "{again}");
     for (input, field) in [
-        (json!({ "serviceName": "mail", "status": "OFFLINE" }), "serviceName"),
+        (
+            json!({ "serviceName": "mail", "status": "OFFLINE" }),
+            "serviceName",
+        ),
         (json!({ "serviceName": "ai", "status": "ONLINE" }), "status"),
         (
             json!({ "serviceName": "ai", "status": "OFFLINE", "description": "x".repeat(2001) }),
@@ -411,7 +451,10 @@ async fn super_admins_post_change_and_resolve_incidents_others_cannot() {
             json!({ "id": id, "input": { "status": "OFFLINE", "description": "The API is down" } }),
         )
         .await;
-    assert_eq!(updated["data"]["updateIncident"]["status"], "OFFLINE", "{updated}");
+    assert_eq!(
+        updated["data"]["updateIncident"]["status"], "OFFLINE",
+        "{updated}"
+    );
     let listed = get(&server, "/status/incidents").await.1;
     assert_eq!(listed["incidents"][0]["status"], "offline");
     assert_eq!(listed["incidents"][0]["description"], "The API is down");
@@ -422,7 +465,10 @@ async fn super_admins_post_change_and_resolve_incidents_others_cannot() {
         .await;
     assert_eq!(error_code(&early), "BAD_USER_INPUT", "{early}");
     let resolved = server.graphql_as(&root, RESOLVE, json!({ "id": id })).await;
-    assert!(resolved["data"]["resolveIncident"]["resolvedAt"].is_string(), "{resolved}");
+    assert!(
+        resolved["data"]["resolveIncident"]["resolvedAt"].is_string(),
+        "{resolved}"
+    );
     let twice = server.graphql_as(&root, RESOLVE, json!({ "id": id })).await;
     assert_eq!(error_code(&twice), "CONFLICT", "{twice}");
     let unknown = server
@@ -433,26 +479,40 @@ async fn super_admins_post_change_and_resolve_incidents_others_cannot() {
     assert!(listed["incidents"][0]["resolved_at"].is_string(), "{listed}");
     // Resolved, the service may have a new one.
     let next = server
-        .graphql_as(&root, CREATE, json!({ "input": { "serviceName": "api", "status": "DEGRADED" } }))
+        .graphql_as(
+            &root,
+            CREATE,
+            json!({ "input": { "serviceName": "api", "status": "DEGRADED" } }),
+        )
         .await;
     assert!(next["errors"].is_null(), "{next}");
 
     // The super_admin's list, a page at a time.
     let page = server.graphql_as(&root, PAGE, json!({ "first": 1 })).await;
     let edges = &page["data"]["serviceIncidents"]["edges"];
-    assert_eq!(edges[0]["node"]["id"], next["data"]["createIncident"]["id"], "{page}");
+    assert_eq!(
+        edges[0]["node"]["id"], next["data"]["createIncident"]["id"],
+        "{page}"
+    );
     assert_eq!(page["data"]["serviceIncidents"]["pageInfo"]["hasNextPage"], true);
     let rest = server
         .graphql_as(&root, PAGE, json!({ "first": 1, "after": edges[0]["cursor"] }))
         .await;
-    assert_eq!(rest["data"]["serviceIncidents"]["edges"][0]["node"]["id"], id.as_str(), "{rest}");
+    assert_eq!(
+        rest["data"]["serviceIncidents"]["edges"][0]["node"]["id"],
+        id.as_str(),
+        "{rest}"
+    );
     assert_eq!(rest["data"]["serviceIncidents"]["pageInfo"]["hasNextPage"], false);
 
     // A tenant's admin sees and changes nothing of it.
     let (_, _, admin) = tenant_with_admin(&server, &root, "StatusTenant").await;
     for (query, variables) in [
         (PAGE, json!({ "first": 5 })),
-        (CREATE, json!({ "input": { "serviceName": "ai", "status": "OFFLINE" } })),
+        (
+            CREATE,
+            json!({ "input": { "serviceName": "ai", "status": "OFFLINE" } }),
+        ),
         (UPDATE, json!({ "id": id, "input": { "description": "mine" } })),
         (RESOLVE, json!({ "id": id })),
     ] {

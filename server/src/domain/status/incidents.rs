@@ -286,7 +286,11 @@ impl Incidents {
                         });
                     }
                     None => {
-                        tracing::warn!(service = name, state = state.as_str(), "incident kept in memory until the database answers");
+                        tracing::warn!(
+                            service = name,
+                            state = state.as_str(),
+                            "incident kept in memory until the database answers"
+                        );
                         unwritten.push(Unwritten {
                             incident: Incident {
                                 id: Uuid::now_v7(),
@@ -321,7 +325,10 @@ impl Incidents {
                 return Err(e);
             }
         }
-        tracing::info!(incidents = unwritten.len(), "incidents kept during the outage written");
+        tracing::info!(
+            incidents = unwritten.len(),
+            "incidents kept during the outage written"
+        );
         Ok(true)
     }
 
@@ -540,9 +547,8 @@ impl Incidents {
         meta: &RequestMeta,
     ) -> Result<Incident, DomainError> {
         Self::require_super_admin(actor)?;
-        let service = Service::parse(input.service_name.trim()).ok_or_else(|| {
-            DomainError::invalid("serviceName", "must be one of api, database, ai")
-        })?;
+        let service = Service::parse(input.service_name.trim())
+            .ok_or_else(|| DomainError::invalid("serviceName", "must be one of api, database, ai"))?;
         let status = problem_state(input.status, "status")?;
         let description = checked_description(input.description)?;
         let now = self.clock.now();
@@ -566,8 +572,13 @@ impl Incidents {
             )));
         }
         self.invalidate().await;
-        self.audit(actor, format!("Incident ouvert : {}", service.as_str()), &incident, meta)
-            .await;
+        self.audit(
+            actor,
+            format!("Incident ouvert : {}", service.as_str()),
+            &incident,
+            meta,
+        )
+        .await;
         Ok(incident)
     }
 
@@ -601,8 +612,13 @@ impl Incidents {
         }
         let updated = Incident::from(sea_orm::ActiveModelTrait::update(row, &self.db.conn).await?);
         self.invalidate().await;
-        self.audit(actor, format!("Incident modifié : {}", updated.service_name), &updated, meta)
-            .await;
+        self.audit(
+            actor,
+            format!("Incident modifié : {}", updated.service_name),
+            &updated,
+            meta,
+        )
+        .await;
         Ok(updated)
     }
 
@@ -622,7 +638,10 @@ impl Incidents {
         let now = self.clock.now();
         let at = resolved_at.unwrap_or(now);
         if at < current.started_at {
-            return Err(DomainError::invalid("resolvedAt", "must not be before the incident started"));
+            return Err(DomainError::invalid(
+                "resolvedAt",
+                "must not be before the incident started",
+            ));
         }
         if at > now {
             return Err(DomainError::invalid("resolvedAt", "must not be in the future"));
@@ -633,8 +652,13 @@ impl Incidents {
         }
         let resolved = Incident::from(self.find(id).await?);
         self.invalidate().await;
-        self.audit(actor, format!("Incident résolu : {}", resolved.service_name), &resolved, meta)
-            .await;
+        self.audit(
+            actor,
+            format!("Incident résolu : {}", resolved.service_name),
+            &resolved,
+            meta,
+        )
+        .await;
         Ok(resolved)
     }
 }

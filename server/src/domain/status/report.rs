@@ -28,6 +28,9 @@ use std::{
     time::Duration,
 };
 
+/// A check and when it was taken.
+pub type TimedCheck = (DateTime<Utc>, Check);
+
 pub const REPORT_TTL: Duration = Duration::from_secs(60);
 /// Checks a failing database kept in memory, for `service_uptime` once it
 /// is back (about three weeks of 30-minute ticks for three services).
@@ -98,7 +101,7 @@ pub struct StatusBoard {
     /// One refresh at a time per instance: a burst of readers at expiry
     /// waits for it instead of checking everything once each.
     refreshing: Arc<tokio::sync::Mutex<()>>,
-    unrecorded: Arc<Mutex<Vec<(DateTime<Utc>, Check)>>>,
+    unrecorded: Arc<Mutex<Vec<TimedCheck>>>,
 }
 
 impl StatusBoard {
@@ -130,7 +133,9 @@ impl StatusBoard {
         // Microseconds: what the database keeps, so a time shown from memory
         // during an outage is the one stored afterwards.
         let now = self.clock.now();
-        let at = now.duration_trunc(chrono::Duration::microseconds(1)).unwrap_or(now);
+        let at = now
+            .duration_trunc(chrono::Duration::microseconds(1))
+            .unwrap_or(now);
         let ai = async {
             match &self.ai {
                 None => None,
@@ -192,7 +197,10 @@ impl StatusBoard {
         let service = |c: Check, engine: Option<AiEngine>| ServiceReport {
             status: c.state.as_str(),
             response_time_ms: c.response_time_ms,
-            uptime_15d: series.get(&c.service).cloned().unwrap_or_else(uptime::full_series),
+            uptime_15d: series
+                .get(&c.service)
+                .cloned()
+                .unwrap_or_else(uptime::full_series),
             engine: engine.map(AiEngine::as_str),
         };
         Report {
@@ -241,7 +249,7 @@ impl StatusBoard {
 
     /// Keeps checks that could not be written, the oldest dropped first
     /// past [`MAX_UNRECORDED`].
-    pub fn keep_unrecorded(&self, checks: impl IntoIterator<Item = (DateTime<Utc>, Check)>) {
+    pub fn keep_unrecorded(&self, checks: impl IntoIterator<Item = TimedCheck>) {
         let mut kept = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
         kept.extend(checks);
         let excess = kept.len().saturating_sub(MAX_UNRECORDED);
@@ -249,7 +257,7 @@ impl StatusBoard {
     }
 
     /// The checks kept by [`Self::keep_unrecorded`], handed over to be written.
-    pub fn take_unrecorded(&self) -> Vec<(DateTime<Utc>, Check)> {
+    pub fn take_unrecorded(&self) -> Vec<TimedCheck> {
         std::mem::take(&mut *self.unrecorded.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -209,7 +209,9 @@ fn half_index(backend: Backend, start_epoch: i64) -> String {
         Backend::Postgres => {
             format!("CAST(FLOOR((EXTRACT(EPOCH FROM checked_at) - {start_epoch}) / {secs}) AS BIGINT)")
         }
-        Backend::Sqlite => format!("((CAST(strftime('%s', checked_at) AS INTEGER) - {start_epoch}) / {secs})"),
+        Backend::Sqlite => {
+            format!("((CAST(strftime('%s', checked_at) AS INTEGER) - {start_epoch}) / {secs})")
+        }
     }
 }
 
@@ -274,7 +276,9 @@ impl Uptime {
             response_time_ms: Set(c.response_time_ms),
             checked_at: Set(*at),
         });
-        service_uptime::Entity::insert_many(rows).exec(&self.db.conn).await?;
+        service_uptime::Entity::insert_many(rows)
+            .exec(&self.db.conn)
+            .await?;
         Ok(())
     }
 
@@ -306,16 +310,35 @@ mod tests {
         assert_eq!(start, Utc.with_ymd_and_hms(2026, 2, 24, 0, 0, 0).unwrap());
         assert_eq!((end - start).num_hours(), 15 * 24);
         let morning = Utc.with_ymd_and_hms(2026, 3, 10, 0, 0, 0).unwrap();
-        assert_eq!(window(morning).1, Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap());
+        assert_eq!(
+            window(morning).1,
+            Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
+        );
     }
 
     #[test]
     fn halves_without_checks_count_as_fully_up() {
         let s = series(&[
-            HalfCount { half: 0, total: 4, up: 3 },
-            HalfCount { half: 29, total: 3, up: 0 },
-            HalfCount { half: 30, total: 1, up: 0 },
-            HalfCount { half: 5, total: 3, up: 2 },
+            HalfCount {
+                half: 0,
+                total: 4,
+                up: 3,
+            },
+            HalfCount {
+                half: 29,
+                total: 3,
+                up: 0,
+            },
+            HalfCount {
+                half: 30,
+                total: 1,
+                up: 0,
+            },
+            HalfCount {
+                half: 5,
+                total: 3,
+                up: 2,
+            },
         ]);
         assert_eq!(s.len(), HALVES);
         assert_eq!(s[0], 75.0);
