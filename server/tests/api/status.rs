@@ -279,9 +279,12 @@ async fn checks_open_an_incident_and_resolve_it_when_the_service_is_back() {
     let (_, listed) = get(&server, "/status/incidents").await;
     assert_eq!(listed, json!({ "incidents": [], "total": 0 }));
 
-    // Claude's host stops answering: the job's check opens an incident.
+    // Claude's host stops answering: the job's check opens an incident,
+    // once, however many check at the same moment.
     ai.up.send_replace(false);
-    tick(services).await.unwrap();
+    let (a, b) = tokio::join!(tick(services), fresh_report(&server));
+    a.unwrap();
+    assert_eq!(b["services"]["ai"]["status"], "offline", "{b}");
     let (_, listed) = get(&server, "/status/incidents").await;
     assert_eq!(listed["total"], 1, "{listed}");
     let incident = &listed["incidents"][0];
@@ -504,6 +507,22 @@ async fn super_admins_post_change_and_resolve_incidents_others_cannot() {
         "{rest}"
     );
     assert_eq!(rest["data"]["serviceIncidents"]["pageInfo"]["hasNextPage"], false);
+
+    // Each change is in the audit trail.
+    let logs = server
+        .graphql_as(
+            &root,
+            "{ activityLogs(first: 50, filter: { category: SYSTEM }) { edges { node { message metadata } } } }",
+            json!({}),
+        )
+        .await;
+    let about_incident = logs["data"]["activityLogs"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{logs}"))
+        .iter()
+        .filter(|e| e["node"]["metadata"]["incident_id"] == id.as_str())
+        .count();
+    assert_eq!(about_incident, 3, "opened, changed, resolved: {logs}");
 
     // A tenant's admin sees and changes nothing of it.
     let (_, _, admin) = tenant_with_admin(&server, &root, "StatusTenant").await;

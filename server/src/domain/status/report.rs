@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// A check and when it was taken.
@@ -101,6 +101,8 @@ pub struct StatusBoard {
     /// One refresh at a time per instance: a burst of readers at expiry
     /// waits for it instead of checking everything once each.
     refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// The last report this instance built, and when.
+    built: Arc<Mutex<Option<(Instant, String)>>>,
     unrecorded: Arc<Mutex<Vec<TimedCheck>>>,
 }
 
@@ -124,6 +126,7 @@ impl StatusBoard {
             incidents,
             last: Arc::default(),
             refreshing: Arc::default(),
+            built: Arc::default(),
             unrecorded: Arc::default(),
         }
     }
@@ -169,15 +172,23 @@ impl StatusBoard {
         if let Err(e) = self.cache.set(keys::REPORT, &json, REPORT_TTL).await {
             tracing::warn!(error = %e, "status report not cached");
         }
+        *self.built.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), json.clone()));
         json
     }
 
+    /// The shared entry; when the cache itself cannot answer (Redis away),
+    /// the last report this instance built within the TTL, so a burst of
+    /// readers is not served one rebuild each.
     async fn cached(&self) -> Option<String> {
         match self.cache.get(keys::REPORT).await {
             Ok(hit) => hit,
             Err(e) => {
                 tracing::warn!(error = %e, "status cache unavailable");
-                None
+                let built = self.built.lock().unwrap_or_else(|e| e.into_inner());
+                built
+                    .as_ref()
+                    .filter(|(at, _)| at.elapsed() < REPORT_TTL)
+                    .map(|(_, json)| json.clone())
             }
         }
     }
