@@ -172,6 +172,42 @@ fn automatic_description(service: Service, state: State) -> String {
     format!("{} {} (automatic check)", service.as_str(), state.as_str())
 }
 
+/// An incident a check opens.
+fn opened(service: Service, state: State, at: DateTime<Utc>) -> Incident {
+    Incident {
+        id: Uuid::now_v7(),
+        service_name: service.as_str().into(),
+        status: state.as_str().into(),
+        started_at: at,
+        resolved_at: None,
+        description: Some(automatic_description(service, state)),
+        manual: false,
+    }
+}
+
+/// What a check does to its service's incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Keep,
+    /// No incident was open: one opens in this state.
+    Open(State),
+    /// The open incident takes this worse state.
+    Raise(State),
+    Resolve,
+}
+
+/// `open`: the state of the service's open incident and whether a
+/// super_admin posted it (then it is theirs: the checks leave it alone).
+pub fn transition(open: Option<(State, bool)>, checked: State) -> Transition {
+    match (open, checked) {
+        (Some((_, true)), _) | (None, State::Online) => Transition::Keep,
+        (None, state) => Transition::Open(state),
+        (Some(_), State::Online) => Transition::Resolve,
+        (Some((current, _)), state) if state > current => Transition::Raise(state),
+        (Some(_), _) => Transition::Keep,
+    }
+}
+
 impl Incidents {
     pub fn new(db: Database, cache: Arc<dyn Cache>, clock: Arc<dyn Clock>, activity: ActivityLog) -> Self {
         Self {
@@ -209,35 +245,25 @@ impl Incidents {
         let open = self.open().await?;
         let mut changed = flushed;
         for check in checks.all() {
-            // A super_admin's incident is theirs to change.
             let current = open.get(&check.service);
-            if current.is_some_and(|i| i.manual) {
-                continue;
-            }
-            match (current, check.state) {
-                (None, State::Online) => {}
-                (None, state) => {
-                    let incident = Incident {
-                        id: Uuid::now_v7(),
-                        service_name: check.service.as_str().into(),
-                        status: state.as_str().into(),
-                        started_at: checks.at,
-                        resolved_at: None,
-                        description: Some(automatic_description(check.service, state)),
-                        manual: false,
-                    };
+            match transition(current.map(|i| (i.state(), i.manual)), check.state) {
+                Transition::Keep => {}
+                Transition::Open(state) => {
                     // Another instance opening the same incident first is fine.
-                    changed |= self.insert(&incident).await?;
+                    changed |= self.insert(&opened(check.service, state, checks.at)).await?;
                 }
-                (Some(i), State::Online) => {
-                    self.resolve_open(i.id, checks.at).await?;
-                    changed = true;
+                Transition::Raise(state) => {
+                    if let Some(i) = current {
+                        self.raise(i.id, state).await?;
+                        changed = true;
+                    }
                 }
-                (Some(i), state) if state > i.state() => {
-                    self.raise(i.id, state).await?;
-                    changed = true;
+                Transition::Resolve => {
+                    if let Some(i) = current {
+                        self.resolve_open(i.id, checks.at).await?;
+                        changed = true;
+                    }
                 }
-                (Some(_), _) => {}
             }
         }
         let open = if changed { self.open().await? } else { open };
@@ -248,63 +274,55 @@ impl Incidents {
         Ok(())
     }
 
+    /// The same transitions on what this instance knows: incidents changed
+    /// since the outage began, else the open ones it last read.
     fn observe_in_memory(&self, checks: &Checks) {
         let mut memory = self.memory();
         let Memory { unwritten, open, .. } = &mut *memory;
         for check in checks.all() {
             let name = check.service.as_str();
-            if open.get(&check.service).is_some_and(|i| i.manual) {
+            let pending = unwritten
+                .iter()
+                .position(|u| u.incident.service_name == name && u.incident.resolved_at.is_none());
+            let current = match pending {
+                Some(at) => Some(&unwritten[at].incident),
+                None => open.get(&check.service),
+            };
+            let change = transition(current.map(|i| (i.state(), i.manual)), check.state);
+            if change == Transition::Keep {
                 continue;
             }
-            let pending = unwritten
-                .iter_mut()
-                .find(|u| u.incident.service_name == name && u.incident.resolved_at.is_none());
-            match (pending, check.state) {
-                (Some(u), State::Online) => u.incident.resolved_at = Some(checks.at),
-                (Some(u), state) => {
-                    if state > u.incident.state() {
-                        u.incident.status = state.as_str().into();
-                    }
+            // The incident the change applies to, now among the unwritten.
+            let index = match (pending, change) {
+                (_, Transition::Open(state)) => {
+                    tracing::warn!(
+                        service = name,
+                        state = state.as_str(),
+                        "incident kept in memory until the database answers"
+                    );
+                    unwritten.push(Unwritten {
+                        incident: opened(check.service, state, checks.at),
+                        stored: false,
+                    });
+                    continue;
                 }
-                (None, State::Online) => {
-                    if let Some(mut known) = open.remove(&check.service) {
-                        known.resolved_at = Some(checks.at);
-                        unwritten.push(Unwritten {
-                            incident: known,
-                            stored: true,
-                        });
-                    }
+                (Some(at), _) => at,
+                (None, _) => {
+                    let Some(known) = open.remove(&check.service) else {
+                        continue;
+                    };
+                    unwritten.push(Unwritten {
+                        incident: known,
+                        stored: true,
+                    });
+                    unwritten.len() - 1
                 }
-                (None, state) => match open.get(&check.service) {
-                    Some(known) if state <= known.state() => {}
-                    Some(_) => {
-                        let mut known = open.remove(&check.service).expect("present");
-                        known.status = state.as_str().into();
-                        unwritten.push(Unwritten {
-                            incident: known,
-                            stored: true,
-                        });
-                    }
-                    None => {
-                        tracing::warn!(
-                            service = name,
-                            state = state.as_str(),
-                            "incident kept in memory until the database answers"
-                        );
-                        unwritten.push(Unwritten {
-                            incident: Incident {
-                                id: Uuid::now_v7(),
-                                service_name: name.into(),
-                                status: state.as_str().into(),
-                                started_at: checks.at,
-                                resolved_at: None,
-                                description: Some(automatic_description(check.service, state)),
-                                manual: false,
-                            },
-                            stored: false,
-                        })
-                    }
-                },
+            };
+            let incident = &mut unwritten[index].incident;
+            match change {
+                Transition::Raise(state) => incident.status = state.as_str().into(),
+                Transition::Resolve => incident.resolved_at = Some(checks.at),
+                Transition::Keep | Transition::Open(_) => {}
             }
         }
     }
@@ -660,5 +678,43 @@ impl Incidents {
         )
         .await;
         Ok(resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_open_raise_and_resolve_their_own_incidents_only() {
+        use State::*;
+        assert_eq!(transition(None, Online), Transition::Keep);
+        assert_eq!(transition(None, Degraded), Transition::Open(Degraded));
+        assert_eq!(transition(None, Offline), Transition::Open(Offline));
+        assert_eq!(
+            transition(Some((Degraded, false)), Offline),
+            Transition::Raise(Offline)
+        );
+        // Better but not back: the incident keeps its worst state.
+        assert_eq!(transition(Some((Offline, false)), Degraded), Transition::Keep);
+        assert_eq!(transition(Some((Degraded, false)), Degraded), Transition::Keep);
+        assert_eq!(transition(Some((Offline, false)), Online), Transition::Resolve);
+        for state in [Online, Degraded, Offline] {
+            assert_eq!(transition(Some((Degraded, true)), state), Transition::Keep);
+        }
+    }
+
+    #[test]
+    fn descriptions_are_bounded_and_blank_ones_dropped() {
+        assert_eq!(checked_description(Some("  ".into())).unwrap(), None);
+        assert_eq!(
+            checked_description(Some(" Latence élevée ".into()))
+                .unwrap()
+                .as_deref(),
+            Some("Latence élevée")
+        );
+        assert!(checked_description(Some("é".repeat(MAX_DESCRIPTION))).is_ok());
+        assert!(checked_description(Some("é".repeat(MAX_DESCRIPTION + 1))).is_err());
+        assert!(problem_state(State::Online, "status").is_err());
     }
 }
