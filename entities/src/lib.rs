@@ -44,6 +44,8 @@ pub mod password_reset_tokens;
 pub mod refresh_tokens;
 pub mod reminders_sent;
 pub mod risk_overrides;
+pub mod service_incidents;
+pub mod service_uptime;
 pub mod sites;
 pub mod smart_data;
 pub mod token_blacklist;

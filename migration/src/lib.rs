@@ -22,6 +22,7 @@ mod m20261129_000015_client_settings;
 mod m20261129_000016_analysis_data;
 mod m20261129_000017_ai_analyses;
 mod m20261129_000018_ai_automation;
+mod m20261129_000019_service_status;
 mod m20261129_000020_contact_messages;
 pub mod timescale;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000016_analysis_data::Migration),
             Box::new(m20261129_000017_ai_analyses::Migration),
             Box::new(m20261129_000018_ai_automation::Migration),
+            Box::new(m20261129_000019_service_status::Migration),
             Box::new(m20261129_000020_contact_messages::Migration),
         ]
     }

@@ -69,6 +69,8 @@ pub struct Services {
     pub landing: crate::domain::public::landing::Landing,
     /// `/status/external`: UptimeRobot's monitors.
     pub external_monitors: crate::domain::status::external::ExternalMonitors,
+    /// The public status page: service checks, uptime, incidents.
+    pub status_board: crate::domain::status::report::StatusBoard,
 }
 
 /// Secrets read from the data dir (or the configuration) at start.
@@ -218,10 +220,25 @@ impl Services {
             infra.cache.clone(),
             infra.clock.clone(),
         );
+        let status_board = crate::domain::status::report::StatusBoard::new(
+            StatusService::new(infra.clone(), timescaledb),
+            infra.cache.clone(),
+            infra.clock.clone(),
+            fleet.clone(),
+            config.claude.as_ref().map(|c| c.base_url.as_str()),
+            crate::domain::status::uptime::Uptime::new(infra.db.clone()),
+            crate::domain::status::incidents::Incidents::new(
+                infra.db.clone(),
+                infra.cache.clone(),
+                infra.clock.clone(),
+                activity.clone(),
+            ),
+        );
         Self {
             contact,
             landing,
             external_monitors,
+            status_board,
             automation,
             ai_config,
             sites,

@@ -30,6 +30,7 @@ mod operation_metrics;
 mod organise;
 mod settings;
 mod sites;
+mod status;
 mod system;
 mod tenancy;
 mod types;
@@ -73,6 +74,7 @@ pub struct QueryRoot(
     analyses::AnalysisQuery,
     ai_automation::AiAutomationQuery,
     contact::ContactQuery,
+    status::StatusQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -98,6 +100,7 @@ pub struct MutationRoot(
     analyses::AnalysisMutation,
     ai_automation::AiAutomationMutation,
     contact::ContactMutation,
+    status::StatusMutation,
 );
 
 #[derive(MergedSubscription, Default)]

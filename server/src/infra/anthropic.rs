@@ -223,6 +223,40 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, Anthro
     Ok(body)
 }
 
+/// Whether the Messages API's host answers at all, for the status page:
+/// one GET of the base URL, no key and no model call (so it costs nothing).
+/// Any HTTP answer, 404 included, means reachable.
+#[derive(Clone)]
+pub struct Reachability {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Reachability {
+    pub fn new(base_url: &str, within: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(within)
+            .timeout(within)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a reqwest client with timeouts builds");
+        Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The round-trip time, or why the host could not be reached.
+    pub async fn probe(&self) -> Result<Duration, AnthropicError> {
+        let started = std::time::Instant::now();
+        match self.http.get(format!("{}/", self.base_url)).send().await {
+            Ok(_) => Ok(started.elapsed()),
+            Err(e) if e.is_timeout() => Err(AnthropicError::Timeout),
+            Err(e) => Err(AnthropicError::Transport(root_cause(&e))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 const ACTIVITY_RETENTION: Duration = Duration::days(30);
 const NOTIFICATION_RETENTION: Duration = Duration::days(30);
 const ALERT_RETENTION: Duration = Duration::days(90);
+const SERVICE_UPTIME_RETENTION: Duration = Duration::days(30);
 
 pub async fn run(services: Services, stop: CancellationToken) {
     super::every(EVERY, stop, || async {
@@ -94,6 +95,17 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         .exec(&db.conn)
         .await?;
     crate::domain::fleet::retention::apply(db, timescaledb).await?;
+    // The status page's checks: TimescaleDB's retention policy keeps them
+    // 30 days where it runs.
+    let service_checks = if timescaledb {
+        0
+    } else {
+        entities::service_uptime::Entity::delete_many()
+            .filter(entities::service_uptime::Column::CheckedAt.lt(now - SERVICE_UPTIME_RETENTION))
+            .exec(&db.conn)
+            .await?
+            .rows_affected
+    };
     tracing::info!(
         activity_logs = activity,
         notification_history = notifications.rows_affected,
@@ -102,6 +114,7 @@ pub async fn purge(db: &Database, timescaledb: bool) -> Result<(), sea_orm::DbEr
         ai_routine_history = routine_runs.rows_affected,
         ai_trigger_history = trigger_firings.rows_affected,
         reminders_sent = reminders.rows_affected,
+        service_uptime = service_checks,
         install_tokens = installs.rows_affected,
         blacklist = blacklist.rows_affected,
         reset_tokens = resets.rows_affected,

@@ -13,6 +13,7 @@ pub mod keys {
     pub const ROLLUPS: i64 = 0x4F50_0002;
     pub const OFFLINE: i64 = 0x4F50_0003;
     pub const REMINDERS: i64 = 0x4F50_0004;
+    pub const UPTIME: i64 = 0x4F50_0005;
 }
 
 /// Runs `job` unless another instance is running the same one right now;

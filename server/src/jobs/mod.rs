@@ -13,6 +13,7 @@ pub mod reminders;
 pub mod rollups;
 pub mod routines;
 pub mod triggers;
+pub mod uptime;
 
 use crate::{infra::mailer::Mailer, services::Services};
 use std::{future::Future, sync::Arc, time::Duration};
@@ -42,6 +43,7 @@ impl Workers {
         tasks.spawn(reminders::run(services.clone(), stop.clone()));
         tasks.spawn(routines::run(services.clone(), stop.clone()));
         tasks.spawn(triggers::run(services.clone(), stop.clone()));
+        tasks.spawn(uptime::run(services.clone(), stop.clone()));
         tasks.spawn(outbox::run(services, mailer, stop.clone()));
         Running { tasks, stop }
     }

@@ -21,7 +21,7 @@ use tokio::{
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Link {
+pub(crate) enum Link {
     Up,
     /// Every relayed connection closed; new ones accepted and closed at
     /// once (the server terminating its backends).
@@ -31,7 +31,7 @@ enum Link {
 }
 
 /// A TCP relay from a local port to PostgreSQL.
-struct Relay {
+pub(crate) struct Relay {
     addr: SocketAddr,
     link: watch::Sender<Link>,
 }
@@ -45,7 +45,7 @@ impl Relay {
         Self { addr, link }
     }
 
-    fn set(&self, link: Link) {
+    pub(crate) fn set(&self, link: Link) {
         self.link.send_replace(link);
     }
 }
@@ -94,7 +94,7 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, mut rx: watch::Recei
 }
 
 /// The test database's URL, pointed at a relay in front of it.
-async fn relayed(env: &TestEnv) -> (Relay, String) {
+pub(crate) async fn relayed(env: &TestEnv) -> (Relay, String) {
     let pg = env.pg.as_ref().unwrap();
     let mut url = url::Url::parse(&pg.url).unwrap();
     let upstream = tokio::net::lookup_host((url.host_str().unwrap(), url.port().unwrap_or(5432)))

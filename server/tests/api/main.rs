@@ -46,6 +46,7 @@ mod security_hardening;
 mod security_transport;
 mod shutdown;
 mod sites;
+mod status;
 mod storage;
 mod subscriptions;
 mod tenancy;

@@ -6,6 +6,14 @@ pub mod incidents;
 pub mod report;
 pub mod uptime;
 
+/// Shared-cache keys of the status page; nothing else writes them.
+pub mod keys {
+    /// The whole `GET /status` report, JSON.
+    pub const REPORT: &str = "status:report";
+    /// The public incident list, JSON.
+    pub const INCIDENTS: &str = "status:incidents";
+}
+
 pub use crate::infra::{db::Backend, CacheBackend};
 
 use crate::{domain::DomainError, infra::Infra};
