@@ -607,6 +607,7 @@ pub enum Job {
     Reminders,
     Routines,
     Outbox,
+    Uptime,
 }
 
 impl Job {
@@ -618,6 +619,7 @@ impl Job {
             Self::Reminders => "reminders",
             Self::Routines => "routines",
             Self::Outbox => "outbox",
+            Self::Uptime => "uptime",
         }
     }
 }

@@ -15,7 +15,8 @@ pub const EVERY: Duration = Duration::from_secs(30 * 60);
 
 pub async fn run(services: Services, stop: CancellationToken) {
     super::every(EVERY, stop, || async {
-        if let Err(e) = tick(&services).await {
+        if let Err(e) = crate::infra::metrics::job(crate::infra::metrics::Job::Uptime, tick(&services)).await
+        {
             e.log("uptime tracking");
         }
     })
