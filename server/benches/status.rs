@@ -4,17 +4,36 @@
 //!   release server in a process of its own. Goal: `/status` keeps at least
 //!   80 % of `/health`'s rate, thanks to its 60 s cache.
 //!
+//! - The uptime job and a `/status` refresh over 10,000 machines (100
+//!   tenants) and 15 days of `service_uptime` at the job's cadence, in
+//!   process: time and SQL statements, against one database ping.
+//!
 //! Run: cargo bench -p optralis --bench status   (BENCH_CLIENTS=1000,
-//! BENCH_SECONDS=10 per round by default)
+//! BENCH_SECONDS=10 per round, BENCH_MACHINES=10000 by default;
+//! BENCH_DATABASE_URL=postgres://… runs the in-process part on a fresh
+//! PostgreSQL database created and dropped by the bench)
 
+use chrono::{DurationRound, Utc};
+use entities::{clients, service_uptime};
 use hdrhistogram::Histogram;
+use optralis::{app::AppState, config::Config, jobs::uptime};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use std::{
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
+use uuid::Uuid;
 
 mod support;
-use support::{raise_open_files, ServerProcess};
+use support::{
+    raise_open_files,
+    seed::{seed_machines, tenant},
+    PgDatabase, ServerProcess,
+};
+
+const TENANTS: usize = 100;
+const UPTIME_DAYS: i64 = 15;
 
 struct Load {
     requests: u64,
@@ -95,15 +114,182 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Median and p99 of `n` runs of `f`, in milliseconds, with the SQL
+/// statements of one run.
+async fn timed<F, Fut>(state: &AppState, n: usize, mut f: F) -> (f64, f64, u64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = &state.services.infra.db;
+    let before = db.statements();
+    f().await;
+    let statements = db.statements() - before;
+    let mut latency = Histogram::<u64>::new(3).unwrap();
+    for _ in 0..n {
+        let started = Instant::now();
+        f().await;
+        latency
+            .record(started.elapsed().as_micros().max(1) as u64)
+            .unwrap();
+    }
+    (
+        latency.value_at_quantile(0.5) as f64 / 1000.0,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        statements,
+    )
+}
+
+/// The uptime job and a report refresh over a seeded platform.
+async fn job_costs(machines: usize, database_url: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars: HashMap<String, String> =
+        [("OPTRALIS_DATA_DIR".to_string(), dir.path().display().to_string())].into();
+    if let Some(url) = database_url {
+        vars.insert("DATABASE_URL".into(), url.to_owned());
+    }
+    // Workers are not started: their statements would share the counter.
+    let (state, _workers) = AppState::build(Config::from_vars(&vars).unwrap()).await.unwrap();
+    let services = &state.services;
+    let conn = services.infra.db.conn.clone();
+    let backend = services.infra.db.backend.as_str();
+
+    let tenant_rows: Vec<_> = (0..TENANTS).map(tenant).collect();
+    let tenants: Vec<(Uuid, Vec<Uuid>)> = tenant_rows.iter().map(|t| (*t.id.as_ref(), vec![])).collect();
+    clients::Entity::insert_many(tenant_rows)
+        .exec(&conn)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    seed_machines(&conn, &tenants, 0, machines).await;
+    // Fifteen days of checks at the job's cadence, one in forty offline.
+    let now = Utc::now();
+    let slot = chrono::Duration::from_std(uptime::EVERY).unwrap();
+    let first = (now - chrono::Duration::days(UPTIME_DAYS))
+        .duration_trunc(slot)
+        .unwrap();
+    let mut rows = Vec::new();
+    let mut at = first;
+    let mut k = 0usize;
+    while at < now.duration_trunc(slot).unwrap() {
+        for service in ["api", "database", "ai"] {
+            rows.push(service_uptime::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                service_name: Set(service.into()),
+                status: Set(if k % 40 == 0 { "offline" } else { "online" }.into()),
+                response_time_ms: Set(3),
+                checked_at: Set(at),
+            });
+            k += 1;
+        }
+        at += slot;
+    }
+    let uptime_rows = rows.len();
+    for chunk in rows.chunks(500) {
+        service_uptime::Entity::insert_many(chunk.to_vec())
+            .exec(&conn)
+            .await
+            .unwrap();
+    }
+    println!(
+        "uptime job and /status refresh ({backend}, {machines} machines over {TENANTS} tenants, {uptime_rows} service_uptime rows = {UPTIME_DAYS} days every {} min; seeded in {:.1} s)",
+        slot.num_minutes(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let n = 200;
+    let (ping, ping99, _) = timed(&state, n, || async {
+        services.status.database_health().await;
+    })
+    .await;
+    println!("  baseline: database ping p50 {ping:.3} ms, p99 {ping99:.3} ms");
+    let report = |name: &str, (p50, p99, statements): (f64, f64, u64)| {
+        println!(
+            "  {name:<44} p50 {p50:>8.3} ms = {:>6.1}x ping   p99 {p99:>8.3} ms   {statements} statements",
+            p50 / ping
+        );
+    };
+    let board = &services.status_board;
+    report(
+        "report refresh (checks, series, fleet)",
+        timed(&state, n, || async {
+            board.build().await;
+        })
+        .await,
+    );
+    report(
+        "15-day series alone (one statement)",
+        timed(&state, n, || async {
+            board.uptime.series(Utc::now()).await.unwrap();
+        })
+        .await,
+    );
+    report(
+        "cached report (cache hit)",
+        timed(&state, n, || async {
+            board.report_json().await;
+        })
+        .await,
+    );
+    // A tick that writes: the current slot's rows are removed before each
+    // (outside the timing), as if the slot had just begun.
+    let mut writing = Histogram::<u64>::new(3).unwrap();
+    let db = &services.infra.db;
+    let mut statements = 0;
+    for i in 0..n {
+        service_uptime::Entity::delete_many()
+            .filter(service_uptime::Column::CheckedAt.gte(Utc::now().duration_trunc(slot).unwrap()))
+            .exec(&conn)
+            .await
+            .unwrap();
+        let before = db.statements();
+        let started = Instant::now();
+        let written = uptime::tick(services).await.unwrap();
+        writing
+            .record(started.elapsed().as_micros().max(1) as u64)
+            .unwrap();
+        if i == 0 {
+            statements = db.statements() - before;
+            assert_eq!(written, Some(3), "a fresh slot writes one row per service");
+        }
+    }
+    report(
+        "uptime job tick, slot not yet recorded",
+        (
+            writing.value_at_quantile(0.5) as f64 / 1000.0,
+            writing.value_at_quantile(0.99) as f64 / 1000.0,
+            statements,
+        ),
+    );
+    report(
+        "uptime job tick, slot already recorded",
+        timed(&state, n, || async {
+            uptime::tick(services).await.unwrap();
+        })
+        .await,
+    );
+}
+
 fn main() {
     let clients = env_number("BENCH_CLIENTS", 1_000) as usize;
     let seconds = env_number("BENCH_SECONDS", 10);
+    let machines = env_number("BENCH_MACHINES", 10_000) as usize;
+    let pg_admin = std::env::var("BENCH_DATABASE_URL").ok().filter(|s| !s.is_empty());
     raise_open_files();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async move {
+        let pg = match &pg_admin {
+            Some(admin) => Some(PgDatabase::create(admin).await),
+            None => None,
+        };
+        job_costs(machines, pg.as_ref().map(|(_, url)| url.as_str())).await;
+        if let Some((db, _)) = pg {
+            db.drop_it().await;
+        }
+
         let server = ServerProcess::start().await;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)

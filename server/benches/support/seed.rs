@@ -85,8 +85,8 @@ pub fn machine(
     (m, c)
 }
 
-/// Adds machines `from..to` spread over the tenants and their sites, in
-/// batches.
+/// Adds machines `from..to` spread over the tenants and their sites (nine
+/// in ten at a site, when the tenant has any), in batches.
 pub async fn seed_machines(
     conn: &sea_orm::DatabaseConnection,
     tenants: &[(Uuid, Vec<Uuid>)],
@@ -96,7 +96,8 @@ pub async fn seed_machines(
     let rows: Vec<_> = (from..to)
         .map(|i| {
             let (tenant, sites) = &tenants[i % tenants.len()];
-            let site = (!i.is_multiple_of(10)).then(|| sites[(i / tenants.len()) % sites.len()]);
+            let site = (!i.is_multiple_of(10) && !sites.is_empty())
+                .then(|| sites[(i / tenants.len()) % sites.len()]);
             machine(*tenant, site, i)
         })
         .collect();
