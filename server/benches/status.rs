@@ -176,7 +176,7 @@ async fn job_costs(machines: usize, database_url: Option<&str>) {
             rows.push(service_uptime::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 service_name: Set(service.into()),
-                status: Set(if k % 40 == 0 { "offline" } else { "online" }.into()),
+                status: Set(if k.is_multiple_of(40) { "offline" } else { "online" }.into()),
                 response_time_ms: Set(3),
                 checked_at: Set(at),
             });

@@ -109,12 +109,7 @@ pub struct AnthropicClient {
 
 impl AnthropicClient {
     pub fn new(base_url: &str, api_key: ApiKey) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TOTAL_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client with timeouts builds");
+        let http = super::api_client(CONNECT_TIMEOUT, TOTAL_TIMEOUT);
         Self {
             http,
             endpoint: format!("{}/v1/messages", base_url.trim_end_matches('/')),
@@ -234,12 +229,7 @@ pub struct Reachability {
 
 impl Reachability {
     pub fn new(base_url: &str, within: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(within)
-            .timeout(within)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client with timeouts builds");
+        let http = super::api_client(within, within);
         Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),

@@ -106,3 +106,16 @@ impl Infra {
         })
     }
 }
+
+/// An HTTP client for a third-party API we call on our own behalf
+/// (Anthropic, Turnstile, UptimeRobot): bounded connect and total times,
+/// and no redirects, so a compromised or misconfigured endpoint cannot
+/// bounce our credentials elsewhere.
+pub fn api_client(connect: std::time::Duration, total: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a reqwest client with timeouts builds")
+}

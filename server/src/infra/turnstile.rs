@@ -25,12 +25,7 @@ struct Verdict {
 
 impl Turnstile {
     pub fn new(settings: TurnstileSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client with timeouts builds");
+        let http = super::api_client(CONNECT_TIMEOUT, TIMEOUT);
         Self { http, settings }
     }
 }

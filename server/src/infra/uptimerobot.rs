@@ -24,12 +24,7 @@ pub struct UptimeRobot {
 
 impl UptimeRobot {
     pub fn new(settings: UptimeRobotSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client with timeouts builds");
+        let http = super::api_client(CONNECT_TIMEOUT, TIMEOUT);
         Self { http, settings }
     }
 }
