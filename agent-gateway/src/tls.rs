@@ -194,8 +194,20 @@ async fn refuse(mut tls: TlsStream<TcpStream>) {
     let _ = tokio::time::timeout(Duration::from_secs(2), send).await;
 }
 
-/// Connections per client address (IPv6 per /64, what one subscriber
-/// usually holds), up to a maximum.
+/// What one client is counted as: its IPv4 address, or its IPv6 /64 (what
+/// one subscriber usually holds, and can rotate addresses within).
+pub fn subscriber_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::from(u64::MAX)))),
+        },
+    }
+}
+
+/// Connections per client address (per [`subscriber_block`]), up to a
+/// maximum.
 struct PerAddress {
     max: usize,
     counts: Mutex<HashMap<IpAddr, usize>>,
@@ -209,18 +221,8 @@ impl PerAddress {
         })
     }
 
-    fn key(ip: IpAddr) -> IpAddr {
-        match ip {
-            IpAddr::V4(_) => ip,
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::from(u64::MAX)))),
-            },
-        }
-    }
-
     fn try_take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
-        let key = Self::key(ip);
+        let key = subscriber_block(ip);
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let count = counts.entry(key).or_insert(0);
         if *count >= self.max {

@@ -19,7 +19,15 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Headers a reverse proxy adds: a relayed request comes from the proxy's
 /// loopback address, but not from this host's operator.
-const PROXY_HEADERS: [&str; 3] = ["x-forwarded-for", "forwarded", "x-real-ip"];
+const PROXY_HEADERS: [&str; 7] = [
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "via",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "cf-connecting-ip",
+];
 
 pub async fn metrics(
     State(state): State<AppState>,
@@ -154,6 +162,11 @@ mod tests {
             (
                 Some(peer("127.0.0.1:5000")),
                 headers(&[("x-real-ip", "203.0.113.9")]),
+            ),
+            (Some(peer("127.0.0.1:5000")), headers(&[("via", "1.1 nginx")])),
+            (
+                Some(peer("127.0.0.1:5000")),
+                headers(&[("x-forwarded-proto", "https")]),
             ),
         ] {
             let refused = refusal(None, &hdrs, remote.as_ref()).expect("refused");

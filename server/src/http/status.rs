@@ -27,6 +27,9 @@ async fn status_json(state: &AppState) -> Response {
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)),
+            // The same URL is the page for browsers: a shared cache must
+            // not hand this JSON to them.
+            (header::VARY, HeaderValue::from_static("Accept")),
         ],
         json,
     )

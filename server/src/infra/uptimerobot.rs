@@ -70,6 +70,9 @@ struct ApiMonitor {
     friendly_name: String,
     #[serde(default)]
     url: String,
+    /// 5 is a heartbeat monitor, whose URL is its secret push address.
+    #[serde(rename = "type", default)]
+    kind: i64,
     status: i64,
     custom_uptime_ratio: Option<Num>,
     average_response_time: Option<Num>,
@@ -99,12 +102,14 @@ fn id_text(id: &Num) -> String {
     }
 }
 
+const HEARTBEAT: i64 = 5;
+
 impl From<ApiMonitor> for SourceMonitor {
     fn from(m: ApiMonitor) -> Self {
         Self {
             id: id_text(&m.id),
             name: m.friendly_name,
-            url: m.url,
+            url: if m.kind == HEARTBEAT { String::new() } else { m.url },
             status: m.status,
             uptime_ratio: m.custom_uptime_ratio.as_ref().and_then(Num::value),
             // The latest check when asked for, the average otherwise.

@@ -138,8 +138,11 @@ async fn contact_form_stores_the_message_and_mails_the_team_and_the_sender() {
         sender_subject, "Optralis – we received your message",
         "in the sender's language"
     );
+    assert!(sender_text.contains("we received it"), "{sender_text}");
+    // The address is the sender's to choose: nothing they typed is sent
+    // back to it, or the form would mail anyone any text.
     assert!(
-        sender_text.contains("Je souhaite une démonstration."),
+        !sender_text.contains("Je souhaite") && !sender_text.contains("Jean Dupont"),
         "{sender_text}"
     );
 
@@ -287,6 +290,19 @@ async fn contact_form_names_the_first_bad_field() {
         &post_contact(&server, &ip(), &with(form(), "company", json!("c".repeat(101)))).await,
         "company",
     );
+    assert_field(
+        &post_contact(
+            &server,
+            &ip(),
+            &with(form(), "company", json!("Acme\nE-mail: boss@corp.test")),
+        )
+        .await,
+        "company",
+    );
+    assert_field(
+        &post_contact(&server, &ip(), &with(form(), "name", json!("Jean\u{202E}tnuoma"))).await,
+        "name",
+    );
 
     // 5,000 characters pass, 5,001 do not; characters, not bytes.
     let over = with(form(), "message", json!("é".repeat(5_001)));
@@ -393,6 +409,18 @@ async fn contact_form_takes_three_messages_per_address_in_five_minutes() {
         "email",
     );
     assert_eq!(post_contact(&server, "198.51.100.79", &form()).await.0, 429);
+
+    // An IPv6 client is its /64: rotating addresses within it does not
+    // buy a new budget; the next /64 has its own.
+    for host in ["1", "2", "3"] {
+        let ip = format!("2001:db8:5:7::{host}");
+        assert_eq!(post_contact(&server, &ip, &form()).await.0, 200, "{ip}");
+    }
+    assert_eq!(
+        post_contact(&server, "2001:db8:5:7:ffff::9", &form()).await.0,
+        429
+    );
+    assert_eq!(post_contact(&server, "2001:db8:5:8::1", &form()).await.0, 200);
 }
 
 /// The forms a stand-in received.

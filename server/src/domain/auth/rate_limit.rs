@@ -48,8 +48,15 @@ impl RateLimiter {
     }
 
     /// Counts one attempt; refuses once the window's budget is spent.
+    /// Attempts count per IPv4 address or IPv6 /64: a client rotating
+    /// addresses within its own block is still one client.
     pub async fn check(&self, action: LimitedAction, ip: Option<&str>) -> Result<(), DomainError> {
-        let key = format!("rl:{}:{}", action.key(), ip.unwrap_or("unknown"));
+        let client = match ip.map(|ip| ip.parse::<std::net::IpAddr>()) {
+            Some(Ok(ip)) => agent_gateway::tls::subscriber_block(ip).to_string(),
+            Some(Err(_)) => ip.unwrap_or_default().to_owned(),
+            None => "unknown".to_owned(),
+        };
+        let key = format!("rl:{}:{client}", action.key());
         let hit = self.cache.hit(&key, self.window).await;
         if hit.count > self.attempts {
             return Err(DomainError::RateLimited {

@@ -152,16 +152,24 @@ fn bounded(field: &str, value: &str, max: usize) -> Result<String, DomainError> 
     Ok(value.to_owned())
 }
 
+/// A field shown on one line of the team's notification (the name is in
+/// its subject too): a line break or a direction override there could
+/// fake other lines, such as another e-mail address.
+fn one_line(field: &str, value: &str) -> Result<String, DomainError> {
+    let overrides = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if value.chars().any(|c| c.is_control() || overrides(c)) {
+        return Err(DomainError::invalid(
+            field,
+            "must be one line, without control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// Checks every field in the form's order and names the first bad one.
 pub fn validate(input: &ContactInput) -> Result<Submission, DomainError> {
     let name = present(&input.name).ok_or_else(|| DomainError::invalid("name", "is required"))?;
-    let name = bounded("name", name, MAX_NAME_CHARS)?;
-    if name.chars().any(char::is_control) {
-        return Err(DomainError::invalid(
-            "name",
-            "must not contain control characters",
-        ));
-    }
+    let name = one_line("name", &bounded("name", name, MAX_NAME_CHARS)?)?;
     let email = present(&input.email).ok_or_else(|| DomainError::invalid("email", "is required"))?;
     let email = validate_email(email)?;
     // The outbox reads a comma as a list of recipients, and the address
@@ -173,7 +181,7 @@ pub fn validate(input: &ContactInput) -> Result<Submission, DomainError> {
         return Err(DomainError::invalid("email", "is not a valid email address"));
     }
     let company = present(&input.company)
-        .map(|c| bounded("company", c, MAX_COMPANY_CHARS))
+        .map(|c| one_line("company", &bounded("company", c, MAX_COMPANY_CHARS)?))
         .transpose()?;
     let subject = match present(&input.subject) {
         None => None,
@@ -273,14 +281,7 @@ impl ContactForm {
     async fn store(&self, s: Submission, meta: &RequestMeta) -> Result<Uuid, DomainError> {
         let now = self.clock.now();
         let common = email::Common::new(&self.base_url, now.year());
-        let confirmation = email::render(
-            &Template::ContactConfirmation {
-                name: s.name.clone(),
-                message: s.message.clone(),
-            },
-            s.language,
-            &common,
-        )?;
+        let confirmation = email::render(&Template::ContactConfirmation, s.language, &common)?;
         // The team reads the product's default language.
         let team_language = Language::Fr;
         let notification = match &self.notify {

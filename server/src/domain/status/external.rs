@@ -187,6 +187,22 @@ pub fn uptime_15d(logs: &[LogEvent], now: DateTime<Utc>) -> Vec<f64> {
         .collect()
 }
 
+/// What a monitor's URL may show on a public page: scheme, host, port and
+/// path. Credentials, a query or a fragment can hold secrets (a heartbeat
+/// monitor's push token, basic auth), and an unparsable URL shows nothing.
+pub fn public_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        _ => String::new(),
+    }
+}
+
 /// The report for `monitors` at `now`.
 pub fn report(monitors: Vec<SourceMonitor>, now: DateTime<Utc>) -> ExternalReport {
     ExternalReport {
@@ -199,7 +215,7 @@ pub fn report(monitors: Vec<SourceMonitor>, now: DateTime<Utc>) -> ExternalRepor
                 response_time: m.response_time.map(|ms| ms.round() as i64),
                 id: m.id,
                 name: m.name,
-                url: m.url,
+                url: public_url(&m.url),
             })
             .collect(),
         timestamp: now,
@@ -284,6 +300,18 @@ impl ExternalMonitors {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn public_urls_keep_no_secret() {
+        assert_eq!(
+            super::public_url("https://user:pw@api.example.test:8443/health?token=abc#x"),
+            "https://api.example.test:8443/health"
+        );
+        assert_eq!(super::public_url("https://example.test"), "https://example.test/");
+        assert_eq!(super::public_url("not a url"), "");
+        assert_eq!(super::public_url("mailto:ops@example.test"), "");
+    }
+
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {

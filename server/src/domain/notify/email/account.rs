@@ -126,23 +126,22 @@ pub(super) fn welcome(
     }
 }
 
-pub(super) fn contact_confirmation(lang: Language, name: &str, message: &str) -> Draft {
+/// Says only that the message arrived: the address is the sender's to
+/// choose, so nothing they typed (name or message) is echoed back, or the
+/// form would mail anyone any text from our domain.
+pub(super) fn contact_confirmation(lang: Language) -> Draft {
     let l = |fr: &str, en: &str| pick(lang, fr, en);
     let title = l("Message bien reçu", "Message received");
     let intro = l(
         "Merci de nous avoir écrit. Notre équipe vous répondra dans les meilleurs délais.",
         "Thank you for writing to us. Our team will get back to you shortly.",
     );
-    let message_label = l("Votre message", "Your message");
     let outro = l(
-        "Vous n'avez rien d'autre à faire : cet e-mail confirme simplement la réception.",
-        "There is nothing else to do: this e-mail only confirms we received it.",
+        "Vous n'avez rien d'autre à faire : cet e-mail confirme simplement la réception. Si vous n'avez rien envoyé, ignorez-le.",
+        "There is nothing else to do: this e-mail only confirms we received it. If you sent nothing, ignore it.",
     );
     let mut text = Text::new(lang, &title);
-    text.para(&greeting(lang, name))
-        .para(&intro)
-        .para(&format!("{message_label} :\n{message}"))
-        .para(&outro);
+    text.para(&greeting(lang, "")).para(&intro).para(&outro);
     Draft {
         subject: l(
             "Optralis – nous avons bien reçu votre message",
@@ -150,12 +149,11 @@ pub(super) fn contact_confirmation(lang: Language, name: &str, message: &str) ->
         ),
         t: BTreeMap::from([
             ("title", title),
-            ("greeting", greeting(lang, name)),
+            ("greeting", greeting(lang, "")),
             ("intro", intro),
-            ("message_label", message_label),
             ("outro", outro),
         ]),
-        vars: context! { message },
+        vars: context! {},
         text,
     }
 }
@@ -202,7 +200,9 @@ pub(super) fn contact_notification(
         ]),
         vars: context! {
             name, email, company, message,
-            reply_url => format!("mailto:{email}"),
+            // Encoded: the local part may hold `?` or `=`, which would
+            // otherwise add headers (a cc) to the reply.
+            reply_url => format!("mailto:{}", url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>()),
         },
         text,
     }

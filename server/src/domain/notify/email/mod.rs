@@ -102,10 +102,7 @@ pub enum Template {
         temporary_password: Option<String>,
         reset_by_admin: bool,
     },
-    ContactConfirmation {
-        name: String,
-        message: String,
-    },
+    ContactConfirmation,
     ContactNotification {
         name: String,
         email: String,
@@ -150,7 +147,7 @@ impl Template {
         match self {
             Self::PasswordReset { .. } => "password-reset.html",
             Self::Welcome { .. } => "welcome.html",
-            Self::ContactConfirmation { .. } => "contact-confirmation.html",
+            Self::ContactConfirmation => "contact-confirmation.html",
             Self::ContactNotification { .. } => "contact-notification.html",
             Self::MachineAlert(_) => "machine-alert.html",
             Self::PasswordExpiration { .. } => "password-expiration.html",
@@ -169,7 +166,7 @@ impl Template {
     pub fn accent(&self) -> &'static str {
         match self {
             Self::PasswordReset { .. } | Self::Welcome { .. } | Self::ContactNotification { .. } => ORANGE,
-            Self::ContactConfirmation { .. } | Self::LicenseExtended { .. } => GREEN,
+            Self::ContactConfirmation | Self::LicenseExtended { .. } => GREEN,
             Self::PasswordExpiration { .. } | Self::LicenseExpiration { .. } => AMBER,
             Self::CertificateExpiration { .. } => RED,
             Self::Digest(_) => ORANGE,
@@ -332,7 +329,7 @@ fn draft(template: &Template, lang: Language, common: &Common) -> Draft {
             temporary_password.as_ref(),
             *reset_by_admin,
         ),
-        Template::ContactConfirmation { name, message } => account::contact_confirmation(lang, name, message),
+        Template::ContactConfirmation => account::contact_confirmation(lang),
         Template::ContactNotification {
             name,
             email,

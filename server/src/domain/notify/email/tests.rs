@@ -39,12 +39,10 @@ fn all() -> Vec<(Template, &'static str, Vec<&'static str>)> {
             ],
         ),
         (
-            Template::ContactConfirmation {
-                name: "Carla".into(),
-                message: "Need a quote for 40 seats".into(),
-            },
+            // Nothing of the sender's: see `contact_confirmation`.
+            Template::ContactConfirmation,
             GREEN,
-            vec!["Carla", "Need a quote for 40 seats"],
+            vec![],
         ),
         (
             Template::ContactNotification {
@@ -206,6 +204,23 @@ fn user_text_is_escaped_in_html() {
     assert!(out.html.contains("&amp; bye"));
     // The text part is not HTML and keeps the words as written.
     assert!(out.text.contains("<b>hi</b> & bye"));
+}
+
+#[test]
+fn the_reply_link_cannot_add_headers() {
+    let template = Template::ContactNotification {
+        name: "Eve".into(),
+        email: "a?cc=x@evil.test".into(),
+        company: None,
+        message: "hi".into(),
+    };
+    let out = render(&template, Language::En, &common()).unwrap();
+    assert!(
+        out.html.contains("href=\"mailto:a%3Fcc%3Dx%40evil.test\""),
+        "{}",
+        out.html
+    );
+    assert!(!out.html.contains("mailto:a?cc"), "{}", out.html);
 }
 
 #[test]
