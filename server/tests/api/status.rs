@@ -11,7 +11,7 @@ use entities::{service_incidents, service_uptime};
 use optralis::{
     domain::status::{
         keys,
-        uptime::{Check, Service, State},
+        uptime::{AiEngine, Check, Checks, Service, State},
     },
     jobs::uptime::tick,
 };
@@ -316,6 +316,62 @@ async fn offline_slots_kept_by_several_instances_are_recorded_once() {
         .collect();
     assert_eq!(offline, expected, "{rows:?}");
     assert_eq!(rows.len(), 6, "{rows:?}");
+}
+
+fn checks(at: DateTime<Utc>, database: State, ai: State) -> Checks {
+    Checks {
+        at,
+        api: check(Service::Api, State::Online),
+        database: check(Service::Database, database),
+        ai: check(Service::Ai, ai),
+        ai_engine: AiEngine::Claude,
+    }
+}
+
+#[tokio::test]
+async fn an_outage_seen_by_several_instances_is_one_incident_per_service() {
+    let server = server().await;
+    let b = another_instance(&server.state.services);
+    let (a, b) = (
+        &server.state.services.status_board.incidents,
+        &b.status_board.incidents,
+    );
+    let now = Utc::now();
+    let t0 = (now - Duration::minutes(20))
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap();
+    let at = |minutes| t0 + Duration::minutes(minutes);
+    // The database away: both keep their incidents in memory. B saw it
+    // first, and the AI offline where A saw it degraded; the AI came back
+    // during the outage, so each holds an AI incident already resolved.
+    b.observe(&checks(at(0), State::Offline, State::Offline)).await;
+    a.observe(&checks(at(1), State::Offline, State::Degraded)).await;
+    a.observe(&checks(at(2), State::Offline, State::Online)).await;
+    b.observe(&checks(at(3), State::Offline, State::Online)).await;
+    // Back: A writes its copies first and resolves the database's; B's
+    // copies of the same outage merge into them.
+    a.observe(&checks(at(10), State::Online, State::Online)).await;
+    b.observe(&checks(at(11), State::Online, State::Online)).await;
+
+    let (_, listed) = get(&server, "/status/incidents").await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let rows = service_incidents::Entity::find()
+        .all(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let row = |service: &str| rows.iter().find(|r| r.service_name == service).unwrap();
+    let database = row("database");
+    assert_eq!(database.started_at, at(0), "the earliest start: {database:?}");
+    assert_eq!(database.resolved_at, Some(at(10)));
+    let ai = row("ai");
+    assert_eq!(ai.started_at, at(0), "{ai:?}");
+    assert_eq!(ai.status, "offline", "the worse of the two: {ai:?}");
+    assert_eq!(ai.resolved_at, Some(at(2)));
+    // Neither instance has anything left to write, or opens anything new.
+    a.observe(&checks(at(12), State::Online, State::Online)).await;
+    b.observe(&checks(at(12), State::Online, State::Online)).await;
+    assert_eq!(get(&server, "/status/incidents").await.1["total"], 2);
 }
 
 /// A stand-in for Claude's host: answers any request with a 404 while up,
