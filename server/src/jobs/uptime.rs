@@ -6,12 +6,15 @@
 //! tick that can, so the outage shows in the 15-day series.
 
 use super::exclusive::{keys, run_once};
-use crate::{domain::DomainError, services::Services};
-use chrono::DurationRound;
+use crate::{
+    domain::{status::uptime::slot_of, DomainError},
+    services::Services,
+};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub const EVERY: Duration = Duration::from_secs(30 * 60);
+const _: () = assert!(EVERY.as_secs() == crate::domain::status::uptime::SLOT.num_seconds() as u64);
 
 pub async fn run(services: Services, stop: CancellationToken) {
     super::every(EVERY, stop, || async {
@@ -29,15 +32,17 @@ pub async fn tick(services: &Services) -> Result<Option<usize>, DomainError> {
     let board = &services.status_board;
     let checks = board.check().await;
     board.incidents.observe(&checks).await;
-    let slot_len = chrono::Duration::from_std(EVERY).expect("30 minutes fit");
-    let slot = checks.at.duration_trunc(slot_len).unwrap_or(checks.at);
+    let slot = slot_of(checks.at);
     let current: Vec<_> = checks.all().into_iter().map(|c| (checks.at, c)).collect();
     let waiting = board.take_unrecorded();
     let mut written = None;
     let (slot_written, waiting_rows, current_rows) = (&mut written, &waiting, &current);
     let uptime = &board.uptime;
     let result = run_once(&services.infra.db, keys::UPTIME, move || async move {
-        let mut rows = waiting_rows.clone();
+        // After an outage every instance brings back its own copy of the
+        // same offline slots; the lock serialises them, so the later ones
+        // see the rows and drop theirs.
+        let mut rows = uptime.not_yet_recorded(waiting_rows).await?;
         let fresh_slot = !uptime.recorded_since(slot).await?;
         if fresh_slot {
             rows.extend(current_rows.iter().copied());

@@ -8,7 +8,13 @@ use crate::{
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use entities::{service_incidents, service_uptime};
-use optralis::{domain::status::keys, jobs::uptime::tick};
+use optralis::{
+    domain::status::{
+        keys,
+        uptime::{AiEngine, Check, Checks, Service, State},
+    },
+    jobs::uptime::tick,
+};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -226,6 +232,146 @@ async fn a_tick_records_each_service_once_per_slot() {
     // The report reads them: all online.
     let report = get(&server, "/status").await.1;
     assert_eq!(series(&report, "database"), vec![100.0; 30]);
+}
+
+/// Another instance on the same database and cache: its own status board,
+/// so its own memory of what it could not write.
+fn another_instance(services: &optralis::services::Services) -> optralis::services::Services {
+    use optralis::domain::status::{
+        incidents::Incidents, report::StatusBoard, uptime::Uptime, StatusService,
+    };
+    let infra = &services.infra;
+    let mut other = services.clone();
+    other.status_board = StatusBoard::new(
+        StatusService::new(infra.clone(), services.status.timescaledb()),
+        infra.cache.clone(),
+        infra.clock.clone(),
+        services.fleet.clone(),
+        None,
+        Uptime::new(infra.db.clone()),
+        Incidents::new(
+            infra.db.clone(),
+            infra.cache.clone(),
+            infra.clock.clone(),
+            services.activity.clone(),
+        ),
+    );
+    other
+}
+
+fn check(service: Service, state: State) -> Check {
+    Check {
+        service,
+        state,
+        response_time_ms: 0,
+    }
+}
+
+#[tokio::test]
+async fn offline_slots_kept_by_several_instances_are_recorded_once() {
+    let server = server().await;
+    let a = &server.state.services;
+    let b = another_instance(a);
+    // Both instances lost the database two hours ago and kept their checks.
+    let slot = (Utc::now() - Duration::hours(2))
+        .duration_trunc(Duration::minutes(30))
+        .unwrap();
+    let down = check(Service::Database, State::Offline);
+    a.status_board.keep_unrecorded([
+        (slot + Duration::minutes(1), down),
+        (slot + Duration::minutes(31), down),
+    ]);
+    b.status_board.keep_unrecorded([
+        (slot + Duration::minutes(2), down),
+        (slot + Duration::minutes(32), down),
+        // Taken twice by B in one slot (a restarted loop): once.
+        (slot + Duration::minutes(33), down),
+        // A slot A did not see: B's alone.
+        (slot + Duration::minutes(62), down),
+    ]);
+    // A writes its two and this slot's three; B only the slot A lacked.
+    assert_eq!(tick(a).await.unwrap(), Some(5));
+    assert_eq!(tick(&b).await.unwrap(), Some(1));
+    // Nothing left waiting on either.
+    assert_eq!(tick(a).await.unwrap(), None);
+    assert_eq!(tick(&b).await.unwrap(), None);
+    let rows = service_uptime::Entity::find()
+        .all(&a.infra.db.conn)
+        .await
+        .unwrap();
+    let mut offline: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status == "offline")
+        .map(|r| {
+            (
+                r.service_name.as_str(),
+                r.checked_at.duration_trunc(Duration::minutes(30)).unwrap(),
+            )
+        })
+        .collect();
+    offline.sort();
+    let expected: Vec<_> = [0, 30, 60]
+        .into_iter()
+        .map(|m| ("database", slot + Duration::minutes(m)))
+        .collect();
+    assert_eq!(offline, expected, "{rows:?}");
+    assert_eq!(rows.len(), 6, "{rows:?}");
+}
+
+fn checks(at: DateTime<Utc>, database: State, ai: State) -> Checks {
+    Checks {
+        at,
+        api: check(Service::Api, State::Online),
+        database: check(Service::Database, database),
+        ai: check(Service::Ai, ai),
+        ai_engine: AiEngine::Claude,
+    }
+}
+
+#[tokio::test]
+async fn an_outage_seen_by_several_instances_is_one_incident_per_service() {
+    let server = server().await;
+    let b = another_instance(&server.state.services);
+    let (a, b) = (
+        &server.state.services.status_board.incidents,
+        &b.status_board.incidents,
+    );
+    let now = Utc::now();
+    let t0 = (now - Duration::minutes(20))
+        .duration_trunc(Duration::microseconds(1))
+        .unwrap();
+    let at = |minutes| t0 + Duration::minutes(minutes);
+    // The database away: both keep their incidents in memory. B saw it
+    // first, and the AI offline where A saw it degraded; the AI came back
+    // during the outage, so each holds an AI incident already resolved.
+    b.observe(&checks(at(0), State::Offline, State::Offline)).await;
+    a.observe(&checks(at(1), State::Offline, State::Degraded)).await;
+    a.observe(&checks(at(2), State::Offline, State::Online)).await;
+    b.observe(&checks(at(3), State::Offline, State::Online)).await;
+    // Back: A writes its copies first and resolves the database's; B's
+    // copies of the same outage merge into them.
+    a.observe(&checks(at(10), State::Online, State::Online)).await;
+    b.observe(&checks(at(11), State::Online, State::Online)).await;
+
+    let (_, listed) = get(&server, "/status/incidents").await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let rows = service_incidents::Entity::find()
+        .all(&server.state.services.infra.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let row = |service: &str| rows.iter().find(|r| r.service_name == service).unwrap();
+    let database = row("database");
+    assert_eq!(database.started_at, at(0), "the earliest start: {database:?}");
+    assert_eq!(database.resolved_at, Some(at(10)));
+    let ai = row("ai");
+    assert_eq!(ai.started_at, at(0), "{ai:?}");
+    assert_eq!(ai.status, "offline", "the worse of the two: {ai:?}");
+    assert_eq!(ai.resolved_at, Some(at(2)));
+    // Neither instance has anything left to write, or opens anything new.
+    a.observe(&checks(at(12), State::Online, State::Online)).await;
+    b.observe(&checks(at(12), State::Online, State::Online)).await;
+    assert_eq!(get(&server, "/status/incidents").await.1["total"], 2);
 }
 
 /// A stand-in for Claude's host: answers any request with a 404 while up,

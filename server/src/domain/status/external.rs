@@ -131,10 +131,10 @@ fn outages(
     now: DateTime<Utc>,
 ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut events: Vec<LogEvent> = logs.iter().copied().filter(|e| e.at <= now).collect();
-    // UptimeRobot lists newest first; ties keep their relative order
-    // reversed, so a down and an up logged the same second read down, up.
-    events.reverse();
-    events.sort_by_key(|e| e.at);
+    // The logs come in any order, so the input order cannot settle a tie: a
+    // down and an up logged the same second are a blip that is over, never
+    // an outage still running (or one since the window opened).
+    events.sort_by_key(|e| (e.at, e.kind != DOWN));
     let mut spans = Vec::new();
     let mut open: Option<DateTime<Utc>> = None;
     let mut seen_any = false;
@@ -418,6 +418,28 @@ mod tests {
         ];
         let v = uptime_15d(&logs, t(NOW));
         assert_eq!(dips(&v), [(13, 50.0)]);
+        logs.reverse();
+        assert_eq!(uptime_15d(&logs, t(NOW)), v);
+    }
+
+    #[test]
+    fn a_down_and_an_up_in_the_same_second_read_the_same_in_either_order() {
+        let mut logs = vec![ev(DOWN, "2026-06-07T12:00:00Z"), ev(UP, "2026-06-07T12:00:00Z")];
+        let v = uptime_15d(&logs, t(NOW));
+        assert!(dips(&v).is_empty(), "{v:?}");
+        logs.reverse();
+        assert_eq!(uptime_15d(&logs, t(NOW)), v);
+        // After a real outage too: the blip neither extends nor reopens it.
+        let mut logs = vec![
+            ev(DOWN, "2026-06-07T06:00:00Z"),
+            ev(UP, "2026-06-07T09:00:00Z"),
+            ev(DOWN, "2026-06-07T10:00:00Z"),
+            ev(UP, "2026-06-07T10:00:00Z"),
+        ];
+        let v = uptime_15d(&logs, t(NOW));
+        assert_eq!(dips(&v), [(12, 75.0)]);
+        logs.swap(2, 3);
+        assert_eq!(uptime_15d(&logs, t(NOW)), v);
         logs.reverse();
         assert_eq!(uptime_15d(&logs, t(NOW)), v);
     }

@@ -11,6 +11,9 @@
 //! the service most likely to be failing: the transitions are then kept in
 //! this instance's memory (and shown by [`Incidents::latest`]), and written
 //! with their true times by the first check that reaches the database again.
+//! Each instance keeps its own copy of a shared outage: the first written
+//! stands for it, and the later copies merge into the row whose span they
+//! overlap.
 
 use super::{
     keys,
@@ -27,8 +30,9 @@ use crate::{
 use chrono::{DateTime, Utc};
 use entities::service_incidents;
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr,
+    sea_query::{Expr, Func},
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -352,29 +356,105 @@ impl Incidents {
 
     async fn write_back(&self, u: &Unwritten) -> Result<(), DomainError> {
         let i = &u.incident;
-        if !u.stored && self.insert(i).await? {
+        if u.stored {
+            // Opened before the outage: only what was seen since is new.
+            let mut update = service_incidents::Entity::update_many()
+                .filter(service_incidents::Column::Id.eq(i.id))
+                .filter(service_incidents::Column::ResolvedAt.is_null());
+            if i.state() == State::Offline {
+                update = update.col_expr(service_incidents::Column::Status, Expr::value(i.status.clone()));
+            }
+            if let Some(at) = i.resolved_at {
+                update = update.col_expr(service_incidents::Column::ResolvedAt, Expr::value(at));
+            }
+            update.exec(&self.db.conn).await?;
             return Ok(());
         }
-        // The row exists already, or another instance opened this service's
-        // incident meanwhile: bring the open one up to what was seen.
-        let target = if u.stored {
-            Condition::all().add(service_incidents::Column::Id.eq(i.id))
-        } else {
-            Condition::all()
-                .add(service_incidents::Column::ServiceName.eq(i.service_name.as_str()))
-                .add(service_incidents::Column::ResolvedAt.is_null())
-                .add(service_incidents::Column::Source.eq(CHECK))
-        };
-        let mut update = service_incidents::Entity::update_many()
-            .filter(target)
-            .filter(service_incidents::Column::ResolvedAt.is_null());
-        if i.state() == State::Offline {
+        // Every instance that lost the database kept its own copy of the
+        // same outage; the first written stands for it, the others merge
+        // in. Incidents that ended during the outage are inserted resolved,
+        // out of reach of the one-open-per-service index: only this lookup
+        // keeps them from being counted once per instance.
+        if let Some(existing) = self.overlapping(i).await? {
+            return self.merge(existing, i).await;
+        }
+        if self.insert(i).await? {
+            return Ok(());
+        }
+        // A retry of an insert that went through before the connection
+        // dropped also violates a unique key: then the row is ours already.
+        if service_incidents::Entity::find_by_id(i.id)
+            .one(&self.db.conn)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        // Another instance opened this service's incident meanwhile. None
+        // found: the open one is a super_admin's, which the checks leave alone.
+        if let Some(existing) = self.overlapping(i).await? {
+            self.merge(existing, i).await?;
+        }
+        Ok(())
+    }
+
+    /// A check incident of `i`'s service whose span meets `i`'s (an open
+    /// one running until now), the open one first, else the earliest.
+    async fn overlapping(&self, i: &Incident) -> Result<Option<service_incidents::Model>, DomainError> {
+        let end = i
+            .resolved_at
+            .unwrap_or_else(|| self.clock.now().max(i.started_at));
+        let rows = service_incidents::Entity::find()
+            .filter(service_incidents::Column::ServiceName.eq(i.service_name.as_str()))
+            .filter(service_incidents::Column::Source.eq(CHECK))
+            .filter(service_incidents::Column::StartedAt.lte(end))
+            .filter(
+                Condition::any()
+                    .add(service_incidents::Column::ResolvedAt.is_null())
+                    .add(service_incidents::Column::ResolvedAt.gte(i.started_at)),
+            )
+            .order_by_asc(service_incidents::Column::StartedAt)
+            .order_by_asc(service_incidents::Column::Id)
+            .all(&self.db.conn)
+            .await?;
+        let open = rows.iter().position(|m| m.resolved_at.is_none());
+        Ok(match open {
+            Some(at) => rows.into_iter().nth(at),
+            None => rows.into_iter().next(),
+        })
+    }
+
+    /// Folds `i` into the stored `existing`: the earlier start, the worse
+    /// status, and an end if the row has none yet. Only columns that change
+    /// are written, so a concurrent raise or resolution is not undone.
+    async fn merge(&self, existing: service_incidents::Model, i: &Incident) -> Result<(), DomainError> {
+        let stored = Incident::from(existing);
+        let mut update =
+            service_incidents::Entity::update_many().filter(service_incidents::Column::Id.eq(stored.id));
+        let mut changed = false;
+        if i.started_at < stored.started_at {
+            update = update.col_expr(service_incidents::Column::StartedAt, Expr::value(i.started_at));
+            changed = true;
+        }
+        if i.state() > stored.state() {
             update = update.col_expr(service_incidents::Column::Status, Expr::value(i.status.clone()));
+            changed = true;
         }
-        if let Some(at) = i.resolved_at {
-            update = update.col_expr(service_incidents::Column::ResolvedAt, Expr::value(at));
+        if let (None, Some(at)) = (stored.resolved_at, i.resolved_at) {
+            // COALESCE: another instance may have resolved it since we read it.
+            update = update.col_expr(
+                service_incidents::Column::ResolvedAt,
+                Func::coalesce([
+                    Expr::col(service_incidents::Column::ResolvedAt).into(),
+                    Expr::value(at),
+                ])
+                .into(),
+            );
+            changed = true;
         }
-        update.exec(&self.db.conn).await?;
+        if changed {
+            update.exec(&self.db.conn).await?;
+        }
         Ok(())
     }
 

@@ -10,11 +10,13 @@ use crate::{
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use entities::service_uptime;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, FromQueryResult, Statement};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Halves of a day in the series.
 pub const HALF: Duration = Duration::hours(12);
+/// The uptime job's period: one check per service per slot.
+pub const SLOT: Duration = Duration::minutes(30);
 /// Values in a series: 15 days × 2 halves.
 pub const HALVES: usize = 30;
 /// A database round trip slower than this is degraded.
@@ -159,6 +161,27 @@ pub fn ai_check(probe: Option<Result<std::time::Duration, ()>>) -> (Check, AiEng
     )
 }
 
+/// The start of the slot holding `at`.
+pub fn slot_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(SLOT).unwrap_or(at)
+}
+
+/// `waiting` without the checks of a (service, slot) already in `recorded`,
+/// and one check per (service, slot): each instance that lost the database
+/// kept its own checks of the same slots, and the first to write them back
+/// speaks for all.
+pub fn unrecorded(
+    waiting: &[(DateTime<Utc>, Check)],
+    recorded: &HashSet<(Service, DateTime<Utc>)>,
+) -> Vec<(DateTime<Utc>, Check)> {
+    let mut taken = recorded.clone();
+    waiting
+        .iter()
+        .filter(|(at, c)| taken.insert((c.service, slot_of(*at))))
+        .copied()
+        .collect()
+}
+
 /// The first instant of the series ending with the half-day holding `now`
 /// (halves start at 00:00 and 12:00 UTC), and the end of that half.
 pub fn window(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
@@ -282,6 +305,44 @@ impl Uptime {
         Ok(())
     }
 
+    /// The waiting checks whose (service, slot) has no row yet, one each.
+    pub async fn not_yet_recorded(
+        &self,
+        waiting: &[(DateTime<Utc>, Check)],
+    ) -> Result<Vec<(DateTime<Utc>, Check)>, DomainError> {
+        let Some(first) = waiting.iter().map(|(at, _)| *at).min() else {
+            return Ok(Vec::new());
+        };
+        let last = waiting.iter().map(|(at, _)| *at).max().unwrap_or(first);
+        Ok(unrecorded(
+            waiting,
+            &self.recorded_slots(slot_of(first), slot_of(last) + SLOT).await?,
+        ))
+    }
+
+    /// The (service, slot) pairs with a row in `[from, to)`. The slot is
+    /// worked out here rather than in SQL, which would differ per backend.
+    async fn recorded_slots(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashSet<(Service, DateTime<Utc>)>, DomainError> {
+        use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+        let rows = service_uptime::Entity::find()
+            .select_only()
+            .column(service_uptime::Column::ServiceName)
+            .column(service_uptime::Column::CheckedAt)
+            .filter(service_uptime::Column::CheckedAt.gte(from))
+            .filter(service_uptime::Column::CheckedAt.lt(to))
+            .into_tuple::<(String, DateTime<Utc>)>()
+            .all(&self.db.conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, at)| Some((Service::parse(&name)?, slot_of(at))))
+            .collect())
+    }
+
     /// Whether a check was recorded at or after `since` (by any instance).
     pub async fn recorded_since(&self, since: DateTime<Utc>) -> Result<bool, DomainError> {
         use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
@@ -314,6 +375,38 @@ mod tests {
             window(morning).1,
             Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn a_slot_already_recorded_or_repeated_in_the_batch_is_written_once() {
+        let slot = Utc.with_ymd_and_hms(2026, 3, 10, 14, 30, 0).unwrap();
+        let check = |service, state| Check {
+            service,
+            state,
+            response_time_ms: 0,
+        };
+        let waiting = [
+            (
+                slot + Duration::minutes(1),
+                check(Service::Database, State::Offline),
+            ),
+            (slot + Duration::minutes(2), check(Service::Api, State::Online)),
+            (
+                slot + Duration::minutes(29),
+                check(Service::Database, State::Offline),
+            ),
+            (
+                slot + Duration::minutes(30),
+                check(Service::Database, State::Offline),
+            ),
+        ];
+        let recorded = HashSet::from([(Service::Api, slot)]);
+        assert_eq!(
+            unrecorded(&waiting, &recorded),
+            [waiting[0], waiting[3]],
+            "the api's slot is stored, the database's first slot is kept once"
+        );
+        assert_eq!(unrecorded(&[], &recorded), []);
     }
 
     #[test]
