@@ -66,7 +66,9 @@ fn expected(tables: &[&str], value: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn collector_tables_are_hypertables_with_one_day_chunks() {
-    let Some(server) = timescale_server("collector_tables_are_hypertables_with_one_day_chunks").await else {
+    let Some(server) =
+        timescale_server("timescale::collector_tables_are_hypertables_with_one_day_chunks").await
+    else {
         return;
     };
     let chunks = pairs(
@@ -93,7 +95,7 @@ async fn collector_tables_are_hypertables_with_one_day_chunks() {
 #[tokio::test]
 async fn old_chunks_are_compressed_when_the_policy_runs_and_stay_readable() {
     let Some(server) =
-        timescale_server("old_chunks_are_compressed_when_the_policy_runs_and_stay_readable").await
+        timescale_server("timescale::old_chunks_are_compressed_when_the_policy_runs_and_stay_readable").await
     else {
         return;
     };
@@ -159,7 +161,9 @@ async fn old_chunks_are_compressed_when_the_policy_runs_and_stay_readable() {
 
 #[tokio::test]
 async fn continuous_aggregates_answer_thirty_days_of_history() {
-    let Some(server) = timescale_server("continuous_aggregates_answer_thirty_days_of_history").await else {
+    let Some(server) =
+        timescale_server("timescale::continuous_aggregates_answer_thirty_days_of_history").await
+    else {
         return;
     };
     let views = pairs(
@@ -231,7 +235,7 @@ async fn continuous_aggregates_answer_thirty_days_of_history() {
 #[tokio::test]
 async fn raw_tables_keep_a_year_at_most_and_the_activity_log_thirty_days() {
     let Some(server) =
-        timescale_server("raw_tables_keep_a_year_at_most_and_the_activity_log_thirty_days").await
+        timescale_server("timescale::raw_tables_keep_a_year_at_most_and_the_activity_log_thirty_days").await
     else {
         return;
     };
