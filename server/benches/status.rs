@@ -38,6 +38,8 @@ const UPTIME_DAYS: i64 = 15;
 struct Load {
     requests: u64,
     errors: u64,
+    /// The first failures, by kind, to say what they were.
+    failures: HashMap<String, u64>,
     latency: Histogram<u64>,
     elapsed: Duration,
 }
@@ -58,6 +60,9 @@ impl Load {
     fn add(&mut self, other: Load) {
         self.requests += other.requests;
         self.errors += other.errors;
+        for (kind, n) in other.failures {
+            *self.failures.entry(kind).or_default() += n;
+        }
         self.latency.add(other.latency).unwrap();
         self.elapsed += other.elapsed;
     }
@@ -75,33 +80,47 @@ async fn load(http: &reqwest::Client, url: &str, clients: usize, seconds: u64) -
         tasks.spawn(async move {
             let mut latency = Histogram::<u64>::new(3).unwrap();
             let (mut requests, mut errors) = (0u64, 0u64);
+            let mut failures: HashMap<String, u64> = HashMap::new();
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let ok = match http.get(&*url).send().await {
+                let failure = match http.get(&*url).send().await {
                     Ok(response) => {
                         let status = response.status();
-                        response.bytes().await.is_ok() && status.is_success()
+                        match response.bytes().await {
+                            Ok(_) if status.is_success() => None,
+                            Ok(_) => Some(format!("HTTP {status}")),
+                            Err(e) => Some(format!("body: {e}")),
+                        }
                     }
-                    Err(_) => false,
+                    Err(e) if e.is_connect() => Some("connect".to_owned()),
+                    Err(e) if e.is_timeout() => Some("timeout".to_owned()),
+                    Err(e) => Some(format!("request: {e}")),
                 };
                 latency.record(sent.elapsed().as_micros() as u64).unwrap();
                 requests += 1;
-                errors += u64::from(!ok);
+                if let Some(kind) = failure {
+                    errors += 1;
+                    *failures.entry(kind).or_default() += 1;
+                }
             }
-            (requests, errors, latency)
+            (requests, errors, latency, failures)
         });
     }
     let mut total = Load {
         requests: 0,
         errors: 0,
+        failures: HashMap::new(),
         latency: Histogram::new(3).unwrap(),
         elapsed: Duration::ZERO,
     };
     while let Some(done) = tasks.join_next().await {
-        let (requests, errors, latency) = done.unwrap();
+        let (requests, errors, latency, failures) = done.unwrap();
         total.requests += requests;
         total.errors += errors;
         total.latency.add(latency).unwrap();
+        for (kind, n) in failures {
+            *total.failures.entry(kind).or_default() += n;
+        }
     }
     total.elapsed = started.elapsed();
     total
@@ -115,13 +134,15 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// Median and p99 of `n` runs of `f`, in milliseconds, with the SQL
-/// statements of one run.
+/// statements of one warm run.
 async fn timed<F, Fut>(state: &AppState, n: usize, mut f: F) -> (f64, f64, u64)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let db = &state.services.infra.db;
+    // Statements of a warm call: the first may fill a cache.
+    f().await;
     let before = db.statements();
     f().await;
     let statements = db.statements() - before;
@@ -308,11 +329,12 @@ fn main() {
             for (route, total) in [("/health", &mut health), ("/status", &mut status)] {
                 let figures = load(&http, &format!("{base}{route}"), clients, seconds).await;
                 println!(
-                    "  round {round} {route:<8} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+                    "  round {round} {route:<8} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {} {:?}",
                     figures.rate(),
                     figures.p50_ms(),
                     figures.p99_ms(),
-                    figures.errors
+                    figures.errors,
+                    figures.failures
                 );
                 match total {
                     Some(t) => t.add(figures),
