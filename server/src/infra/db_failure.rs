@@ -52,6 +52,19 @@ pub fn is_unavailable(e: &DbErr) -> bool {
     }
 }
 
+/// Whether `e` is PostgreSQL's `lock_not_available` (55P03): another
+/// session holds what the statement needed, such as a continuous aggregate
+/// being refreshed by a policy or another job.
+pub fn is_lock_not_available(e: &DbErr) -> bool {
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => {
+            db.code().as_deref() == Some("55P03")
+        }
+        _ => false,
+    }
+}
+
 fn sqlx_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
