@@ -1,7 +1,7 @@
 //! Sign-in, sessions, passwords and MFA through GraphQL.
 
 use crate::helpers::{
-    error_code, latest_email_to, temporary_password, tenant_with_admin, TestEnv, TestServer, ADMIN_EMAIL,
+    error_code, newest_temporary_password, tenant_with_admin, TestEnv, TestServer, ADMIN_EMAIL,
     ADMIN_PASSWORD, FIRST_LOGIN_PENDING, TENANT_PASSWORD,
 };
 use optralis::domain::auth::mfa;
@@ -83,7 +83,7 @@ async fn new_accounts_must_change_their_password_first() {
         "{body}"
     );
     assert_eq!(body["data"]["createClient"]["admin"]["mustChangePassword"], true);
-    let temp = temporary_password(&latest_email_to(&server, "boss@acme.test").await);
+    let temp = newest_temporary_password(&server, "boss@acme.test").await;
 
     let first = login(&server, "boss@acme.test", &temp).await;
     assert_eq!(first["data"]["login"]["user"]["mustChangePassword"], true);

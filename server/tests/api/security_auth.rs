@@ -5,8 +5,8 @@
 //! secrets in clear, and unbounded token counts.
 
 use crate::helpers::{
-    error_code, latest_email_to, temporary_password, tenant_with_admin, TestServer, WsClient, ADMIN_EMAIL,
-    ADMIN_PASSWORD, TENANT_PASSWORD,
+    error_code, latest_email_to, newest_temporary_password, tenant_with_admin, TestServer, WsClient,
+    ADMIN_EMAIL, ADMIN_PASSWORD, TENANT_PASSWORD,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
@@ -32,7 +32,7 @@ async fn member(server: &TestServer, admin: &str, email: &str, role: &str) -> (S
         .as_str()
         .unwrap_or_else(|| panic!("createUser: {created}"))
         .to_owned();
-    let temp = temporary_password(&latest_email_to(server, email).await);
+    let temp = newest_temporary_password(server, email).await;
     let first = server.login(email, &temp).await;
     let changed = server
         .graphql_as(&first, CHANGE, json!({ "c": temp, "n": TENANT_PASSWORD }))

@@ -1,7 +1,7 @@
 //! Roles, user protections, API tokens, impersonation, and tenant
 //! isolation: one tenant never reads or changes another's rows.
 
-use crate::helpers::{error_code, latest_email_to, temporary_password, tenant_with_admin, TestServer};
+use crate::helpers::{error_code, latest_email_to, newest_temporary_password, tenant_with_admin, TestServer};
 use serde_json::{json, Value};
 
 const CREATE_USER: &str =
@@ -44,7 +44,7 @@ async fn roles_and_user_protections() {
     );
 
     // The observer reads but cannot manage.
-    let temp = temporary_password(&latest_email_to(&server, "viewer@acme.test").await);
+    let temp = newest_temporary_password(&server, "viewer@acme.test").await;
     let viewer = server.login("viewer@acme.test", &temp).await;
     server
         .graphql_as(
@@ -114,7 +114,7 @@ async fn last_admin_cannot_be_removed_or_demoted() {
     let admin_id = me["data"]["me"]["id"].as_str().unwrap().to_owned();
 
     // Second admin removes the first... then is alone and protected.
-    let temp = temporary_password(&latest_email_to(&server, "second@solo.test").await);
+    let temp = newest_temporary_password(&server, "second@solo.test").await;
     let second_token = server.login("second@solo.test", &temp).await;
     server
         .graphql_as(
