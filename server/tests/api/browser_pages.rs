@@ -44,6 +44,17 @@ fn directive<'a>(policy: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// `path` as a browser asks for it.
+async fn browse(server: &TestServer, path: &str) -> reqwest::Response {
+    server
+        .http
+        .get(server.url(path))
+        .header("accept", BROWSER_ACCEPT)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn sha256_source(code: &str) -> String {
     format!("'sha256-{}'", STANDARD.encode(Sha256::digest(code.as_bytes())))
 }
@@ -51,13 +62,7 @@ fn sha256_source(code: &str) -> String {
 #[tokio::test]
 async fn status_page_is_one_html_document_whose_policy_allows_exactly_its_inline_code() {
     let server = TestServer::spawn().await;
-    let resp = server
-        .http
-        .get(server.url("/status"))
-        .header("accept", BROWSER_ACCEPT)
-        .send()
-        .await
-        .unwrap();
+    let resp = browse(&server, "/status").await;
     assert_eq!(resp.status(), 200);
     assert!(header(&resp, "content-type").starts_with("text/html"));
     assert_eq!(header(&resp, "vary"), "Accept");
@@ -129,13 +134,7 @@ fn vendored_sums() -> Vec<(String, String)> {
 #[tokio::test]
 async fn graphiql_page_and_its_assets_come_from_the_binary() {
     let server = TestServer::spawn().await;
-    let resp = server
-        .http
-        .get(server.url("/graphql"))
-        .header("accept", BROWSER_ACCEPT)
-        .send()
-        .await
-        .unwrap();
+    let resp = browse(&server, "/graphql").await;
     assert_eq!(resp.status(), 200);
     assert!(header(&resp, "content-type").starts_with("text/html"));
     assert_eq!(header(&resp, "vary"), "Accept");
@@ -233,13 +232,7 @@ async fn a_get_with_a_query_runs_it_whatever_the_client_accepts() {
 #[tokio::test]
 async fn graphiql_false_turns_the_explorer_off() {
     let server = TestServer::spawn_env(TestEnv::new().await.set("GRAPHIQL", "false")).await;
-    let resp = server
-        .http
-        .get(server.url("/graphql"))
-        .header("accept", BROWSER_ACCEPT)
-        .send()
-        .await
-        .unwrap();
+    let resp = browse(&server, "/graphql").await;
     // As for any client: a GET without a query is answered with a GraphQL
     // error, not a page.
     assert!(header(&resp, "content-type").starts_with("application/json"));
